@@ -1,0 +1,113 @@
+"""Dependencies as named types: the app state, a DB session, the current user, owned resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
+from agentcreator.db.models import Assistant, Conversation, User
+from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.repositories import users as user_repo
+from agentcreator.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.services
+
+
+AppStateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: AppStateDep) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def client_address(request: Request, state: AppStateDep) -> str:
+    """The client's address; X-Forwarded-For is honoured only when configured."""
+    if state.settings.auth.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+async def authenticate(session: AsyncSession, state: AppState, token: str) -> tuple[User, str]:
+    """Resolve an access token to an active user and its session id, or raise Unauthorized."""
+    claims = state.tokens.verify(token)
+    found = await user_repo.get_with_session(session, claims.user_id, claims.session_id)
+    if found is None:
+        raise Unauthorized("Invalid access token", code="invalid_token")
+    user, auth_session = found
+    if user.is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+    if claims.token_version != user.token_version or auth_session.revoked_at is not None:
+        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+    return user, auth_session.id
+
+
+async def _current_auth(
+    session: SessionDep, state: AppStateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[User, str]:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Not authenticated", code="not_authenticated")
+    return await authenticate(session, state, credentials.credentials)
+
+
+CurrentAuth = Annotated[tuple[User, str], Depends(_current_auth)]
+
+
+async def current_user(auth: CurrentAuth) -> User:
+    return auth[0]
+
+
+async def current_session_id(auth: CurrentAuth) -> str:
+    return auth[1]
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+CurrentSessionId = Annotated[str, Depends(current_session_id)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("Administrator rights required", code="admin_required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+async def owned_assistant(assistant_id: str, user: CurrentUser, session: SessionDep) -> Assistant:
+    assistant = await assistant_repo.get_owned(session, user.id, assistant_id)
+    if assistant is None:
+        raise NotFound("Assistant")
+    return assistant
+
+
+OwnedAssistant = Annotated[Assistant, Depends(owned_assistant)]
+
+
+async def owned_conversation(conversation_id: str, user: CurrentUser, session: SessionDep) -> Conversation:
+    conversation = await conversation_repo.get_owned(session, user.id, conversation_id)
+    if conversation is None:
+        raise NotFound("Conversation")
+    return conversation
+
+
+OwnedConversation = Annotated[Conversation, Depends(owned_conversation)]

@@ -1,0 +1,79 @@
+"""Settings, validated once at start-up. Nothing else in the package reads the environment.
+
+Environment variables use a double underscore for nesting (``AUTH__ACCESS_TOKEN_MINUTES=15``);
+a few well-known names are accepted as they are (``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``,
+``OPENAI_API_KEY``, ``OPENAI_BASE_URL``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class AuthSettings(BaseModel):
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(30, ge=1, le=365)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    password_min_length: int = Field(8, ge=6, le=128)
+    # argon2id cost; lowered only by the test suite to keep it fast.
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_cost: int = Field(65536, ge=1024)
+    login_attempts_per_account: int = Field(10, ge=1)
+    login_attempts_per_address: int = Field(30, ge=1)
+    login_window_seconds: int = Field(300, ge=1)
+    # Only when running behind a proxy you control: take the client address from X-Forwarded-For.
+    trust_forwarded_for: bool = False
+
+
+class LimitSettings(BaseModel):
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    default_max_messages: int = Field(50, ge=2)
+    default_history_window: int = Field(20, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=AliasChoices("AGENTCREATOR_ENV", "ENVIRONMENT")
+    )
+    data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("DATA_DIR", "data_dir"))
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    secret_key: str = Field(DEV_SECRET, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
+    web_dir: Path | None = Field(None, validation_alias=AliasChoices("WEB_DIR", "web_dir"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError("SECRET_KEY must be set to a random string of at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'agentcreator.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

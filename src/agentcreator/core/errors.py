@@ -1,0 +1,96 @@
+"""The application's exception tree. Every error a client sees is one of these, as JSON:
+``{"error": {"code": "...", "message": "...", "details": ...}}``.
+
+AppError
+├── BadRequest            400  bad_request
+├── Unauthorized          401  unauthorized (invalid_token, invalid_credentials, ...)
+├── Forbidden             403  forbidden (registration_closed, admin_required, ...)
+├── NotFound              404  not_found
+├── Conflict              409  conflict (email_taken, turn_in_progress, ...)
+├── PayloadTooLarge       413  payload_too_large
+├── ValidationFailed      422  validation_error
+├── RateLimited           429  rate_limited
+└── ServiceUnavailable    503  unavailable
+
+Third-party errors are translated at the boundary with ``raise AppError(...) from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+        self.headers = headers
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str = "Not authenticated", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, what: str = "Resource", **kwargs: Any) -> None:
+        super().__init__(f"{what} not found", **kwargs)
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_error"
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "unavailable"

@@ -1,0 +1,8 @@
+"""ORM models. Import from here so Alembic sees every table."""
+
+from agentcreator.db.models.assistant import Assistant
+from agentcreator.db.models.conversation import Conversation, Message
+from agentcreator.db.models.platform import PlatformSetting
+from agentcreator.db.models.user import AuthSession, User
+
+__all__ = ["Assistant", "AuthSession", "Conversation", "Message", "PlatformSetting", "User"]

@@ -1,0 +1,37 @@
+"""Application factory. Everything process-wide is built in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from agentcreator import __version__
+from agentcreator.api.errors import install_error_handlers
+from agentcreator.api.middleware import BodySizeLimit
+from agentcreator.api.routes import admin, assistants, auth, conversations, health
+from agentcreator.api.spa import mount_spa, resolve_web_dir
+from agentcreator.core.config import Settings, get_settings
+from agentcreator.state import AppState
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = AppState.build(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    for module in (health, auth, admin, assistants, conversations):
+        app.include_router(module.router)
+    mount_spa(app, resolve_web_dir(settings.web_dir))
+    return app

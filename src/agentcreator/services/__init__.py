@@ -1,0 +1,1 @@
+"""Use cases that span repositories. Services own the transaction (they commit)."""

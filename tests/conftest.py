@@ -1,0 +1,144 @@
+"""Shared fixtures. The database leg is chosen by TEST_DATABASE_URL (SQLite in a temp dir when unset).
+
+With REQUIRE_DATABASE=1 an unreachable database fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agentcreator.core.config import AuthSettings, Settings
+from agentcreator.core.ratelimit import MemoryRateLimiter
+from agentcreator.db.base import Base
+from agentcreator.db.migrate import upgrade
+from agentcreator.db.session import create_engine
+from agentcreator.main import create_app
+from agentcreator.state import AppState
+
+PASSWORD = "Pass123!x"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+async def _drop_everything(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        if conn.dialect.name == "mysql":
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        meta = MetaData()
+        await conn.run_sync(meta.reflect)
+        await conn.run_sync(meta.drop_all)
+        if conn.dialect.name == "mysql":
+            await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture(scope="session")
+async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - turned into a skip or a failure below
+        await engine.dispose()
+        message = f"database {engine.url.get_backend_name()} unreachable: {exc}"
+        if os.environ.get("REQUIRE_DATABASE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    await _drop_everything(engine)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def app_state(migrated_engine: AsyncEngine, database_url: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppState]:
+    settings = make_settings(database_url, tmp_path_factory.mktemp("data"))
+    state = AppState.build(settings)
+    yield state
+    await state.close()
+
+
+@pytest.fixture(scope="session")
+async def app(app_state: AppState) -> Any:
+    application = create_app(app_state.settings)
+    application.state.services = app_state  # share the session-wide state, skip the lifespan
+    return application
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    await _empty_tables(migrated_engine)
+    app_state.rate_limiter = MemoryRateLimiter()
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+class UserSession:
+    """A registered user and the headers that authenticate them."""
+
+    def __init__(self, client: httpx.AsyncClient, body: dict[str, Any], email: str, password: str) -> None:
+        self.client = client
+        self.email = email
+        self.password = password
+        self.user = body["user"]
+        self.access_token = body["access_token"]
+        self.refresh_token = body["refresh_token"]
+
+    @property
+    def id(self) -> str:
+        return str(self.user["id"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register(client: httpx.AsyncClient, email: str, name: str = "Test",
+                   password: str = PASSWORD) -> UserSession:
+    response = await client.post("/api/auth/register", json={
+        "name": name, "email": email, "password": password, "confirmPassword": password})
+    assert response.status_code == 201, response.text
+    return UserSession(client, response.json(), email, password)
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> UserSession:
+    return await register(client, "alice@example.com", "Alice")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient, alice: UserSession) -> UserSession:
+    return await register(client, "bob@example.com", "Bob")
