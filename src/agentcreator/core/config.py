@@ -38,6 +38,36 @@ class LimitSettings(BaseModel):
     default_history_window: int = Field(20, ge=1)
 
 
+class CompatibleEndpoint(BaseModel):
+    """An OpenAI-compatible server declared in the environment (Ollama, vLLM, llama.cpp, LM Studio)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    base_url: str
+    api_key: str | None = None
+    models: list[str] = []
+
+
+class LLMSettings(BaseModel):
+    default_model: str = "local/smollm2-135m-instruct"
+    # Extra GGUF files for the embedded runtime: {"name": "/path/to/model.gguf"}.
+    local_models: dict[str, str] = {}
+    local_enabled: bool = True
+    local_context_length: int = Field(4096, ge=256)
+    local_max_concurrent: int = Field(1, ge=1, le=16)
+    local_threads: int | None = None
+    compatible_endpoints: list[CompatibleEndpoint] = []
+    generate_titles: bool = True
+    request_timeout_seconds: float = Field(600.0, gt=0)
+
+
+class ChatSettings(BaseModel):
+    # A turn whose last listener left is stopped after this grace period (a client may reconnect).
+    disconnect_grace_seconds: float = Field(15.0, ge=0)
+    heartbeat_seconds: float = Field(15.0, gt=0)
+    # How long the events of a finished turn stay available for resuming clients.
+    replay_retention_seconds: float = Field(120.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -58,7 +88,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"))
     auth: AuthSettings = AuthSettings()
+    llm: LLMSettings = LLMSettings()
+    chat: ChatSettings = ChatSettings()
     limits: LimitSettings = LimitSettings()
 
     @model_validator(mode="after")

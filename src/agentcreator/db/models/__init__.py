@@ -3,6 +3,8 @@
 from agentcreator.db.models.assistant import Assistant
 from agentcreator.db.models.conversation import Conversation, Message
 from agentcreator.db.models.platform import PlatformSetting
+from agentcreator.db.models.provider import Provider
+from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "Conversation", "Message", "PlatformSetting", "User"]
+__all__ = ["Assistant", "AuthSession", "Conversation", "Message", "PlatformSetting", "Provider", "UsageRecord", "User"]

@@ -30,6 +30,8 @@ class Conversation(IdMixin, TimestampMixin, Base):
         ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
     )
     message_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # The newest message of the branch being shown (regenerate/edit create sibling branches).
+    active_leaf_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
