@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import AuthSession, User
+from agentcreator.db.types import new_id
 
 
 async def get(session: AsyncSession, user_id: str) -> User | None:
@@ -26,3 +29,28 @@ async def get_with_session(session: AsyncSession, user_id: str, session_id: str)
         .where(User.id == user_id, AuthSession.id == session_id)
     )).first()
     return (row[0], row[1]) if row else None
+
+
+def _search_filter(q: str | None) -> list[Any]:
+    if not q or not q.strip():
+        return []
+    needle = q.strip().lower()
+    return [or_(func.lower(User.email).contains(needle, autoescape=True),
+                func.lower(User.name).contains(needle, autoescape=True))]
+
+
+async def search(session: AsyncSession, q: str | None, *, limit: int, offset: int) -> tuple[list[User], int]:
+    """Users whose email or name contains ``q`` (case-insensitive), oldest first, with the total count."""
+    filters = _search_filter(q)
+    total = int((await session.execute(select(func.count()).select_from(User).where(*filters))).scalar_one())
+    rows = (await session.execute(
+        select(User).where(*filters).order_by(User.created_at, User.id).limit(limit).offset(offset)
+    )).scalars().all()
+    return list(rows), total
+
+
+def add(session: AsyncSession, *, email: str, name: str, password_hash: str, is_admin: bool = False) -> User:
+    user = User(id=new_id(), email=email.lower(), name=name, password_hash=password_hash, is_admin=is_admin,
+                is_disabled=False, token_version=1)
+    session.add(user)
+    return user

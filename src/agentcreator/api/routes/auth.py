@@ -1,5 +1,91 @@
+"""Sign-up, sign-in, token refresh, sign-out and the current user's account."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from agentcreator.api.deps import AppStateDep, ClientAddress, CurrentSessionId, CurrentUser, SessionDep
+from agentcreator.api.schemas.auth import (
+    AuthOptions,
+    LoginRequest,
+    PasswordChangeRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+)
+from agentcreator.api.schemas.users import UserPublic, UserUpdateMe
+from agentcreator.services import accounts
+from agentcreator.services import auth as auth_service
+from agentcreator.services.auth import ClientInfo, IssuedTokens
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+UserAgent = Annotated[str | None, Header()]
+
+
+def _pair(issued: IssuedTokens) -> TokenPair:
+    return TokenPair(user=UserPublic.model_validate(issued.user), access_token=issued.access_token,
+                     refresh_token=issued.refresh_token, expires_in=issued.expires_in)
+
+
+@router.get("/options", operation_id="auth_options")
+async def options(state: AppStateDep, session: SessionDep) -> AuthOptions:
+    return AuthOptions(registration_open=await accounts.registration_open(session),
+                       password_min_length=state.settings.auth.password_min_length)
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, operation_id="auth_register")
+async def register(body: RegisterRequest, state: AppStateDep, session: SessionDep, address: ClientAddress,
+                   user_agent: UserAgent = None) -> TokenPair:
+    issued = await accounts.register(
+        state, session, name=body.name, email=body.email, password=body.password,
+        confirm_password=body.confirm_password, client=ClientInfo(address, user_agent),
+    )
+    return _pair(issued)
+
+
+@router.post("/login", operation_id="auth_login")
+async def login(body: LoginRequest, state: AppStateDep, session: SessionDep, address: ClientAddress,
+                user_agent: UserAgent = None) -> TokenPair:
+    issued = await auth_service.login(state, session, email=body.email, password=body.password,
+                                      client=ClientInfo(address, user_agent))
+    return _pair(issued)
+
+
+@router.post("/refresh", operation_id="auth_refresh")
+async def refresh(body: RefreshRequest, state: AppStateDep, session: SessionDep) -> TokenPair:
+    return _pair(await auth_service.refresh(state, session, body.refresh_token))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth_logout")
+async def logout(session: SessionDep, session_id: CurrentSessionId) -> Response:
+    await auth_service.logout(session, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth_logout_all")
+async def logout_all(session: SessionDep, user: CurrentUser) -> Response:
+    await auth_service.logout_all(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", operation_id="auth_me")
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@router.patch("/me", operation_id="auth_update_me")
+async def update_me(body: UserUpdateMe, session: SessionDep, user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(await accounts.update_profile(session, user, name=body.name))
+
+
+@router.post("/password", operation_id="auth_change_password")
+async def change_password(body: PasswordChangeRequest, state: AppStateDep, session: SessionDep,
+                          user: CurrentUser, session_id: CurrentSessionId) -> TokenPair:
+    issued = await auth_service.change_password(
+        state, session, user, session_id, current_password=body.current_password,
+        new_password=body.new_password, confirm_password=body.confirm_password,
+    )
+    return _pair(issued)

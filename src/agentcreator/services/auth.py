@@ -1,0 +1,162 @@
+"""Sign-in use cases: sessions with rotating refresh tokens, login with rate limits, logout,
+password change. Access tokens are JWTs; a refresh token is ``<session_id>.<secret>`` and only
+the SHA-256 of the secret is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentcreator.core.errors import BadRequest, RateLimited, Unauthorized
+from agentcreator.core.security import hash_token, new_refresh_secret, tokens_equal
+from agentcreator.db.models import User
+from agentcreator.db.types import utcnow
+from agentcreator.repositories import auth_sessions as session_repo
+from agentcreator.repositories import users as user_repo
+from agentcreator.services.auth_policy import check_new_password
+from agentcreator.state import AppState
+
+INVALID_CREDENTIALS = "Incorrect email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def _refresh_expiry(state: AppState) -> timedelta:
+    return timedelta(days=state.settings.auth.refresh_token_days)
+
+
+def _issue(state: AppState, user: User, session_id: str, secret: str) -> IssuedTokens:
+    return IssuedTokens(
+        user=user,
+        access_token=state.tokens.issue(user.id, session_id, user.token_version),
+        refresh_token=f"{session_id}.{secret}",
+        expires_in=state.tokens.ttl_seconds,
+    )
+
+
+def start_session(state: AppState, session: AsyncSession, user: User, client: ClientInfo) -> IssuedTokens:
+    """Add a new signed-in session for ``user`` (the caller commits) and return its tokens."""
+    secret = new_refresh_secret()
+    auth_session = session_repo.add(
+        session, user_id=user.id, refresh_token_hash=hash_token(secret),
+        expires_at=utcnow() + _refresh_expiry(state),
+        user_agent=client.user_agent, client_address=client.address,
+    )
+    user.last_login_at = utcnow()
+    return _issue(state, user, auth_session.id, secret)
+
+
+async def _check_rate(state: AppState, key: str, limit: int) -> None:
+    decision = await state.rate_limiter.hit(key, limit, state.settings.auth.login_window_seconds)
+    if not decision.allowed:
+        raise RateLimited(f"Too many attempts; try again in {decision.retry_after} seconds",
+                          retry_after=decision.retry_after)
+
+
+def _account_key(email: str) -> str:
+    return f"login:account:{email}"
+
+
+async def login(state: AppState, session: AsyncSession, *, email: str, password: str,
+                client: ClientInfo) -> IssuedTokens:
+    email = email.strip().lower()
+    limits = state.settings.auth
+    await _check_rate(state, f"login:address:{client.address or 'unknown'}", limits.login_attempts_per_address)
+    await _check_rate(state, _account_key(email), limits.login_attempts_per_account)
+
+    user = await user_repo.get_by_email(session, email)
+    if user is None:
+        state.passwords.dummy_verify()
+        raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+    valid, new_hash = state.passwords.verify(password, user.password_hash)
+    if not valid:
+        raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+    if user.is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+    if new_hash is not None:
+        user.password_hash = new_hash  # e.g. an imported bcrypt hash upgraded to argon2id
+    issued = start_session(state, session, user, client)
+    await session.commit()
+    await state.rate_limiter.reset(_account_key(email))
+    return issued
+
+
+def _parse_refresh_token(token: str) -> tuple[str, str]:
+    session_id, sep, secret = token.partition(".")
+    if not sep or not session_id or not secret or len(session_id) > 32:
+        raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
+    return session_id, secret
+
+
+async def refresh(state: AppState, session: AsyncSession, token: str) -> IssuedTokens:
+    session_id, secret = _parse_refresh_token(token)
+    found = await session_repo.get_with_user(session, session_id)
+    if found is None:
+        raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
+    auth_session, user = found
+    if auth_session.revoked_at is not None:
+        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+    if auth_session.expires_at <= utcnow():
+        raise Unauthorized("Refresh token expired; sign in again", code="refresh_token_expired")
+    if user.is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+
+    presented = hash_token(secret)
+    new_secret = new_refresh_secret()
+    rotated = tokens_equal(presented, auth_session.refresh_token_hash) and await session_repo.rotate(
+        session, session_id, old_hash=presented, new_hash=hash_token(new_secret),
+        expires_at=utcnow() + _refresh_expiry(state),
+    )
+    if not rotated:
+        # An already-rotated token came back: it may have been stolen. End the whole session.
+        await session_repo.revoke(session, session_id, "reuse")
+        await session.commit()
+        raise Unauthorized("Refresh token already used; the session has been revoked",
+                           code="refresh_token_reused")
+    await session.commit()
+    return _issue(state, user, session_id, new_secret)
+
+
+async def logout(session: AsyncSession, session_id: str) -> None:
+    await session_repo.revoke(session, session_id, "logout")
+    await session.commit()
+
+
+async def logout_all(session: AsyncSession, user: User) -> None:
+    user.token_version += 1
+    await session_repo.revoke_all(session, user.id, "logout_all")
+    await session.commit()
+
+
+async def change_password(state: AppState, session: AsyncSession, user: User, session_id: str, *,
+                          current_password: str, new_password: str, confirm_password: str) -> IssuedTokens:
+    """Set a new password, end every other session and rotate the current one."""
+    await _check_rate(state, f"password:{user.id}", state.settings.auth.login_attempts_per_account)
+    valid, _ = state.passwords.verify(current_password, user.password_hash)
+    if not valid:
+        raise BadRequest("The current password is incorrect", code="invalid_password")
+    check_new_password(state.settings.auth, new_password, confirm_password, email=user.email,
+                       field="new_password")
+    user.password_hash = state.passwords.hash(new_password)
+    user.token_version += 1
+    await session_repo.revoke_all(session, user.id, "password_change", except_id=session_id)
+    secret = new_refresh_secret()
+    await session_repo.set_secret(session, session_id, new_hash=hash_token(secret),
+                                  expires_at=utcnow() + _refresh_expiry(state))
+    await session.commit()
+    await state.rate_limiter.reset(f"password:{user.id}")
+    return _issue(state, user, session_id, secret)
