@@ -1,5 +1,79 @@
+"""Conversations of the current user and their messages. Ownership is the ``OwnedConversation``
+dependency: another user's conversation is "not found", never "forbidden"."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from agentcreator.api.deps import CurrentUser, OwnedConversation, SessionDep
+from agentcreator.api.schemas.conversations import (
+    ConversationCreate,
+    ConversationPublic,
+    ConversationsPublic,
+    ConversationUpdate,
+    MessagePublic,
+    MessagesPublic,
+)
+from agentcreator.repositories.conversations import ArchivedFilter
+from agentcreator.services.conversations import ConversationService
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+async def conversation_service(session: SessionDep, user: CurrentUser) -> ConversationService:
+    return ConversationService(session, user.id)
+
+
+ConversationServiceDep = Annotated[ConversationService, Depends(conversation_service)]
+
+
+@router.get("", operation_id="conversations_list")
+async def list_conversations(
+    service: ConversationServiceDep,
+    assistant_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search in titles (case-insensitive)")] = None,
+    archived: Annotated[ArchivedFilter, Query(description="false (default), true, or all")] = "false",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Offset = 0,
+) -> ConversationsPublic:
+    items, count = await service.list(assistant_id=assistant_id, q=q, archived=archived,
+                                      limit=limit, offset=offset)
+    return ConversationsPublic(data=[ConversationPublic.model_validate(c) for c in items], count=count)
+
+
+@router.post("", operation_id="conversations_create", status_code=status.HTTP_201_CREATED)
+async def create_conversation(body: ConversationCreate, service: ConversationServiceDep) -> ConversationPublic:
+    return ConversationPublic.model_validate(await service.create(body.assistant_id, body.title))
+
+
+@router.get("/{conversation_id}", operation_id="conversations_get")
+async def get_conversation(conversation: OwnedConversation) -> ConversationPublic:
+    return ConversationPublic.model_validate(conversation)
+
+
+@router.patch("/{conversation_id}", operation_id="conversations_update")
+async def update_conversation(conversation: OwnedConversation, body: ConversationUpdate,
+                              service: ConversationServiceDep) -> ConversationPublic:
+    updated = await service.update(conversation, body.model_dump(exclude_unset=True))
+    return ConversationPublic.model_validate(updated)
+
+
+@router.delete("/{conversation_id}", operation_id="conversations_delete",
+               status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(conversation: OwnedConversation, service: ConversationServiceDep) -> None:
+    await service.delete(conversation)
+
+
+@router.get("/{conversation_id}/messages", operation_id="conversations_list_messages")
+async def list_messages(
+    conversation: OwnedConversation,
+    service: ConversationServiceDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Offset = 0,
+) -> MessagesPublic:
+    items, count = await service.messages(conversation, limit=limit, offset=offset)
+    return MessagesPublic(data=[MessagePublic.model_validate(m) for m in items], count=count)

@@ -1,0 +1,80 @@
+"""Conversation and message schemas: ConversationCreate, ConversationUpdate, ConversationPublic,
+ConversationsPublic, MessagePublic, MessagesPublic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from agentcreator.api.schemas.common import Page, StrictInput
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class ConversationCreate(StrictInput):
+    """Start a conversation ("new thread") with one of your assistants."""
+
+    assistant_id: Annotated[str, Field(min_length=1, max_length=64)]
+    # null or absent: "New conversation".
+    title: Title | None = None
+
+
+class ConversationUpdate(StrictInput):
+    title: Title | None = None
+    archived: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_explicit_null(self) -> ConversationUpdate:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise PydanticCustomError("null_not_allowed", "fields may be omitted but not null: {fields}",
+                                      {"fields": ", ".join(nulls)})
+        return self
+
+
+class ConversationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    # null once the assistant has been deleted: the history stays readable.
+    assistant_id: str | None
+    title: str
+    archived: bool
+    # The conversation this one continues (when the message cap was reached), if any.
+    parent_id: str | None
+    message_count: int
+    last_activity_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationsPublic(Page[ConversationPublic]):
+    pass
+
+
+class MessagePublic(BaseModel):
+    """One message. ``content`` is a list of parts (``{"type": "text", "text": ...}``, images, files);
+    ``text`` is its plain-text rendering. ``status``: complete, streaming, stopped, failed, interrupted."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    conversation_id: str
+    role: str
+    content: list[dict[str, Any]]
+    text: str
+    status: str
+    error: dict[str, Any] | None
+    parent_id: str | None
+    model: str | None
+    usage: dict[str, Any] | None
+    cost_micros: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessagesPublic(Page[MessagePublic]):
+    pass

@@ -1,0 +1,73 @@
+"""Conversation use cases for one owner: list, start ("new thread"), rename/archive, delete, and read
+messages. The service owns the transaction (it commits). Messages are written by the chat runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentcreator.core.errors import NotFound
+from agentcreator.db.models import Conversation, Message
+from agentcreator.db.types import utcnow
+from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories.conversations import ArchivedFilter
+
+DEFAULT_TITLE = "New conversation"
+UPDATABLE_FIELDS = frozenset({"title", "archived"})
+
+
+class ConversationService:
+    def __init__(self, session: AsyncSession, owner_id: str) -> None:
+        self.session = session
+        self.owner_id = owner_id
+
+    async def list(self, *, assistant_id: str | None = None, q: str | None = None,
+                   archived: ArchivedFilter = "false", limit: int = 50,
+                   offset: int = 0) -> tuple[list[Conversation], int]:
+        return await conversation_repo.list_owned(self.session, self.owner_id, assistant_id=assistant_id, q=q,
+                                                  archived=archived, limit=limit, offset=offset)
+
+    async def create(self, assistant_id: str, title: str | None = None) -> Conversation:
+        """Start a conversation with one of the owner's assistants (another user's is "not found")."""
+        assistant = await assistant_repo.get_owned(self.session, self.owner_id, assistant_id)
+        if assistant is None:
+            raise NotFound("Assistant")
+        now = utcnow()
+        conversation = await conversation_repo.add(self.session, Conversation(
+            owner_id=self.owner_id, assistant_id=assistant.id, title=title or DEFAULT_TITLE,
+            archived=False, message_count=0, last_activity_at=now, created_at=now, updated_at=now))
+        await self.session.commit()
+        return conversation
+
+    async def update(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+        self._check_owner(conversation)
+        unknown = set(changes) - UPDATABLE_FIELDS
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        for key, value in changes.items():
+            setattr(conversation, key, value)
+        await self.session.flush()
+        await self.session.commit()
+        return conversation
+
+    async def delete(self, conversation: Conversation) -> None:
+        """Delete the conversation and, by FK cascade, its messages."""
+        self._check_owner(conversation)
+        if not await conversation_repo.delete_owned(self.session, self.owner_id, conversation.id):
+            raise NotFound("Conversation")
+        await self.session.commit()
+
+    async def messages(self, conversation: Conversation, *, limit: int = 100,
+                       offset: int = 0) -> tuple[list[Message], int]:
+        """A page of the conversation's messages, oldest first, and their total."""
+        self._check_owner(conversation)
+        total = await message_repo.count_for_conversation(self.session, conversation.id)
+        page = await message_repo.list_for_conversation(self.session, conversation.id, limit, offset)
+        return page, total
+
+    def _check_owner(self, conversation: Conversation) -> None:
+        if conversation.owner_id != self.owner_id:
+            raise NotFound("Conversation")
