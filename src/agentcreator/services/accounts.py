@@ -3,6 +3,7 @@ users and platform settings, and ``create-admin`` for the command line."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,7 @@ async def register(state: AppState, session: AsyncSession, *, name: str, email: 
                         code="registration_closed")
     if await user_repo.get_by_email(session, email) is not None:
         raise _email_taken()
-    password_hash = state.passwords.hash(password)
+    password_hash = await asyncio.to_thread(state.passwords.hash, password)
     user = user_repo.add(session, email=email, name=name, password_hash=password_hash)
     try:
         await session.flush()
@@ -117,8 +118,8 @@ async def create_admin(state: AppState, *, email: str, name: str, password: str)
             await session.commit()
             return f"promoted existing user {email} to administrator (password unchanged)"
         check_new_password(state.settings.auth, password, None, email=email)
-        user = user_repo.add(session, email=email, name=name, password_hash=state.passwords.hash(password),
-                             is_admin=True)
+        password_hash = await asyncio.to_thread(state.passwords.hash, password)
+        user = user_repo.add(session, email=email, name=name, password_hash=password_hash, is_admin=True)
         await session.flush()
         await settings_repo.claim(session, settings_repo.FIRST_ADMIN, user.id)
         await session.commit()

@@ -4,6 +4,7 @@ the SHA-256 of the secret is stored."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from agentcreator.services.auth_policy import check_new_password
 from agentcreator.state import AppState
 
 INVALID_CREDENTIALS = "Incorrect email or password"
+# Password hashing is CPU-bound (argon2id); it runs in a worker thread so the event loop keeps serving.
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,9 @@ async def login(state: AppState, session: AsyncSession, *, email: str, password:
 
     user = await user_repo.get_by_email(session, email)
     if user is None:
-        state.passwords.dummy_verify()
+        await asyncio.to_thread(state.passwords.dummy_verify)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
-    valid, new_hash = state.passwords.verify(password, user.password_hash)
+    valid, new_hash = await asyncio.to_thread(state.passwords.verify, password, user.password_hash)
     if not valid:
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if user.is_disabled:
@@ -146,12 +148,12 @@ async def change_password(state: AppState, session: AsyncSession, user: User, se
                           current_password: str, new_password: str, confirm_password: str) -> IssuedTokens:
     """Set a new password, end every other session and rotate the current one."""
     await _check_rate(state, f"password:{user.id}", state.settings.auth.login_attempts_per_account)
-    valid, _ = state.passwords.verify(current_password, user.password_hash)
+    valid, _ = await asyncio.to_thread(state.passwords.verify, current_password, user.password_hash)
     if not valid:
         raise BadRequest("The current password is incorrect", code="invalid_password")
     check_new_password(state.settings.auth, new_password, confirm_password, email=user.email,
                        field="new_password")
-    user.password_hash = state.passwords.hash(new_password)
+    user.password_hash = await asyncio.to_thread(state.passwords.hash, new_password)
     user.token_version += 1
     await session_repo.revoke_all(session, user.id, "password_change", except_id=session_id)
     secret = new_refresh_secret()

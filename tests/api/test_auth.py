@@ -1,0 +1,272 @@
+"""Registration, login, the auth options, and login rate limiting."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from agentcreator.core.config import AuthSettings
+from agentcreator.core.ratelimit import MemoryRateLimiter
+from agentcreator.db.models import AuthSession, User
+from agentcreator.main import create_app
+from agentcreator.state import AppState
+from tests.conftest import PASSWORD, UserSession, make_settings, register
+
+
+def _register_body(email: str, password: str = PASSWORD, confirm: str | None = None, **extra: object) -> dict:
+    body = {"name": "Test", "email": email, "password": password,
+            "confirmPassword": password if confirm is None else confirm}
+    body.update(extra)
+    return body
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str = PASSWORD,
+                 headers: dict[str, str] | None = None) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password}, headers=headers)
+
+
+# --- registration ---------------------------------------------------------------------------
+
+async def test_register_with_the_exact_front_end_payload(client: httpx.AsyncClient, app_state: AppState) -> None:
+    response = await client.post(
+        "/api/auth/register", headers={"Content-Type": "application/json"},
+        content=b'{"name":"Test","email":"test@example.com","password":"Pass123!x","confirmPassword":"Pass123!x"}',
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"user", "access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == app_state.settings.auth.access_token_minutes * 60
+    assert set(body["user"]) == {"id", "email", "name", "is_admin", "is_disabled", "created_at", "last_login_at"}
+    assert body["user"]["email"] == "test@example.com"
+    assert body["user"]["name"] == "Test"
+    assert "password_hash" not in response.text
+    # The access token works right away.
+    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["id"] == body["user"]["id"]
+
+
+async def test_register_accepts_snake_case_confirm_password(client: httpx.AsyncClient) -> None:
+    body = {"name": "Snake", "email": "snake@example.com", "password": PASSWORD, "confirm_password": PASSWORD}
+    response = await client.post("/api/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["name"] == "Snake"
+
+
+async def test_register_creates_a_session_and_stores_only_hashes(client: httpx.AsyncClient,
+                                                                 app_state: AppState) -> None:
+    alice = await register(client, "alice@example.com", "Alice")
+    session_id, secret = alice.refresh_token.split(".", 1)
+    async with app_state.sessions() as session:
+        row = await session.get(AuthSession, session_id)
+        user = await session.get(User, alice.id)
+    assert row is not None and user is not None
+    assert row.user_id == alice.id
+    assert row.revoked_at is None
+    assert secret not in row.refresh_token_hash and len(row.refresh_token_hash) == 64
+    assert row.client_address == "203.0.113.7"
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+async def test_first_user_is_admin_and_second_is_not(alice: UserSession, bob: UserSession) -> None:
+    assert alice.user["is_admin"] is True
+    assert bob.user["is_admin"] is False
+
+
+async def test_email_is_normalised_and_duplicates_are_refused_case_insensitively(
+        client: httpx.AsyncClient) -> None:
+    first = await client.post("/api/auth/register", json=_register_body("  Carol@Example.COM "))
+    assert first.status_code == 201, first.text
+    assert first.json()["user"]["email"] == "carol@example.com"
+    again = await client.post("/api/auth/register", json=_register_body("CAROL@example.com"))
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "email_taken"
+    # Login works with any casing.
+    assert (await _login(client, "cArOl@example.com")).status_code == 200
+
+
+@pytest.mark.parametrize(("password", "fragment"), [
+    ("Ab1!", "at least 8 characters"),
+    ("12345678!", "at least one letter"),
+    ("abcdefghij", "digit or symbol"),
+    ("weak@example.com", "same as the email"),
+])
+async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.AsyncClient, password: str,
+                                                               fragment: str) -> None:
+    response = await client.post("/api/auth/register", json=_register_body("weak@example.com", password))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "weak_password"
+    assert fragment in error["message"]
+    assert error["details"][0]["loc"] == ["body", "password"]
+    assert (await _login(client, "weak@example.com", password)).status_code == 401  # nothing was created
+
+
+async def test_password_confirmation_mismatch_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/register",
+                                 json=_register_body("mm@example.com", PASSWORD, "Pass123!y"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "password_mismatch"
+    assert error["message"] == "Passwords do not match"
+    assert error["details"][0]["loc"] == ["body", "confirm_password"]
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "X", "email": "not-an-email", "password": PASSWORD, "confirmPassword": PASSWORD},
+    {"name": "   ", "email": "blank@example.com", "password": PASSWORD, "confirmPassword": PASSWORD},
+    {"email": "noname@example.com", "password": PASSWORD, "confirmPassword": PASSWORD},
+    {"name": "X", "email": "big@example.com", "password": "a1" * 600, "confirmPassword": "a1" * 600},
+])
+async def test_malformed_registrations_are_422(client: httpx.AsyncClient, body: dict) -> None:
+    response = await client.post("/api/auth/register", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("field", ["is_admin", "token_version", "owner_id", "is_disabled"])
+async def test_mass_assignment_on_register_is_refused(client: httpx.AsyncClient, field: str) -> None:
+    response = await client.post("/api/auth/register", json=_register_body("mass@example.com", **{field: True}))
+    assert response.status_code == 422
+    assert field in response.json()["error"]["message"]
+    assert (await _login(client, "mass@example.com")).status_code == 401
+
+
+async def test_registration_closed_is_403_and_reported_by_options(client: httpx.AsyncClient,
+                                                                   alice: UserSession) -> None:
+    options = await client.get("/api/auth/options")
+    assert options.json() == {"registration_open": True, "password_min_length": 8}
+    closed = await client.patch("/api/admin/settings", json={"registration_open": False}, headers=alice.headers)
+    assert closed.status_code == 200
+    assert (await client.get("/api/auth/options")).json()["registration_open"] is False
+    response = await client.post("/api/auth/register", json=_register_body("late@example.com"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "registration_closed"
+    # Existing users still sign in.
+    assert (await _login(client, alice.email)).status_code == 200
+
+
+# --- login ----------------------------------------------------------------------------------
+
+async def test_login_ok_returns_a_new_session(client: httpx.AsyncClient, alice: UserSession) -> None:
+    response = await _login(client, alice.email)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"]["id"] == alice.id
+    assert body["user"]["last_login_at"] is not None
+    assert body["refresh_token"].split(".")[0] != alice.refresh_token.split(".")[0]
+    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["email"] == alice.email
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(client: httpx.AsyncClient,
+                                                              alice: UserSession) -> None:
+    wrong = await _login(client, alice.email, "Wrong123!x")
+    unknown = await _login(client, "nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+
+
+async def test_login_body_refuses_extra_fields(client: httpx.AsyncClient, alice: UserSession) -> None:
+    response = await client.post("/api/auth/login",
+                                 json={"email": alice.email, "password": PASSWORD, "is_admin": True})
+    assert response.status_code == 422
+
+
+# --- rate limiting --------------------------------------------------------------------------
+
+async def test_login_is_rate_limited_per_account(client: httpx.AsyncClient, alice: UserSession,
+                                                 app_state: AppState) -> None:
+    limit = app_state.settings.auth.login_attempts_per_account
+    for _ in range(limit):
+        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
+    refused = await _login(client, alice.email)  # even the right password
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(refused.headers["Retry-After"]) <= app_state.settings.auth.login_window_seconds + 1
+    # Another account from the same address is not affected.
+    await register(client, "other@example.com")
+    assert (await _login(client, "other@example.com")).status_code == 200
+
+
+async def test_successful_login_resets_the_account_counter(client: httpx.AsyncClient, alice: UserSession,
+                                                           app_state: AppState) -> None:
+    limit = app_state.settings.auth.login_attempts_per_account
+    for _ in range(limit - 1):
+        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
+    assert (await _login(client, alice.email)).status_code == 200
+    for _ in range(limit):
+        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
+    assert (await _login(client, alice.email, "Wrong123!x")).status_code == 429
+
+
+async def test_login_is_rate_limited_per_address_and_forwarded_for_is_ignored_by_default(
+        client: httpx.AsyncClient, app_state: AppState) -> None:
+    limit = app_state.settings.auth.login_attempts_per_address
+    for i in range(limit):
+        response = await _login(client, f"user{i}@example.com", headers={"X-Forwarded-For": f"198.51.100.{i}"})
+        assert response.status_code == 401
+    refused = await _login(client, "fresh@example.com", headers={"X-Forwarded-For": "192.0.2.99"})
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
+
+
+@pytest.fixture
+async def proxied_client(client: httpx.AsyncClient, database_url: str, tmp_path: Path):
+    """A second app on the same database that trusts X-Forwarded-For."""
+    auth = AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024, trust_forwarded_for=True,
+                        login_attempts_per_address=3)
+    state = AppState.build(make_settings(database_url, tmp_path, auth=auth))
+    state.rate_limiter = MemoryRateLimiter()
+    application = create_app(state.settings)
+    application.state.services = state
+    transport = httpx.ASGITransport(app=application, client=("10.0.0.1", 5000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as proxied:
+            yield proxied
+    finally:
+        await state.close()
+
+
+async def test_forwarded_for_is_honoured_when_trusted(proxied_client: httpx.AsyncClient,
+                                                      app_state: AppState) -> None:
+    first = {"X-Forwarded-For": "198.51.100.1, 10.0.0.1"}
+    for i in range(3):
+        assert (await _login(proxied_client, f"u{i}@example.com", headers=first)).status_code == 401
+    assert (await _login(proxied_client, "u9@example.com", headers=first)).status_code == 429
+    # A different client behind the same proxy has its own budget.
+    second = {"X-Forwarded-For": "198.51.100.2"}
+    assert (await _login(proxied_client, "u9@example.com", headers=second)).status_code == 401
+    # The session records the forwarded address.
+    response = await proxied_client.post("/api/auth/register", json=_register_body("px@example.com"),
+                                         headers={"X-Forwarded-For": "198.51.100.7"})
+    assert response.status_code == 201, response.text
+    session_id = response.json()["refresh_token"].split(".")[0]
+    async with app_state.sessions() as session:
+        row = (await session.execute(select(AuthSession).where(AuthSession.id == session_id))).scalar_one()
+    assert row.client_address == "198.51.100.7"
+
+
+async def test_concurrent_first_registrations_make_exactly_one_admin(client: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(*(
+        client.post("/api/auth/register", json=_register_body(f"racer{i}@example.com")) for i in range(5)))
+    assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
+    assert sum(r.json()["user"]["is_admin"] for r in responses) == 1
+
+
+async def test_concurrent_duplicate_registrations_give_one_account(client: httpx.AsyncClient,
+                                                                   app_state: AppState) -> None:
+    responses = await asyncio.gather(*(
+        client.post("/api/auth/register", json=_register_body("twin@example.com")) for _ in range(4)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 409, 409, 409], [r.text for r in responses]
+    async with app_state.sessions() as session:
+        users = (await session.execute(select(User).where(User.email == "twin@example.com"))).scalars().all()
+    assert len(users) == 1
