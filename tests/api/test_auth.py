@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from agentcreator.core.config import AuthSettings
-from agentcreator.core.ratelimit import MemoryRateLimiter
+from agentcreator.core.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from agentcreator.db.models import AuthSession, User
 from agentcreator.main import create_app
 from agentcreator.state import AppState
 from tests.conftest import PASSWORD, UserSession, make_settings, register
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _register_body(email: str, password: str = PASSWORD, confirm: str | None = None, **extra: object) -> dict:
@@ -270,3 +276,29 @@ async def test_concurrent_duplicate_registrations_give_one_account(client: httpx
     async with app_state.sessions() as session:
         users = (await session.execute(select(User).where(User.email == "twin@example.com"))).scalars().all()
     assert len(users) == 1
+
+
+async def test_login_rate_limit_with_the_redis_limiter(client: httpx.AsyncClient, alice: UserSession,
+                                                       app_state: AppState) -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except (RedisConnectionError, OSError) as exc:
+        await redis.aclose()
+        pytest.skip(f"redis unreachable: {exc}")
+    prefix = f"agentcreator-test:{uuid.uuid4().hex}:"
+    app_state.rate_limiter = RedisRateLimiter(redis, prefix=prefix)
+    try:
+        limit = app_state.settings.auth.login_attempts_per_account
+        for _ in range(limit):
+            assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
+        refused = await _login(client, alice.email)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert await redis.exists(f"{prefix}login:account:{alice.email}") == 1
+    finally:
+        keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+        if keys:
+            await redis.delete(*keys)
+        app_state.rate_limiter = MemoryRateLimiter()
+        await redis.aclose()
