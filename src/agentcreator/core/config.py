@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside development
+DEV_SECRET = "dev-insecure-secret-change-me"
 
 
 class AuthSettings(BaseModel):
@@ -66,6 +66,9 @@ class ChatSettings(BaseModel):
     heartbeat_seconds: float = Field(15.0, gt=0)
     # How long the events of a finished turn stay available for resuming clients.
     replay_retention_seconds: float = Field(120.0, ge=0)
+    # How often an open WebSocket re-checks that its user and session are still valid.
+    ws_auth_check_seconds: float = Field(5.0, gt=0)
+    ws_auth_timeout_seconds: float = Field(10.0, gt=0)
 
 
 class Settings(BaseSettings):

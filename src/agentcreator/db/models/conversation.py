@@ -57,3 +57,5 @@ class Message(IdMixin, TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     usage: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)
     cost_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What the model was sent for this answer: kept/dropped message ids and token counts.
+    context: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)

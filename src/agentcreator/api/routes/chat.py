@@ -1,0 +1,128 @@
+"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, stop, resume, thread."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedConversation, SessionDep
+from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
+from agentcreator.api.sse import sse_response
+from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
+from agentcreator.chat.listen import follow
+from agentcreator.chat.service import StartedTurn
+from agentcreator.chat.thread import build_thread
+from agentcreator.core.errors import NotFound
+from agentcreator.repositories import turns as turn_repo
+from agentcreator.state import AppState
+
+router = APIRouter(prefix="/api/conversations/{conversation_id}", tags=["chat"])
+
+_STREAM_DOC = {
+    201: {"description": "Turn finished (JSON), or the live event stream with `Accept: text/event-stream`",
+          "content": {"text/event-stream": {}}},
+}
+
+
+def _wants_stream(accept: str | None) -> bool:
+    return bool(accept) and "text/event-stream" in (accept or "")
+
+
+async def _respond(state: AppState, request: Request, started: StartedTurn, stream: bool) -> TurnResult | StreamingResponse:
+    conversation_id = started.turn.conversation_id
+    if stream:
+        return sse_response(state.bus, conversation_id, None, state.settings.chat.heartbeat_seconds)
+    final: MessageSnapshot | None = None
+    async for item in follow(state.bus, conversation_id, None, heartbeat_seconds=1.0):
+        if isinstance(item, tuple):
+            _, event = item
+            if event["type"] in TERMINAL_TYPES and event["message"]["id"] == started.assistant_message.id:
+                final = MessageSnapshot.model_validate(event["message"])
+                break
+        elif await request.is_disconnected():
+            started.turn.stop("client_gone")
+            break
+    await started.turn.finished.wait()
+    if final is None:
+        async with state.sessions() as session:
+            message = await turn_repo.get_message(session, conversation_id, started.assistant_message.id)
+            if message is None:
+                raise NotFound("Message")
+            final = MessageSnapshot.model_validate(message)
+    return TurnResult(user_message=started.user_message, assistant_message=final)
+
+
+@router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
+             responses=_STREAM_DOC)
+async def send(body: MessageCreate, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
+               request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+    """Send a message and run the assistant's turn."""
+    started = await state.chat.send(user.id, conversation.id, body.parts())
+    return await _respond(state, request, started, _wants_stream(accept))
+
+
+@router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
+             response_model=TurnResult, responses=_STREAM_DOC)
+async def regenerate(message_id: str, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
+                     request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+    """Write a new version of an assistant answer; earlier versions stay browsable."""
+    started = await state.chat.regenerate(user.id, conversation.id, message_id)
+    return await _respond(state, request, started, _wants_stream(accept))
+
+
+@router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
+             response_model=TurnResult, responses=_STREAM_DOC)
+async def edit(message_id: str, body: MessageCreate, conversation: OwnedConversation, user: CurrentUser,
+               state: AppStateDep, request: Request,
+               accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+    """Resend an edited user message as a new branch from that point."""
+    started = await state.chat.edit(user.id, conversation.id, message_id, body.parts())
+    return await _respond(state, request, started, _wants_stream(accept))
+
+
+@router.post("/messages/{message_id}/select", operation_id="chat_select_version", response_model=ThreadPublic)
+async def select_version(message_id: str, conversation: OwnedConversation, user: CurrentUser,
+                         state: AppStateDep, session: SessionDep) -> ThreadPublic:
+    """Show the branch through this message version."""
+    await state.chat.select_version(user.id, conversation.id, message_id)
+    return await thread(conversation, state)
+
+
+@router.post("/stop", operation_id="chat_stop", response_model=StopResult)
+async def stop(conversation: OwnedConversation, state: AppStateDep) -> StopResult:
+    """Stop the running answer; the text written so far is kept and marked stopped."""
+    return StopResult(stopped=await state.chat.stop(conversation.id))
+
+
+@router.get("/events", operation_id="chat_events", responses={200: {"content": {"text/event-stream": {}}}})
+async def events(conversation: OwnedConversation, state: AppStateDep,
+                 last_event_id: Annotated[str | None, Header()] = None,
+                 after: Annotated[str | None, Query(description="Same as the Last-Event-ID header")] = None,
+                 ) -> StreamingResponse:
+    """Follow the current (or last) turn's events; with Last-Event-ID, only what came after it."""
+    return sse_response(state.bus, conversation.id, last_event_id or after, state.settings.chat.heartbeat_seconds)
+
+
+@router.get("/thread", operation_id="chat_thread", response_model=ThreadPublic)
+async def thread(conversation: OwnedConversation, state: AppStateDep) -> ThreadPublic:
+    """The branch being shown, oldest first, with the versions of each message."""
+    async with state.sessions() as session:
+        messages = await turn_repo.all_messages(session, conversation.id)
+        fresh = await turn_repo.get_conversation(session, conversation.id)
+    leaf = fresh.active_leaf_id if fresh else conversation.active_leaf_id
+    items = build_thread(messages, leaf)
+    data = [{**MessageSnapshot.model_validate(i["message"]).model_dump(), "version": i["version"]} for i in items]
+    return ThreadPublic.model_validate({
+        "conversation_id": conversation.id, "active_leaf_id": leaf,
+        "running": any(i["message"].status == "streaming" for i in items), "data": data})
+
+
+@router.get("/messages/{message_id}/context", operation_id="chat_message_context")
+async def message_context(message_id: str, conversation: OwnedConversation, session: SessionDep) -> dict[str, object]:
+    """Exactly what the model was sent for this answer: kept and dropped messages with token counts."""
+    message = await turn_repo.get_message(session, conversation.id, message_id)
+    if message is None or message.role != "assistant":
+        raise NotFound("Message")
+    return {"message_id": message.id, "context": message.context}

@@ -1,0 +1,34 @@
+"""Server-Sent Events encoding of turn events: ``id:`` on every event (resume with Last-Event-ID),
+comment heartbeats, and headers that stop proxies from buffering."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+
+from agentcreator.chat.bus import EventBus
+from agentcreator.chat.listen import Heartbeat, follow
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+def encode(event_id: str, event: dict[str, object]) -> bytes:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event_id}\nevent: {event['type']}\ndata: {data}\n\n".encode()
+
+
+async def _stream(bus: EventBus, channel: str, after: str | None, heartbeat: float) -> AsyncIterator[bytes]:
+    yield b"retry: 2000\n\n"
+    async for item in follow(bus, channel, after, heartbeat):
+        if isinstance(item, Heartbeat):
+            yield b": ping\n\n"
+        else:
+            yield encode(*item)
+
+
+def sse_response(bus: EventBus, channel: str, after: str | None, heartbeat: float,
+                 status_code: int = 200) -> StreamingResponse:
+    return StreamingResponse(_stream(bus, channel, after, heartbeat), status_code=status_code,
+                             media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,183 @@
+"""WebSocket transport: ``GET /api/ws``.
+
+The first frame must be ``{"type": "auth", "token": "<access token>"}`` (never the URL); a wrong or
+missing token closes the socket with 1008. Then the client sends JSON frames:
+``subscribe {conversation_id, last_event_id?}``, ``unsubscribe {conversation_id}``,
+``send {conversation_id, content, request_id?}``, ``regenerate {conversation_id, message_id}``,
+``edit {conversation_id, message_id, content}``, ``stop {conversation_id}``, ``ping``, and
+``auth {token}`` again to swap in a refreshed token. The server answers ``ready``, ``ack``,
+``error``, ``pong`` and ``event {conversation_id, id, event}`` frames carrying the turn events.
+A user who is disabled or whose session is revoked has their socket closed (1008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from starlette.websockets import WebSocketState
+
+from agentcreator.api.deps import authenticate
+from agentcreator.api.schemas.chat import MessageCreate
+from agentcreator.chat.listen import Heartbeat, follow
+from agentcreator.core.errors import AppError, NotFound, Unauthorized
+from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.repositories import users as user_repo
+from agentcreator.state import AppState
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+POLICY_VIOLATION = 1008
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, state: AppState, user_id: str, session_id: str, version: int) -> None:
+        self.ws = websocket
+        self.state = state
+        self.user_id = user_id
+        self.session_id = session_id
+        self.version = version
+        self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        self.wakers: dict[str, asyncio.Event] = {}
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.send_json(frame)
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_auth())
+        try:
+            while True:
+                try:
+                    frame = await self.ws.receive_json()
+                except (ValueError, KeyError):
+                    await self.send({"type": "error", "error": {"code": "bad_frame", "message": "Frames must be JSON"}})
+                    continue
+                await self._dispatch(frame if isinstance(frame, dict) else {})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            watcher.cancel()
+            for task in self.subscriptions.values():
+                task.cancel()
+            await asyncio.gather(watcher, *self.subscriptions.values(), return_exceptions=True)
+
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind, request_id = frame.get("type"), frame.get("request_id")
+        try:
+            if kind == "ping":
+                await self.send({"type": "pong"})
+            elif kind == "auth":
+                await self._reauth(str(frame.get("token", "")))
+                await self.send({"type": "ack", "request_id": request_id, "of": "auth"})
+            elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "stop"):
+                conversation_id = await self._owned(frame.get("conversation_id"))
+                await self._conversation_action(kind, conversation_id, frame)
+                await self.send({"type": "ack", "request_id": request_id, "of": kind,
+                                 "conversation_id": conversation_id})
+            else:
+                raise AppError(f"Unknown frame type {kind!r}", code="bad_frame")
+        except ValidationError as exc:
+            await self.send({"type": "error", "request_id": request_id, "error": {
+                "code": "validation_error", "message": exc.errors()[0].get("msg", "Invalid frame")}})
+        except AppError as exc:
+            await self.send({"type": "error", "request_id": request_id, "error": {"code": exc.code, "message": exc.message}})
+
+    async def _conversation_action(self, kind: str, conversation_id: str, frame: dict[str, Any]) -> None:
+        chat = self.state.chat
+        if kind == "subscribe":
+            self._subscribe(conversation_id, frame.get("last_event_id"))
+        elif kind == "unsubscribe":
+            task = self.subscriptions.pop(conversation_id, None)
+            if task is not None:
+                task.cancel()
+        elif kind == "stop":
+            await chat.stop(conversation_id)
+        else:
+            self._subscribe(conversation_id, None, keep_existing=True)
+            message_id = str(frame.get("message_id", ""))
+            if kind == "send":
+                await chat.send(self.user_id, conversation_id, MessageCreate.model_validate(
+                    {"content": frame.get("content")}).parts())
+            elif kind == "regenerate":
+                await chat.regenerate(self.user_id, conversation_id, message_id)
+            else:
+                await chat.edit(self.user_id, conversation_id, message_id, MessageCreate.model_validate(
+                    {"content": frame.get("content")}).parts())
+            self.wakers[conversation_id].set()
+
+    async def _owned(self, conversation_id: Any) -> str:
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise NotFound("Conversation")
+        async with self.state.sessions() as session:
+            if await conversation_repo.get_owned(session, self.user_id, conversation_id) is None:
+                raise NotFound("Conversation")
+        return conversation_id
+
+    def _subscribe(self, conversation_id: str, last_event_id: Any, keep_existing: bool = False) -> None:
+        if keep_existing and conversation_id in self.subscriptions:
+            return
+        old = self.subscriptions.pop(conversation_id, None)
+        if old is not None:
+            old.cancel()
+        self.wakers[conversation_id] = asyncio.Event()
+        after = last_event_id if isinstance(last_event_id, str) else None
+        self.subscriptions[conversation_id] = asyncio.create_task(self._forward(conversation_id, after))
+
+    async def _forward(self, conversation_id: str, after: str | None) -> None:
+        """Forward every turn of the conversation, now and later, until unsubscribed."""
+        bus, heartbeat = self.state.bus, self.state.settings.chat.heartbeat_seconds
+        waker = self.wakers[conversation_id]
+        while True:
+            async for item in follow(bus, conversation_id, after, heartbeat):
+                if isinstance(item, Heartbeat):
+                    continue
+                after, event = item
+                await self.send({"type": "event", "conversation_id": conversation_id, "id": after, "event": event})
+            waker.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waker.wait(), timeout=1.0)
+
+    async def _reauth(self, token: str) -> None:
+        async with self.state.sessions() as session:
+            user, session_id = await authenticate(session, self.state, token)
+        if user.id != self.user_id:
+            raise Unauthorized("A socket cannot change user", code="invalid_token")
+        self.session_id, self.version = session_id, user.token_version
+
+    async def _watch_auth(self) -> None:
+        interval = self.state.settings.chat.ws_auth_check_seconds
+        while True:
+            await asyncio.sleep(interval)
+            async with self.state.sessions() as session:
+                found = await user_repo.get_with_session(session, self.user_id, self.session_id)
+            user, auth_session = found if found else (None, None)
+            if (user is None or auth_session is None or user.is_disabled or auth_session.revoked_at is not None
+                    or user.token_version != self.version):
+                await self.ws.close(code=POLICY_VIOLATION, reason="session revoked")
+                return
+
+
+@router.websocket("/api/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.services
+    await websocket.accept()
+    try:
+        frame = await asyncio.wait_for(websocket.receive_json(), timeout=state.settings.chat.ws_auth_timeout_seconds)
+        if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
+            raise Unauthorized("The first frame must be {type: auth, token}")
+        async with state.sessions() as session:
+            user, session_id = await authenticate(session, state, frame["token"])
+    except WebSocketDisconnect:
+        return
+    except (TimeoutError, ValueError, KeyError, AppError):
+        await websocket.close(code=POLICY_VIOLATION, reason="authentication required")
+        return
+    await websocket.send_json({"type": "ready", "user_id": user.id})
+    await Connection(websocket, state, user.id, session_id, user.token_version).run()

@@ -1,0 +1,1 @@
+"""Chat turns: context assembly, the model loop, the event bus that fans events out to clients."""

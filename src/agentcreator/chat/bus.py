@@ -1,0 +1,221 @@
+"""The event bus that carries a running turn's events to every listener.
+
+Each conversation is a channel holding the events of its current (or last) turn. Event ids are
+``"<turn_id>:<position>"``: a client resuming with ``Last-Event-ID`` gets everything after that
+position, or the whole turn when the id belongs to an earlier turn. A finished turn stays
+replayable for ``retention`` seconds. In-process by default; Redis Streams when several workers run.
+
+Listeners ``touch`` a channel while they read it; the runner stops a turn nobody has listened to
+for the grace period. Stop requests travel through the bus too, so any worker can stop a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+Event = dict[str, Any]
+_CLOSE = "__closed__"
+
+
+def parse_event_id(event_id: str | None) -> tuple[str | None, str | None]:
+    if not event_id or ":" not in event_id:
+        return None, None
+    turn_id, _, position = event_id.partition(":")
+    return turn_id, position
+
+
+class EventBus(ABC):
+    @abstractmethod
+    async def open(self, channel: str, turn_id: str) -> None:
+        """Start a new turn on the channel, replacing the previous turn's events."""
+
+    @abstractmethod
+    async def publish(self, channel: str, event: Event) -> str:
+        """Append an event to the channel's current turn; returns its id."""
+
+    @abstractmethod
+    async def close(self, channel: str, turn_id: str) -> None:
+        """Mark the turn finished (if it is still the channel's current one): subscribers drain and stop."""
+
+    @abstractmethod
+    def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+        """Yield (id, event) of the channel's current turn after ``after``, until the turn closes."""
+
+    @abstractmethod
+    async def touch(self, channel: str) -> None:
+        """Record that a client is listening to the channel now."""
+
+    @abstractmethod
+    async def last_listened(self, channel: str) -> float | None:
+        """Wall-clock time of the last ``touch`` on the channel, if any."""
+
+    @abstractmethod
+    async def request_stop(self, channel: str, turn_id: str) -> None: ...
+
+    @abstractmethod
+    async def stop_requested(self, channel: str, turn_id: str) -> bool: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+@dataclass
+class _Turn:
+    turn_id: str
+    events: list[tuple[str, Event]] = field(default_factory=list)
+    closed: bool = False
+    closed_at: float = 0.0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryEventBus(EventBus):
+    def __init__(self, retention_seconds: float = 120.0) -> None:
+        self._turns: dict[str, _Turn] = {}
+        self._listened: dict[str, float] = {}
+        self._stops: set[tuple[str, str]] = set()
+        self._retention = retention_seconds
+
+    def _gc(self) -> None:
+        now = time.monotonic()
+        for channel, turn in list(self._turns.items()):
+            if turn.closed and now - turn.closed_at > self._retention:
+                del self._turns[channel]
+                self._listened.pop(channel, None)
+
+    async def open(self, channel: str, turn_id: str) -> None:
+        self._gc()
+        previous = self._turns.get(channel)
+        if previous is not None and not previous.closed:
+            previous.closed = True
+            previous.changed.set()
+        self._turns[channel] = _Turn(turn_id)
+        self._listened[channel] = time.time()
+
+    async def publish(self, channel: str, event: Event) -> str:
+        turn = self._turns[channel]
+        event_id = f"{turn.turn_id}:{len(turn.events) + 1}"
+        turn.events.append((event_id, event))
+        turn.changed.set()
+        return event_id
+
+    async def close(self, channel: str, turn_id: str) -> None:
+        turn = self._turns.get(channel)
+        if turn is not None and turn.turn_id == turn_id:
+            turn.closed = True
+            turn.closed_at = time.monotonic()
+            turn.changed.set()
+        self._stops = {s for s in self._stops if s[0] != channel}
+
+    async def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+        turn = self._turns.get(channel)
+        if turn is None:
+            return
+        after_turn, after_pos = parse_event_id(after)
+        index = int(after_pos) if after_turn == turn.turn_id and after_pos and after_pos.isdigit() else 0
+        while True:
+            while index < len(turn.events):
+                yield turn.events[index]
+                index += 1
+            if turn.closed:
+                return
+            turn.changed.clear()
+            if index < len(turn.events) or turn.closed:
+                continue
+            await turn.changed.wait()
+
+    async def touch(self, channel: str) -> None:
+        self._listened[channel] = time.time()
+
+    async def last_listened(self, channel: str) -> float | None:
+        return self._listened.get(channel)
+
+    async def request_stop(self, channel: str, turn_id: str) -> None:
+        self._stops.add((channel, turn_id))
+
+    async def stop_requested(self, channel: str, turn_id: str) -> bool:
+        return (channel, turn_id) in self._stops
+
+
+class RedisEventBus(EventBus):
+    """Redis Streams: one stream per conversation channel, trimmed and expired after the turn."""
+
+    def __init__(self, redis: Redis, retention_seconds: float = 120.0, prefix: str = "agentcreator:") -> None:
+        self._redis = redis
+        self._retention = max(1, int(retention_seconds))
+        self._prefix = prefix
+
+    def _key(self, kind: str, channel: str) -> str:
+        return f"{self._prefix}{kind}:{channel}"
+
+    async def open(self, channel: str, turn_id: str) -> None:
+        stream = self._key("turn", channel)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(stream)
+            pipe.set(self._key("turnid", channel), turn_id, ex=86400)
+            pipe.set(self._key("listen", channel), time.time(), ex=86400)
+            await pipe.execute()
+
+    async def _turn_id(self, channel: str) -> str | None:
+        raw = await self._redis.get(self._key("turnid", channel))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    async def publish(self, channel: str, event: Event) -> str:
+        turn_id = await self._turn_id(channel)
+        stream_id = await self._redis.xadd(self._key("turn", channel), {"e": json.dumps(event)}, maxlen=100_000)
+        sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+        return f"{turn_id}:{sid}"
+
+    async def close(self, channel: str, turn_id: str) -> None:
+        if await self._turn_id(channel) != turn_id:
+            return
+        stream = self._key("turn", channel)
+        await self._redis.xadd(stream, {"e": json.dumps({"type": _CLOSE})})
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.expire(stream, self._retention)
+            pipe.expire(self._key("turnid", channel), self._retention)
+            pipe.delete(self._key("stop", channel))
+            await pipe.execute()
+
+    async def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+        turn_id = await self._turn_id(channel)
+        if turn_id is None:
+            return
+        after_turn, after_pos = parse_event_id(after)
+        cursor = after_pos if after_turn == turn_id and after_pos else "0"
+        stream = self._key("turn", channel)
+        while True:
+            reply = await self._redis.xread({stream: cursor}, block=1000, count=500)
+            if not reply:
+                if await self._redis.exists(stream) == 0 and await self._turn_id(channel) != turn_id:
+                    return
+                continue
+            for sid_raw, fields in reply[0][1]:
+                cursor = sid_raw.decode() if isinstance(sid_raw, bytes) else sid_raw
+                payload = fields.get(b"e") or fields.get("e")
+                event = json.loads(payload)
+                if event.get("type") == _CLOSE:
+                    return
+                yield f"{turn_id}:{cursor}", event
+
+    async def touch(self, channel: str) -> None:
+        await self._redis.set(self._key("listen", channel), time.time(), ex=86400)
+
+    async def last_listened(self, channel: str) -> float | None:
+        raw = await self._redis.get(self._key("listen", channel))
+        return float(raw) if raw is not None else None
+
+    async def request_stop(self, channel: str, turn_id: str) -> None:
+        await self._redis.set(self._key("stop", channel), turn_id, ex=3600)
+
+    async def stop_requested(self, channel: str, turn_id: str) -> bool:
+        raw = await self._redis.get(self._key("stop", channel))
+        value = raw.decode() if isinstance(raw, bytes) else raw
+        return value == turn_id

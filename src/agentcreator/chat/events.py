@@ -1,0 +1,102 @@
+"""The events a client sees during a chat turn: one discriminated union, mirrored in
+frontend/src/types/stream.ts. Sent as WebSocket JSON frames and SSE ``event:``/``data:`` pairs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+MessageStatus = Literal["complete", "streaming", "stopped", "failed", "interrupted"]
+
+
+class MessageSnapshot(BaseModel):
+    """A message as clients see it (also the API's MessagePublic)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    conversation_id: str
+    role: Literal["user", "assistant", "system", "tool"]
+    content: list[dict[str, Any]]
+    text: str
+    status: MessageStatus
+    error: dict[str, Any] | None = None
+    parent_id: str | None = None
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+    cost_micros: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    retryable: bool = False
+
+
+class TurnStarted(BaseModel):
+    type: Literal["turn_started"] = "turn_started"
+    turn_id: str
+    conversation_id: str
+    user_message: MessageSnapshot | None
+    assistant_message: MessageSnapshot
+
+
+class Queued(BaseModel):
+    """The model is busy with other requests; this one waits at ``position``."""
+
+    type: Literal["queued"] = "queued"
+    message_id: str
+    position: int
+
+
+class TextDelta(BaseModel):
+    type: Literal["text_delta"] = "text_delta"
+    message_id: str
+    text: str
+
+
+class UsageUpdate(BaseModel):
+    type: Literal["usage"] = "usage"
+    message_id: str
+    usage: dict[str, Any]
+
+
+class TurnCompleted(BaseModel):
+    type: Literal["turn_completed"] = "turn_completed"
+    message: MessageSnapshot
+
+
+class TurnStopped(BaseModel):
+    type: Literal["turn_stopped"] = "turn_stopped"
+    message: MessageSnapshot
+
+
+class TurnFailed(BaseModel):
+    type: Literal["turn_failed"] = "turn_failed"
+    message: MessageSnapshot
+    error: ErrorInfo
+
+
+class ConversationUpdated(BaseModel):
+    """Conversation metadata changed during the turn (e.g. a generated title)."""
+
+    type: Literal["conversation_updated"] = "conversation_updated"
+    conversation_id: str
+    title: str
+
+
+TurnEvent = Annotated[
+    TurnStarted | Queued | TextDelta | UsageUpdate | TurnCompleted | TurnStopped | TurnFailed
+    | ConversationUpdated,
+    Field(discriminator="type"),
+]
+TurnEventAdapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)
+TERMINAL_TYPES = frozenset({"turn_completed", "turn_stopped", "turn_failed"})
+
+
+def to_wire(event: BaseModel) -> dict[str, Any]:
+    return event.model_dump(mode="json")

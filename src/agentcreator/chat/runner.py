@@ -1,0 +1,190 @@
+"""One chat turn, after its messages are saved: stream the model, fan events out through the bus,
+then persist the answer and its usage in one new transaction. No DB session is open while the
+model streams. Stop, client gone and shutdown cancel the task; what was produced is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.chat import events as ev
+from agentcreator.chat.bus import EventBus
+from agentcreator.chat.turns import RunningTurn, TurnRegistry
+from agentcreator.core.errors import AppError
+from agentcreator.db.models import Message, UsageRecord
+from agentcreator.db.session import transaction
+from agentcreator.db.types import utcnow
+from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.types import ModelRequest, Usage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TurnPlan:
+    """Everything a turn needs, loaded before the model is called."""
+
+    turn: RunningTurn
+    owner_id: str
+    assistant_id: str | None
+    conversation_id: str
+    model_ref: str  # "provider/model"
+    provider: ModelProvider
+    request: ModelRequest
+    context_report: dict[str, Any]
+    generate_title_from: str | None = None  # first user text, when the conversation needs a title
+
+
+@dataclass
+class TurnOutcome:
+    text: str
+    status: str  # complete | stopped | failed | interrupted
+    error: ev.ErrorInfo | None
+    usage: Usage | None
+    finish_reason: str | None
+    latency_ms: int
+    ttft_ms: int | None
+
+
+class TurnRunner:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
+                 title_writer: Any = None) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._turns = turns
+        self._title_writer = title_writer
+
+    async def run(self, plan: TurnPlan) -> None:
+        turn = plan.turn
+        try:
+            outcome = await self._stream(plan)
+            snapshot = await _finish_even_if_cancelled(self._persist(plan, outcome))
+        finally:
+            self._turns.release(turn)
+            turn.finished.set()
+        if snapshot is None:  # the conversation was deleted while the answer streamed
+            await self._bus.close(plan.conversation_id, turn.turn_id)
+            return
+        terminal: ev.TurnCompleted | ev.TurnStopped | ev.TurnFailed
+        if outcome.status == "complete":
+            terminal = ev.TurnCompleted(message=snapshot)
+        elif outcome.error is not None:
+            terminal = ev.TurnFailed(message=snapshot, error=outcome.error)
+        else:
+            terminal = ev.TurnStopped(message=snapshot)
+        await self._bus.publish(plan.conversation_id, ev.to_wire(terminal))
+        try:
+            if plan.generate_title_from and self._title_writer is not None and outcome.status == "complete":
+                await self._title_writer(plan)
+        finally:
+            await self._bus.close(plan.conversation_id, turn.turn_id)
+
+    async def _stream(self, plan: TurnPlan) -> TurnOutcome:
+        message_id = plan.turn.assistant_message_id
+        started = time.monotonic()
+        first_token: float | None = None
+        parts: list[str] = []
+        usage: Usage | None = None
+        finish_reason: str | None = None
+        error: ev.ErrorInfo | None = None
+        status = "complete"
+        stream = plan.provider.stream(plan.request)
+        try:
+            async for event in stream:
+                if event.type == "text_delta":
+                    if first_token is None:
+                        first_token = time.monotonic()
+                    parts.append(event.text)
+                    await self._bus.publish(plan.conversation_id, {
+                        "type": "text_delta", "message_id": message_id, "text": event.text})
+                elif event.type == "queued":
+                    await self._bus.publish(plan.conversation_id, ev.to_wire(
+                        ev.Queued(message_id=message_id, position=event.position)))
+                elif event.type == "usage":
+                    usage = event.usage
+                elif event.type == "completed":
+                    finish_reason = event.finish_reason
+                    usage = event.usage or usage
+                elif event.type == "failed":
+                    error = ev.ErrorInfo(code=event.error.code, message=event.error.message,
+                                         retryable=event.error.retryable)
+                    status = "failed"
+                    break
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            status = "interrupted" if plan.turn.stop_reason == "shutdown" else "stopped"
+        except AppError as exc:
+            error, status = ev.ErrorInfo(code=exc.code, message=exc.message), "failed"
+        except Exception as exc:
+            log.exception("turn %s failed unexpectedly", plan.turn.turn_id)
+            error = ev.ErrorInfo(code="internal_error", message=f"The answer failed: {type(exc).__name__}")
+            status = "failed"
+        finally:
+            try:
+                await stream.aclose()  # type: ignore[attr-defined]
+            except Exception:
+                log.warning("closing the model stream of turn %s failed", plan.turn.turn_id, exc_info=True)
+        text = "".join(parts)
+        if usage is None and (text or status == "complete"):
+            usage = self._estimate_usage(plan, text)
+        return TurnOutcome(
+            text=text, status=status, error=error, usage=usage, finish_reason=finish_reason,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            ttft_ms=int((first_token - started) * 1000) if first_token is not None else None,
+        )
+
+    def _estimate_usage(self, plan: TurnPlan, text: str) -> Usage:
+        from agentcreator.llm.types import ChatMessage
+
+        prompt = plan.provider.count_tokens(plan.request.model, plan.request.messages, plan.request.instructions)
+        output = plan.provider.count_tokens(plan.request.model, [ChatMessage.assistant(text)], "") if text else 0
+        return Usage(input_tokens=prompt, output_tokens=output, estimated=True)
+
+    async def _persist(self, plan: TurnPlan, outcome: TurnOutcome) -> ev.MessageSnapshot | None:
+        usage_doc: dict[str, Any] | None = None
+        if outcome.usage is not None:
+            usage_doc = outcome.usage.model_dump() | {
+                "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms,
+                "finish_reason": outcome.finish_reason}
+        async with transaction(self._sessions) as session:
+            message = await session.get(Message, plan.turn.assistant_message_id)
+            if message is None:
+                return None
+            message.text = outcome.text
+            message.content = [{"type": "text", "text": outcome.text}] if outcome.text else []
+            message.status = outcome.status
+            message.error = outcome.error.model_dump() if outcome.error else None
+            message.usage = usage_doc
+            message.cost_micros = 0
+            message.updated_at = utcnow()
+            if outcome.usage is not None:
+                provider, _, model = plan.model_ref.partition("/")
+                session.add(UsageRecord(
+                    user_id=plan.owner_id, assistant_id=plan.assistant_id, conversation_id=plan.conversation_id,
+                    message_id=message.id, kind="chat", provider=provider, model=model,
+                    input_tokens=outcome.usage.input_tokens, cached_input_tokens=outcome.usage.cached_input_tokens,
+                    output_tokens=outcome.usage.output_tokens, reasoning_tokens=outcome.usage.reasoning_tokens,
+                    estimated=outcome.usage.estimated, cost_micros=0))
+            await session.flush()
+            return ev.MessageSnapshot.model_validate(message)
+
+
+async def _finish_even_if_cancelled(coro: Any) -> Any:
+    """Run ``coro`` to the end even if this task is cancelled meanwhile (persisting must not be lost)."""
+    task = asyncio.ensure_future(coro)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()

@@ -1,0 +1,258 @@
+"""Chat use cases: send, regenerate, edit-and-resend, stop, choose a version.
+
+A turn starts in one short transaction (lock the conversation, refuse a second turn, save the user
+message and an empty ``streaming`` assistant message, load the branch), then the runner streams
+with no DB session open. Regenerate adds a sibling answer; edit adds a sibling user message and
+answers it: both become the active branch, and older versions stay browsable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.chat import events as ev
+from agentcreator.chat.bus import EventBus
+from agentcreator.chat.context import plan_context
+from agentcreator.chat.runner import TurnPlan, TurnRunner
+from agentcreator.chat.titles import TitleWriter
+from agentcreator.chat.turns import RunningTurn, TurnRegistry
+from agentcreator.core.config import Settings
+from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
+from agentcreator.db.models import Assistant, Conversation, Message
+from agentcreator.db.session import transaction
+from agentcreator.db.types import new_id, utcnow
+from agentcreator.llm.base import ModelProvider, ensure_capabilities
+from agentcreator.llm.registry import ModelRegistry
+from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
+from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories import turns as turn_repo
+
+log = logging.getLogger(__name__)
+DEFAULT_TITLE = "New conversation"
+Mode = Literal["send", "regenerate", "edit"]
+
+@dataclass
+class StartedTurn:
+    turn: RunningTurn
+    user_message: ev.MessageSnapshot | None
+    assistant_message: ev.MessageSnapshot
+
+def to_chat_message(message: Message) -> ChatMessage:
+    if message.role == "assistant":
+        return ChatMessage.assistant(message.text)
+    return ChatMessage.model_validate({"role": "user", "content": message.content or
+                                       [{"type": "text", "text": message.text}]})
+
+def text_of(parts: list[dict[str, Any]]) -> str:
+    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+
+class ChatService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
+                 models: ModelRegistry, settings: Settings) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._turns = turns
+        self._models = models
+        self._settings = settings
+        titles = TitleWriter(sessions, bus) if settings.llm.generate_titles else None
+        self._runner = TurnRunner(sessions, bus, turns, title_writer=titles)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- use cases ------------------------------------------------------------------------------
+
+    async def send(self, user_id: str, conversation_id: str, parts: list[dict[str, Any]]) -> StartedTurn:
+        return await self._start(user_id, conversation_id, "send", parts=parts)
+
+    async def regenerate(self, user_id: str, conversation_id: str, message_id: str) -> StartedTurn:
+        return await self._start(user_id, conversation_id, "regenerate", target_id=message_id)
+
+    async def edit(self, user_id: str, conversation_id: str, message_id: str,
+                   parts: list[dict[str, Any]]) -> StartedTurn:
+        return await self._start(user_id, conversation_id, "edit", parts=parts, target_id=message_id)
+
+    async def stop(self, conversation_id: str) -> bool:
+        """Stop the conversation's running turn (the caller checked ownership). False if none runs."""
+        local = self._turns.get(conversation_id)
+        if local is not None:
+            local.stop("user")
+            await local.finished.wait()
+            return True
+        async with self._sessions() as session:
+            running = await turn_repo.has_streaming(session, conversation_id)
+        if running:  # running on another worker: ask through the bus
+            turn_id = await self._bus_turn_id(conversation_id)
+            if turn_id:
+                await self._bus.request_stop(conversation_id, turn_id)
+        return running
+
+    async def select_version(self, user_id: str, conversation_id: str, message_id: str) -> str:
+        """Show the branch through ``message_id`` (its newest continuation); returns the new leaf."""
+        async with transaction(self._sessions) as session:
+            conversation = await turn_repo.lock_owned_conversation(session, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation")
+            messages = await turn_repo.all_messages(session, conversation_id)
+            if not any(m.id == message_id for m in messages):
+                raise NotFound("Message")
+            conversation.active_leaf_id = turn_repo.newest_leaf_under(messages, message_id)
+            return conversation.active_leaf_id
+
+    async def aclose(self) -> None:
+        await self._turns.stop_all("shutdown")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    async def _bus_turn_id(self, conversation_id: str) -> str | None:
+        async for event_id, _ in self._bus.subscribe(conversation_id):
+            return event_id.partition(":")[0]
+        return None
+
+    async def _start(self, user_id: str, conversation_id: str, mode: Mode, *,
+                     parts: list[dict[str, Any]] | None = None, target_id: str | None = None) -> StartedTurn:
+        if self._turns.get(conversation_id) is not None:
+            raise _turn_in_progress()
+        turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
+        self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
+        try:
+            started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id)
+        except BaseException:
+            self._turns.release(turn)
+            raise
+        await self._bus.open(conversation_id, turn.turn_id)
+        await self._bus.publish(conversation_id, ev.to_wire(ev.TurnStarted(
+            turn_id=turn.turn_id, conversation_id=conversation_id,
+            user_message=started.user_message, assistant_message=started.assistant_message)))
+        turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
+        watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
+        for task in (turn.task, watchdog):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return started
+
+    async def _prepare(self, turn: RunningTurn, user_id: str, conversation_id: str, mode: Mode,
+                       parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[StartedTurn, TurnPlan]:
+        async with transaction(self._sessions) as session:
+            conversation = await turn_repo.lock_owned_conversation(session, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation")
+            if await turn_repo.has_streaming(session, conversation_id):
+                raise _turn_in_progress()
+            assistant = await session.get(Assistant, conversation.assistant_id) if conversation.assistant_id else None
+            if assistant is None:
+                raise Conflict("This conversation's assistant was deleted; start a new conversation.",
+                               code="assistant_deleted")
+            provider, info = await self._resolve(assistant.model)
+            messages = await turn_repo.all_messages(session, conversation_id)
+            user_message, answer_parent = await self._user_side(session, conversation, messages, mode, parts, target_id)
+            if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
+                ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
+            assistant_message = await message_repo.add(session, Message(
+                conversation_id=conversation_id, role="assistant", content=[], text="", status="streaming",
+                parent_id=answer_parent.id, model=assistant.model))
+            turn.assistant_message_id = assistant_message.id
+            conversation.active_leaf_id = assistant_message.id
+            branch = turn_repo.branch_to(messages + ([user_message] if user_message else []), answer_parent.id)
+            request, report = self._build_request(assistant, provider, info, branch)
+            assistant_message.context = report
+            needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
+            await session.flush()
+            started = StartedTurn(
+                turn=turn,
+                user_message=ev.MessageSnapshot.model_validate(user_message) if user_message else None,
+                assistant_message=ev.MessageSnapshot.model_validate(assistant_message))
+        plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=assistant.id, conversation_id=conversation_id,
+                        model_ref=assistant.model, provider=provider, request=request, context_report=report,
+                        generate_title_from=answer_parent.text if needs_title else None)
+        return started, plan
+
+    async def _user_side(self, session: AsyncSession, conversation: Conversation, messages: list[Message],
+                         mode: Mode, parts: list[dict[str, Any]] | None,
+                         target_id: str | None) -> tuple[Message | None, Message]:
+        """Returns (new user message or None, the message the answer replies to)."""
+        if mode == "send":
+            leaf = turn_repo.branch_to(messages, conversation.active_leaf_id)
+            parent_id = leaf[-1].id if leaf else None
+            message = await self._add_user_message(session, conversation, parts or [], parent_id)
+            return message, message
+        target = next((m for m in messages if m.id == target_id), None)
+        if target is None:
+            raise NotFound("Message")
+        if mode == "regenerate":
+            if target.role != "assistant" or target.parent_id is None:
+                raise ValidationFailed("Only an assistant's answer can be regenerated.", code="not_regenerable")
+            parent = next((m for m in messages if m.id == target.parent_id), None)
+            if parent is None:
+                raise ValidationFailed("The question this answer replied to is gone.", code="not_regenerable")
+            return None, parent
+        if target.role != "user":
+            raise ValidationFailed("Only your own messages can be edited.", code="not_editable")
+        message = await self._add_user_message(session, conversation, parts or [], target.parent_id)
+        return message, message
+
+    async def _add_user_message(self, session: AsyncSession, conversation: Conversation,
+                                parts: list[dict[str, Any]], parent_id: str | None) -> Message:
+        return await message_repo.add(session, Message(
+            conversation_id=conversation.id, role="user", content=parts, text=text_of(parts),
+            status="complete", parent_id=parent_id))
+
+    async def _resolve(self, model_ref: str) -> tuple[ModelProvider, ModelInfo]:
+        resolved = await self._models.resolve(model_ref)
+        return resolved.provider, resolved.info
+
+    def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
+                       branch: list[Message]) -> tuple[ModelRequest, dict[str, Any]]:
+        params = assistant.parameters or {}
+        history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
+        reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
+                                                              max(256, info.context_length // 4))
+        instructions_tokens = provider.count_tokens(info.name, [], assistant.instructions) \
+            if assistant.instructions else 0
+        plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
+                            reply_budget=reply_budget, instructions_tokens=instructions_tokens,
+                            count=lambda m: provider.count_tokens(info.name, [to_chat_message(m)], ""))
+        request = ModelRequest(
+            model=info.name, instructions=assistant.instructions,
+            messages=[to_chat_message(m) for m in plan.kept],
+            temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
+        report = {
+            "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
+            "reply_budget": reply_budget, "instructions_tokens": instructions_tokens,
+            "window": assistant.history_window, "total_tokens": plan.total_tokens,
+            "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
+            "dropped_by_window": [m.id for m in plan.dropped_by_window],
+            "dropped_by_budget": [m.id for m in plan.dropped_by_budget],
+            "at": utcnow().isoformat(),
+        }
+        return request, report
+
+    async def _watch(self, turn: RunningTurn) -> None:
+        """Stop the turn when asked through the bus (any worker) or when nobody listens any more."""
+        grace = self._settings.chat.disconnect_grace_seconds
+        interval = min(0.25, max(grace / 4, 0.05))
+
+        while not turn.finished.is_set():
+            try:
+                await asyncio.wait_for(turn.finished.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            if await self._bus.stop_requested(turn.conversation_id, turn.turn_id):
+                turn.stop("user")
+                return
+            last = await self._bus.last_listened(turn.conversation_id)
+            if last is not None and time.time() - last > grace:
+                log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
+                turn.stop("client_gone")
+                return
+
+def _turn_in_progress() -> Conflict:
+    return Conflict("An answer is still being written in this conversation. Wait for it or stop it first.",
+                    code="turn_in_progress")

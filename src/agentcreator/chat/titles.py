@@ -1,0 +1,71 @@
+"""Short generated titles for new conversations. The call is metered like any other; if the model
+gives nothing usable, the title falls back to the first words of the user's message."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.chat import events as ev
+from agentcreator.chat.bus import EventBus
+from agentcreator.core.errors import AppError
+from agentcreator.db.models import Conversation, UsageRecord
+from agentcreator.db.session import transaction
+from agentcreator.llm.types import ChatMessage, ModelRequest
+
+if TYPE_CHECKING:
+    from agentcreator.chat.runner import TurnPlan
+
+log = logging.getLogger(__name__)
+DEFAULT_TITLE = "New conversation"
+_PROMPT = ("Write a title of at most six words for a conversation that starts with the user message "
+           "below. Answer with the title only, no quotes.")
+
+
+def clean_title(raw: str, max_length: int = 80) -> str:
+    line = next((line for line in raw.strip().splitlines() if line.strip()), "")
+    line = re.sub(r"^(title\s*:\s*)", "", line.strip(), flags=re.IGNORECASE)
+    line = line.strip(" \t\"'`*#.")
+    return line[:max_length].strip()
+
+
+def fallback_title(user_text: str, words: int = 6) -> str:
+    picked = " ".join(user_text.split()[:words])
+    return clean_title(picked) or DEFAULT_TITLE
+
+
+class TitleWriter:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+        self._sessions = sessions
+        self._bus = bus
+
+    async def __call__(self, plan: TurnPlan) -> None:
+        user_text = plan.generate_title_from or ""
+        request = ModelRequest(model=plan.request.model, instructions=_PROMPT,
+                               messages=[ChatMessage.user(user_text[:2000])], max_output_tokens=16,
+                               temperature=0.2)
+        usage = None
+        try:
+            response = await plan.provider.complete(request)
+            usage = response.usage
+            title = clean_title(response.text) or fallback_title(user_text)
+        except AppError as exc:
+            log.info("title generation failed (%s); using the first words instead", exc.code)
+            title = fallback_title(user_text)
+        async with transaction(self._sessions) as session:
+            conversation = await session.get(Conversation, plan.conversation_id)
+            if conversation is None or conversation.title != DEFAULT_TITLE:
+                return
+            conversation.title = title
+            if usage is not None:
+                provider, _, model = plan.model_ref.partition("/")
+                session.add(UsageRecord(
+                    user_id=plan.owner_id, assistant_id=plan.assistant_id, conversation_id=plan.conversation_id,
+                    kind="title", provider=provider, model=model, input_tokens=usage.input_tokens,
+                    cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
+                    reasoning_tokens=usage.reasoning_tokens, estimated=usage.estimated, cost_micros=0))
+        await self._bus.publish(plan.conversation_id, ev.to_wire(
+            ev.ConversationUpdated(conversation_id=plan.conversation_id, title=title)))

@@ -1,0 +1,103 @@
+"""The event bus, in-process and on the real Redis: ordering, resume, close, stop requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
+    if request.param == "memory":
+        yield MemoryEventBus(retention_seconds=60)
+        return
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except OSError as exc:
+        await redis.aclose()
+        pytest.skip(f"redis unreachable: {exc}")
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    yield RedisEventBus(redis, retention_seconds=60, prefix=prefix)
+    keys = [k async for k in redis.scan_iter(match=prefix + "*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def collect(bus: EventBus, channel: str, after: str | None = None) -> list[tuple[str, dict]]:
+    return [item async for item in bus.subscribe(channel, after)]
+
+
+async def test_subscriber_gets_events_in_order_until_close(bus: EventBus) -> None:
+    await bus.open("c1", "turnA")
+    reader = asyncio.create_task(collect(bus, "c1"))
+    for n in range(5):
+        await bus.publish("c1", {"type": "text_delta", "n": n})
+    await bus.close("c1", "turnA")
+    items = await asyncio.wait_for(reader, timeout=5)
+    assert [event["n"] for _, event in items] == [0, 1, 2, 3, 4]
+    assert all(event_id.startswith("turnA:") for event_id, _ in items)
+
+
+async def test_resume_after_an_event_id_returns_only_the_rest(bus: EventBus) -> None:
+    await bus.open("c2", "turnB")
+    ids = [await bus.publish("c2", {"type": "text_delta", "n": n}) for n in range(4)]
+    await bus.close("c2", "turnB")
+    rest = await asyncio.wait_for(collect(bus, "c2", after=ids[1]), timeout=5)
+    assert [event["n"] for _, event in rest] == [2, 3]
+
+
+async def test_an_id_from_an_earlier_turn_replays_the_whole_current_turn(bus: EventBus) -> None:
+    await bus.open("c3", "old")
+    old_id = await bus.publish("c3", {"type": "text_delta", "n": 0})
+    await bus.close("c3", "old")
+    await bus.open("c3", "new")
+    await bus.publish("c3", {"type": "text_delta", "n": 10})
+    await bus.publish("c3", {"type": "text_delta", "n": 11})
+    await bus.close("c3", "new")
+    items = await asyncio.wait_for(collect(bus, "c3", after=old_id), timeout=5)
+    assert [event["n"] for _, event in items] == [10, 11]
+
+
+async def test_closing_a_replaced_turn_does_not_close_the_new_one(bus: EventBus) -> None:
+    await bus.open("c4", "first")
+    await bus.open("c4", "second")
+    await bus.close("c4", "first")  # late close from the previous turn
+    reader = asyncio.create_task(collect(bus, "c4"))
+    await asyncio.sleep(0.05)
+    await bus.publish("c4", {"type": "text_delta", "n": 1})
+    await asyncio.sleep(0.05)
+    assert not reader.done(), "the new turn must still be open"
+    await bus.close("c4", "second")
+    items = await asyncio.wait_for(reader, timeout=5)
+    assert [event["n"] for _, event in items] == [1]
+
+
+async def test_stop_requests_are_per_turn(bus: EventBus) -> None:
+    await bus.open("c5", "t1")
+    assert not await bus.stop_requested("c5", "t1")
+    await bus.request_stop("c5", "t1")
+    assert await bus.stop_requested("c5", "t1")
+    assert not await bus.stop_requested("c5", "t2")
+
+
+async def test_touch_records_listening_time(bus: EventBus) -> None:
+    await bus.open("c6", "t")
+    first = await bus.last_listened("c6")
+    await asyncio.sleep(0.01)
+    await bus.touch("c6")
+    second = await bus.last_listened("c6")
+    assert first is not None and second is not None and second > first
+
+
+async def test_unknown_channel_yields_nothing(bus: EventBus) -> None:
+    assert await asyncio.wait_for(collect(bus, "nope"), timeout=5) == []
