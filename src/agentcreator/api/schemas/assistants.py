@@ -170,7 +170,7 @@ class AssistantExport(StrictInput):
     def _known_format(cls, value: str) -> str:
         if value != EXPORT_FORMAT:
             raise PydanticCustomError(
-                "unsupported_format", "unsupported export format {got!r}; expected {expected!r}",
+                "unsupported_format", "unsupported export format '{got}'; expected '{expected}'",
                 {"got": value[:100], "expected": EXPORT_FORMAT})
         return value
 
