@@ -1,0 +1,233 @@
+"""Any OpenAI-compatible server (Ollama, vLLM, llama.cpp server, LM Studio) through Chat Completions.
+
+Streaming with ``stream_options: {include_usage: true}``. Mapping:
+
+* ``delta.content`` -> ``TextDelta``
+* ``delta.tool_calls[i]``: the first fragment of an index (with ``id``/``name``) -> ``ToolCallStarted``;
+  argument fragments -> ``ToolCallDelta``; all calls -> ``ToolCallDone`` (in index order) once the
+  stream finishes. A server that sends whole arguments in one delta (Ollama) works the same way; a
+  server that omits the id gets a generated ``call_...`` id.
+* ``finish_reason`` -> ``Completed``: ``stop | length | tool_calls | content_filter`` as they are,
+  ``function_call`` -> ``tool_calls``, and ``stop`` with tool calls -> ``tool_calls`` (Ollama).
+* The final ``choices: []`` chunk's ``usage`` -> ``UsageReported``; when the server sends none, or the
+  stream breaks, usage is counted by us and marked ``estimated``.
+* HTTP errors, a dropped connection, an ``error`` object in the stream -> ``Failed``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from agentcreator.llm._openai_common import broken_stream, make_client, translate_openai_error
+from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.tokens import openai_token_counter
+from agentcreator.llm.types import (
+    ChatMessage,
+    Completed,
+    Failed,
+    FinishReason,
+    ImagePart,
+    ModelInfo,
+    ModelRequest,
+    ModelSpec,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+    UsageReported,
+)
+
+DEFAULT_CONTEXT_LENGTH = 8_192
+DEFAULT_MAX_OUTPUT_TOKENS = 4_096
+_FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
+                                    "function_call": "tool_calls", "content_filter": "content_filter"}
+
+
+def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if request.instructions:
+        out.append({"role": "system", "content": request.instructions})
+    for message in request.messages:
+        if message.role == "tool":
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.text})
+        elif message.role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+            if message.tool_calls:
+                entry["tool_calls"] = [{"id": call.call_id, "type": "function",
+                                        "function": {"name": call.name, "arguments": call.arguments}}
+                                       for call in message.tool_calls]
+            out.append(entry)
+        elif not message.images:
+            out.append({"role": "user", "content": message.text})
+        else:
+            parts: list[dict[str, Any]] = []
+            for part in message.content:
+                if isinstance(part, TextPart):
+                    parts.append({"type": "text", "text": part.text})
+                elif isinstance(part, ImagePart):
+                    parts.append({"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}})
+            out.append({"role": "user", "content": parts})
+    return out
+
+
+def request_params(request: ModelRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request),
+                              "stream_options": {"include_usage": True}}
+    if request.tools:
+        params["tools"] = [{"type": "function", "function": {"name": tool.name, "description": tool.description,
+                                                             "parameters": tool.parameters}}
+                           for tool in request.tools]
+    if request.max_output_tokens is not None:
+        params["max_tokens"] = request.max_output_tokens  # the field every compatible server knows
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    return params
+
+
+@dataclass
+class _Call:
+    index: int
+    call_id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ChatMapper:
+    calls: dict[int, _Call] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)
+    finish: str | None = None
+    usage: Usage | None = None
+
+    def feed(self, chunk: Any) -> list[StreamEvent]:
+        if chunk.usage is not None:
+            details = chunk.usage.prompt_tokens_details
+            completion = chunk.usage.completion_tokens_details
+            self.usage = Usage(input_tokens=chunk.usage.prompt_tokens or 0,
+                               output_tokens=chunk.usage.completion_tokens or 0,
+                               cached_input_tokens=(details.cached_tokens or 0) if details else 0,
+                               reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0)
+        events: list[StreamEvent] = []
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta.content:
+                self.text.append(delta.content)
+                events.append(TextDelta(text=delta.content))
+            for tool_delta in delta.tool_calls or []:
+                events.extend(self._tool_delta(tool_delta))
+            if choice.finish_reason:
+                self.finish = choice.finish_reason
+        return events
+
+    def _tool_delta(self, tool_delta: Any) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        function = tool_delta.function
+        call = self.calls.get(tool_delta.index)
+        if call is None:
+            call = _Call(len(self.calls), tool_delta.id or f"call_{uuid.uuid4().hex[:24]}",
+                         (function.name if function else None) or "")
+            self.calls[tool_delta.index] = call
+            events.append(ToolCallStarted(index=call.index, call_id=call.call_id, name=call.name))
+        if function and function.arguments:
+            call.arguments.append(function.arguments)
+            events.append(ToolCallDelta(index=call.index, call_id=call.call_id, arguments_delta=function.arguments))
+        return events
+
+    def finish_reason(self) -> FinishReason:
+        reason = _FINISH.get(self.finish or "stop", "stop")
+        return "tool_calls" if self.calls and reason == "stop" else reason
+
+    def done_events(self) -> list[StreamEvent]:
+        return [ToolCallDone(index=call.index, call_id=call.call_id, name=call.name,
+                             arguments="".join(call.arguments) or "{}")
+                for call in sorted(self.calls.values(), key=lambda call: call.index)]
+
+    def produced(self) -> str:
+        return "".join(self.text) + "".join("".join(call.arguments) for call in self.calls.values())
+
+
+class OpenAICompatibleProvider(ModelProvider):
+    def __init__(self, name: str, base_url: str, api_key: str | None = None, *,
+                 models: Sequence[ModelSpec] | None = None, discover: bool = True, timeout: float = 600.0,
+                 max_retries: int = 2, client: openai.AsyncOpenAI | None = None) -> None:
+        """``models`` declares the models (and their context length, vision, tools) since servers
+        don't report capabilities; with ``discover`` ``list_models`` also adds what ``GET /models`` lists."""
+        self.name = name
+        self.base_url = base_url
+        self._specs = {spec.name: spec for spec in models or []}
+        self._discover = discover
+        self._client = client or make_client(api_key=api_key, base_url=base_url, timeout=timeout,
+                                             max_retries=max_retries, default_base_url=None)
+        self._tokens = openai_token_counter()
+
+    def _info(self, model: str) -> ModelInfo:
+        info = ModelInfo(id=f"{self.name}/{model}", provider=self.name, name=model,
+                         context_length=DEFAULT_CONTEXT_LENGTH, max_output_tokens=DEFAULT_MAX_OUTPUT_TOKENS)
+        spec = self._specs.get(model)
+        return spec.apply(info) if spec else info
+
+    async def _remote_names(self) -> list[str]:
+        try:
+            return [model.id async for model in self._client.models.list()]
+        except openai.OpenAIError as exc:
+            raise translate_openai_error(exc, self.name) from exc
+
+    async def list_models(self) -> list[ModelInfo]:
+        names = list(self._specs)
+        if self._discover:
+            names += [name for name in await self._remote_names() if name not in self._specs]
+        return [self._info(name) for name in names]
+
+    async def check(self) -> None:
+        await self._remote_names()
+
+    def count_tokens(self, model: str, messages: Sequence[ChatMessage], instructions: str = "") -> int:
+        return self._tokens.count(messages, instructions)
+
+    def _estimate(self, request: ModelRequest, mapper: _ChatMapper) -> Usage:
+        return Usage(input_tokens=self.count_tokens(request.model, request.messages, request.instructions),
+                     output_tokens=self._tokens.count_text(mapper.produced()), estimated=True)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        mapper = _ChatMapper()
+        try:
+            upstream = await self._client.chat.completions.create(**request_params(request), stream=True)
+        except openai.OpenAIError as exc:
+            yield Failed(error=translate_openai_error(exc, self.name).to_info())
+            return
+        failure: Failed | None = None
+        try:
+            async for chunk in upstream:
+                for event in mapper.feed(chunk):
+                    yield event
+        except openai.OpenAIError as exc:
+            error = translate_openai_error(exc, self.name)
+            if isinstance(exc, openai.APIConnectionError):
+                error = broken_stream(self.name, exc)
+            failure = Failed(error=error.to_info())
+        finally:
+            await upstream.close()
+        if failure is None and mapper.finish is None:
+            failure = Failed(error=broken_stream(self.name).to_info())
+        usage = mapper.usage or self._estimate(request, mapper)
+        if failure is not None:
+            yield UsageReported(usage=usage)
+            yield failure
+            return
+        for event in mapper.done_events():
+            yield event
+        yield UsageReported(usage=usage)
+        yield Completed(finish_reason=mapper.finish_reason(), usage=usage)
+
+    async def aclose(self) -> None:
+        await self._client.close()
