@@ -154,6 +154,8 @@ async def test_registration_closed_is_403_and_reported_by_options(client: httpx.
     response = await client.post("/api/auth/register", json=_register_body("late@example.com"))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "registration_closed"
+    weak = await client.post("/api/auth/register", json=_register_body("late@example.com", "weak"))
+    assert weak.status_code == 403  # closed is reported before any detail of the form
     # Existing users still sign in.
     assert (await _login(client, alice.email)).status_code == 200
 

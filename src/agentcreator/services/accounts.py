@@ -32,10 +32,10 @@ async def registration_open(session: AsyncSession) -> bool:
 async def register(state: AppState, session: AsyncSession, *, name: str, email: str, password: str,
                    confirm_password: str, client: ClientInfo) -> IssuedTokens:
     email = email.strip().lower()
-    check_new_password(state.settings.auth, password, confirm_password, email=email)
     if not await registration_open(session):
         raise Forbidden("Registration is closed; ask an administrator for an account",
                         code="registration_closed")
+    check_new_password(state.settings.auth, password, confirm_password, email=email)
     if await user_repo.get_by_email(session, email) is not None:
         raise _email_taken()
     password_hash = await asyncio.to_thread(state.passwords.hash, password)
