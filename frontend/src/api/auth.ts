@@ -1,0 +1,19 @@
+import { client, unwrap } from '@/api/client'
+import type { RegisterRequest } from '@/api/types'
+
+export const authApi = {
+  options: () => unwrap(client.GET('/api/auth/options')),
+  login: (email: string, password: string) =>
+    unwrap(client.POST('/api/auth/login', { body: { email, password } })),
+  register: (body: RegisterRequest) => unwrap(client.POST('/api/auth/register', { body })),
+  me: () => unwrap(client.GET('/api/auth/me')),
+  updateMe: (name: string) => unwrap(client.PATCH('/api/auth/me', { body: { name } })),
+  changePassword: (current_password: string, new_password: string, confirm_password: string) =>
+    unwrap(
+      client.POST('/api/auth/password', {
+        body: { current_password, new_password, confirm_password },
+      }),
+    ),
+  logout: () => unwrap(client.POST('/api/auth/logout')),
+  logoutAll: () => unwrap(client.POST('/api/auth/logout-all')),
+}

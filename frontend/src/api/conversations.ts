@@ -1,0 +1,29 @@
+import { client, unwrap } from '@/api/client'
+import type { ConversationUpdate } from '@/api/types'
+
+export interface ConversationQuery {
+  assistant_id?: string
+  q?: string
+  archived?: 'false' | 'true' | 'all'
+  limit?: number
+  offset?: number
+}
+
+const byId = (conversation_id: string) => ({ params: { path: { conversation_id } } })
+
+export const conversationsApi = {
+  list: (query: ConversationQuery = {}) =>
+    unwrap(client.GET('/api/conversations', { params: { query } })),
+  get: (id: string) => unwrap(client.GET('/api/conversations/{conversation_id}', byId(id))),
+  create: (assistant_id: string, title?: string) =>
+    unwrap(client.POST('/api/conversations', { body: { assistant_id, title: title ?? null } })),
+  update: (id: string, body: ConversationUpdate) =>
+    unwrap(client.PATCH('/api/conversations/{conversation_id}', { ...byId(id), body })),
+  remove: (id: string) => unwrap(client.DELETE('/api/conversations/{conversation_id}', byId(id))),
+  messages: (id: string, limit = 200, offset = 0) =>
+    unwrap(
+      client.GET('/api/conversations/{conversation_id}/messages', {
+        params: { path: { conversation_id: id }, query: { limit, offset } },
+      }),
+    ),
+}

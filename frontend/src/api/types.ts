@@ -1,0 +1,29 @@
+/** Short names for the generated schema types (never hand-written twice). */
+import type { components } from '@/api/schema'
+
+type Schemas = components['schemas']
+
+export type User = Schemas['UserPublic']
+export type TokenPair = Schemas['TokenPair']
+export type AuthOptions = Schemas['AuthOptions']
+export type RegisterRequest = Schemas['RegisterRequest']
+export type PlatformSettings = Schemas['PlatformSettingsPublic']
+export type UserUpdateAdmin = Schemas['UserUpdateAdmin']
+
+export type Assistant = Schemas['AssistantPublic']
+export type AssistantCreate = Schemas['AssistantCreate']
+export type AssistantUpdate = Schemas['AssistantUpdate']
+export type AssistantExport = Schemas['AssistantExport']
+export type AssistantParameters = Schemas['AssistantParameters']
+export type AssistantToolSpec = Assistant['tools'][number]
+export type FunctionToolSpec = Schemas['FunctionTool']
+export type AgentToolSpec = Schemas['AssistantTool']
+
+export type Conversation = Schemas['ConversationPublic']
+export type ConversationUpdate = Schemas['ConversationUpdate']
+export type Message = Schemas['MessagePublic']
+
+export interface Page<T> {
+  data: T[]
+  count: number
+}

@@ -1,0 +1,56 @@
+import type { Assistant, AssistantCreate, AssistantToolSpec } from '@/api/types'
+import { DEFAULT_MODEL } from '@/types/models'
+
+/** The editable form of an assistant: numbers as strings so an empty field means "default". */
+export interface AssistantFormState {
+  name: string
+  description: string
+  instructions: string
+  model: string
+  tools: AssistantToolSpec[]
+  temperature: string
+  top_p: string
+  max_output_tokens: string
+  max_messages: string
+  history_window: string
+  tags: string[]
+}
+
+const str = (n: number | null | undefined) => (n === null || n === undefined ? '' : String(n))
+
+export function toFormState(a?: Assistant | null): AssistantFormState {
+  return {
+    name: a?.name ?? '',
+    description: a?.description ?? '',
+    instructions: a?.instructions ?? '',
+    model: a?.model ?? DEFAULT_MODEL,
+    tools: structuredClone(a?.tools ?? []),
+    temperature: str(a?.parameters.temperature),
+    top_p: str(a?.parameters.top_p),
+    max_output_tokens: str(a?.parameters.max_output_tokens),
+    max_messages: str(a?.max_messages ?? 50),
+    history_window: str(a?.history_window ?? 20),
+    tags: [...(a?.tags ?? [])],
+  }
+}
+
+function num(text: string): number | null {
+  const t = text.trim()
+  if (t === '') return null
+  const n = Number(t)
+  return Number.isFinite(n) ? n : NaN
+}
+
+export function toPayload(s: AssistantFormState): AssistantCreate {
+  return {
+    name: s.name.trim(),
+    description: s.description,
+    instructions: s.instructions,
+    model: s.model.trim(),
+    tools: s.tools,
+    parameters: { temperature: num(s.temperature), top_p: num(s.top_p), max_output_tokens: num(s.max_output_tokens) },
+    max_messages: num(s.max_messages),
+    history_window: num(s.history_window),
+    tags: s.tags,
+  }
+}

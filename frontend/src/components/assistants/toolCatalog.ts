@@ -1,0 +1,28 @@
+import type { AssistantToolSpec } from '@/api/types'
+
+export type ToolType = AssistantToolSpec['type']
+
+export const TOOL_TYPES: { type: ToolType; label: string; help: string }[] = [
+  { type: 'file_search', label: 'File search', help: 'Search the files attached to the assistant.' },
+  { type: 'code_interpreter', label: 'Code interpreter', help: 'Run Python in a sandbox.' },
+  { type: 'web_search', label: 'Web search', help: 'Look things up on the web.' },
+  { type: 'function', label: 'Function', help: 'A function you describe with a JSON schema.' },
+  { type: 'assistant', label: 'Assistant', help: 'Another of your assistants, called as a tool or taking over.' },
+]
+
+export function toolLabel(tool: AssistantToolSpec): string {
+  if (tool.type === 'function') return `ƒ ${tool.name}`
+  if (tool.type === 'assistant') return tool.mode === 'handoff' ? 'Handoff' : 'Sub-assistant'
+  return TOOL_TYPES.find((t) => t.type === tool.type)?.label ?? tool.type
+}
+
+export function newTool(type: ToolType): AssistantToolSpec {
+  switch (type) {
+    case 'function':
+      return { type, name: '', description: '', parameters: { type: 'object', properties: {} } }
+    case 'assistant':
+      return { type, assistant_id: '', mode: 'call' }
+    default:
+      return { type }
+  }
+}

@@ -1,0 +1,20 @@
+import type { Component } from 'vue'
+import {
+  ChartBarIcon, ChatBubbleLeftRightIcon, Cog6ToothIcon, CpuChipIcon, HomeIcon, ShieldCheckIcon,
+} from '@heroicons/vue/24/outline'
+
+export interface NavItem {
+  name: string
+  label: string
+  icon: Component
+  adminOnly?: boolean
+}
+
+export const NAV_ITEMS: NavItem[] = [
+  { name: 'dashboard', label: 'Dashboard', icon: HomeIcon },
+  { name: 'assistants', label: 'Assistants', icon: CpuChipIcon },
+  { name: 'chat', label: 'Chat', icon: ChatBubbleLeftRightIcon },
+  { name: 'usage', label: 'Usage', icon: ChartBarIcon },
+  { name: 'settings', label: 'Settings', icon: Cog6ToothIcon },
+  { name: 'admin', label: 'Admin', icon: ShieldCheckIcon, adminOnly: true },
+]

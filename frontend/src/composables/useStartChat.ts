@@ -1,0 +1,27 @@
+import { ref } from 'vue'
+import { useRouter } from 'vue-router'
+import { errorMessage } from '@/api/errors'
+import { useConversationsStore } from '@/stores/conversations'
+import { useToastStore } from '@/stores/toasts'
+
+/** Start a new conversation with an assistant and open it. */
+export function useStartChat() {
+  const conversations = useConversationsStore()
+  const toasts = useToastStore()
+  const router = useRouter()
+  const starting = ref<string | null>(null)
+
+  async function start(assistantId: string): Promise<void> {
+    starting.value = assistantId
+    try {
+      const conversation = await conversations.create(assistantId)
+      await router.push({ name: 'chat', params: { conversationId: conversation.id } })
+    } catch (e) {
+      toasts.error(errorMessage(e))
+    } finally {
+      starting.value = null
+    }
+  }
+
+  return { start, starting }
+}

@@ -1,0 +1,35 @@
+import { ref, type Ref } from 'vue'
+import { ApiError, errorMessage } from '@/api/errors'
+
+/**
+ * Run a form submission: tracks `busy`, a general `error` and per-field messages from the
+ * API's validation details (`{loc, msg}` → `fields[loc]`).
+ */
+export function useSubmit(): {
+  busy: Ref<boolean>
+  error: Ref<string | null>
+  fields: Ref<Record<string, string>>
+  run: (action: () => Promise<void>) => Promise<boolean>
+} {
+  const busy = ref(false)
+  const error = ref<string | null>(null)
+  const fields = ref<Record<string, string>>({})
+
+  async function run(action: () => Promise<void>): Promise<boolean> {
+    busy.value = true
+    error.value = null
+    fields.value = {}
+    try {
+      await action()
+      return true
+    } catch (e) {
+      fields.value = e instanceof ApiError ? e.fieldErrors : {}
+      if (Object.keys(fields.value).length === 0) error.value = errorMessage(e)
+      return false
+    } finally {
+      busy.value = false
+    }
+  }
+
+  return { busy, error, fields, run }
+}

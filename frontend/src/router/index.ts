@@ -1,0 +1,52 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useAuthStore } from '@/stores/auth'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Sign-in pages: reachable signed out only. */
+    guest?: boolean
+    admin?: boolean
+    title?: string
+  }
+}
+
+const AppShell = () => import('@/components/layout/AppShell.vue')
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('@/pages/LoginPage.vue'), meta: { guest: true, title: 'Sign in' } },
+  { path: '/register', name: 'register', component: () => import('@/pages/RegisterPage.vue'), meta: { guest: true, title: 'Create account' } },
+  {
+    path: '/',
+    component: AppShell,
+    children: [
+      { path: '', name: 'dashboard', component: () => import('@/pages/DashboardPage.vue'), meta: { title: 'Dashboard' } },
+      { path: 'assistants', name: 'assistants', component: () => import('@/pages/AssistantsPage.vue'), meta: { title: 'Assistants' } },
+      { path: 'assistants/new', name: 'assistant-new', component: () => import('@/pages/AssistantEditPage.vue'), meta: { title: 'New assistant' } },
+      { path: 'assistants/:id', name: 'assistant-edit', component: () => import('@/pages/AssistantEditPage.vue'), props: true, meta: { title: 'Edit assistant' } },
+      { path: 'chat/:conversationId?', name: 'chat', component: () => import('@/pages/ChatPage.vue'), props: true, meta: { title: 'Chat' } },
+      { path: 'usage', name: 'usage', component: () => import('@/pages/UsagePage.vue'), meta: { title: 'Usage' } },
+      { path: 'settings', name: 'settings', component: () => import('@/pages/SettingsPage.vue'), meta: { title: 'Settings' } },
+      { path: 'admin', name: 'admin', component: () => import('@/pages/AdminPage.vue'), meta: { title: 'Admin', admin: true } },
+      { path: ':rest(.*)*', name: 'not-found', component: () => import('@/pages/NotFoundPage.vue'), meta: { title: 'Not found' } },
+    ],
+  },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+router.beforeEach(async (to) => {
+  const auth = useAuthStore()
+  await auth.init()
+  if (to.meta.guest) {
+    return auth.isAuthenticated ? { name: 'dashboard' } : true
+  }
+  if (!auth.isAuthenticated) {
+    return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
+  }
+  if (to.meta.admin && !auth.isAdmin) return { name: 'dashboard' }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · Agent Creator` : 'Agent Creator'
+})

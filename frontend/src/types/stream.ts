@@ -1,0 +1,115 @@
+/**
+ * The events of a chat turn: mirrors src/agentcreator/chat/events.py (`TurnEvent`).
+ * Sent as WebSocket JSON frames and SSE `event:`/`data:` pairs. Keep both sides in step.
+ */
+
+export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'failed' | 'interrupted'
+export type MessageRole = 'user' | 'assistant' | 'system' | 'tool'
+
+export interface MessageSnapshot {
+  id: string
+  conversation_id: string
+  role: MessageRole
+  content: Record<string, unknown>[]
+  text: string
+  status: MessageStatus
+  error?: Record<string, unknown> | null
+  parent_id?: string | null
+  model?: string | null
+  usage?: Record<string, unknown> | null
+  cost_micros?: number | null
+  created_at: string
+  updated_at: string
+}
+
+export interface ErrorInfo {
+  code: string
+  message: string
+  retryable?: boolean
+}
+
+export interface TurnStarted {
+  type: 'turn_started'
+  turn_id: string
+  conversation_id: string
+  user_message: MessageSnapshot | null
+  assistant_message: MessageSnapshot
+}
+
+/** The model is busy with other requests; this one waits at `position`. */
+export interface Queued {
+  type: 'queued'
+  message_id: string
+  position: number
+}
+
+export interface TextDelta {
+  type: 'text_delta'
+  message_id: string
+  text: string
+}
+
+export interface UsageUpdate {
+  type: 'usage'
+  message_id: string
+  usage: Record<string, unknown>
+}
+
+export interface TurnCompleted {
+  type: 'turn_completed'
+  message: MessageSnapshot
+}
+
+export interface TurnStopped {
+  type: 'turn_stopped'
+  message: MessageSnapshot
+}
+
+export interface TurnFailed {
+  type: 'turn_failed'
+  message: MessageSnapshot
+  error: ErrorInfo
+}
+
+/** Conversation metadata changed during the turn (e.g. a generated title). */
+export interface ConversationUpdated {
+  type: 'conversation_updated'
+  conversation_id: string
+  title: string
+}
+
+export type TurnEvent =
+  | TurnStarted
+  | Queued
+  | TextDelta
+  | UsageUpdate
+  | TurnCompleted
+  | TurnStopped
+  | TurnFailed
+  | ConversationUpdated
+
+export type TurnEventType = TurnEvent['type']
+
+export const TERMINAL_TYPES: ReadonlySet<TurnEventType> = new Set([
+  'turn_completed',
+  'turn_stopped',
+  'turn_failed',
+])
+
+const KNOWN: ReadonlySet<string> = new Set<TurnEventType>([
+  'turn_started',
+  'queued',
+  'text_delta',
+  'usage',
+  'turn_completed',
+  'turn_stopped',
+  'turn_failed',
+  'conversation_updated',
+])
+
+/** Narrow a parsed frame to a TurnEvent; unknown types (a newer server) are ignored. */
+export function parseTurnEvent(value: unknown): TurnEvent | null {
+  if (typeof value !== 'object' || value === null) return null
+  const type = (value as { type?: unknown }).type
+  return typeof type === 'string' && KNOWN.has(type) ? (value as TurnEvent) : null
+}
