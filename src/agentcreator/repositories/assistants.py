@@ -23,21 +23,30 @@ def icontains(dialect: str, column: ColumnElement[str], needle: str) -> ColumnEl
     """Case-insensitive substring match, wildcards in ``needle`` taken literally.
 
     MySQL's ``*_unicode_ci`` collations also ignore accents and give every emoji the same weight,
-    so there the comparison is made binary on lower-cased text."""
+    so there the comparison is made binary on lower-cased text. SQLite's LIKE stops at a NUL, so
+    there it is ``instr`` (its ``lower`` folds ASCII letters only)."""
     if dialect == "mysql":
         escaped = needle.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
         return func.lower(column).collate("utf8mb4_bin").like(f"%{escaped}%", escape="/")
+    if dialect == "sqlite":
+        return func.instr(func.lower(column), func.lower(needle)) > 0
     return column.icontains(needle, autoescape=True)
 
 
 def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
-    """Exact membership of ``tag`` in the JSON array ``assistants.tags``."""
+    """Exact membership of ``tag`` in the JSON array ``assistants.tags``.
+
+    The needle is bound as JSON, so it is serialized exactly like the stored tags: MariaDB does not
+    decode escaped surrogate pairs (emoji) before comparing, and SQLite's decoded values stop at NUL,
+    so on those two the comparison is between JSON texts."""
+    needle = literal(tag, SafeJSON())
     if dialect == "postgresql":
         return cast(Assistant.tags, JSONB).op("@>")(cast(literal([tag], SafeJSON()), JSONB))
     if dialect == "mysql":
-        return func.json_contains(Assistant.tags, func.json_quote(tag)) == 1
-    items = func.json_each(Assistant.tags).table_valued("value")
-    return exists(select(1).select_from(items).where(items.c.value == tag))
+        return func.json_contains(Assistant.tags, needle) == 1
+    items = func.json_each(Assistant.tags).table_valued("key")
+    element = Assistant.tags.op("->", return_type=SafeJSON())(func.printf("$[%d]", items.c.key))
+    return exists(select(1).select_from(items).where(element == needle))
 
 
 async def get_owned(session: AsyncSession, owner_id: str, assistant_id: str) -> Assistant | None:
