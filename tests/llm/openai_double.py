@@ -103,6 +103,9 @@ class RecordedRequest:
         return self.disconnected.wait(timeout)
 
 
+DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3")
+
+
 class _CutConnection(Exception):  # raised on purpose: uvicorn then drops the connection
     pass
 
@@ -116,7 +119,7 @@ class OpenAIDouble:
     def __init__(self) -> None:
         self.scripts: deque[Script] = deque()
         self.requests: list[RecordedRequest] = []
-        self.model_ids: list[str] = ["gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3"]
+        self.model_ids: list[str] = list(DEFAULT_MODEL_IDS)
         self.models_error: HttpError | None = None
         self.default_script = Script(text=["Hello", " from", " the", " double."])
         self._server: uvicorn.Server | None = None
@@ -136,6 +139,7 @@ class OpenAIDouble:
         self.scripts.clear()
         self.requests.clear()
         self.models_error = None
+        self.model_ids = list(DEFAULT_MODEL_IDS)
 
     @property
     def last_request(self) -> RecordedRequest:

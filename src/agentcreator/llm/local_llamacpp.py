@@ -83,10 +83,10 @@ class _Model:
         self._formatter: Any | None = None
 
     def _load(self, **kwargs: Any) -> Any:
-        import llama_cpp  # lazily: importing it loads the native library
-
         if not self.path.is_file():
             raise ModelNotFound(f"GGUF file for local model '{self.name}' not found: {self.path}", provider="local")
+        import llama_cpp  # lazily: importing it loads the native library
+
         return llama_cpp.Llama(model_path=str(self.path), verbose=False, **kwargs)
 
     def vocab(self) -> Any:
