@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentcreator.core.config import AuthSettings, Settings
+from agentcreator.core.config import AuthSettings, ChatSettings, LLMSettings, Settings
 from agentcreator.core.ratelimit import MemoryRateLimiter
 from agentcreator.db.base import Base
 from agentcreator.db.migrate import upgrade
 from agentcreator.db.session import create_engine
 from agentcreator.main import create_app
 from agentcreator.state import AppState
+from tests.llm.openai_double import OpenAIDouble
 
 PASSWORD = "Pass123!x"
 
@@ -63,23 +64,45 @@ async def migrated_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+@pytest.fixture(scope="session")
+def openai_double_server() -> Any:
+    """A real HTTP server speaking OpenAI's Responses and Chat Completions wire formats."""
+    with OpenAIDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def openai_double(openai_double_server: OpenAIDouble) -> Any:
+    openai_double_server.reset()
+    yield openai_double_server
+    openai_double_server.reset()
+
+
+def make_settings(database_url: str, tmp_path: Path, double_url: str | None = None, **overrides: Any) -> Settings:
+    """Test settings: fast hashing, short grace periods, and (with ``double_url``) two providers that
+    talk to the OpenAI double: ``openai`` (Responses API) and ``double`` (Chat Completions)."""
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
         "data_dir": tmp_path,
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
+        "llm": LLMSettings(local_enabled=False, compatible_endpoints=[
+            {"name": "double", "base_url": double_url}] if double_url else []),
+        "openai_api_key": "sk-test-double" if double_url else None,
+        "openai_base_url": double_url,
+        "chat": ChatSettings(disconnect_grace_seconds=1.0, heartbeat_seconds=0.5, ws_auth_check_seconds=0.3),
     }
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture(scope="session")
-async def app_state(migrated_engine: AsyncEngine, database_url: str,
+async def app_state(migrated_engine: AsyncEngine, database_url: str, openai_double_server: OpenAIDouble,
                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppState]:
-    settings = make_settings(database_url, tmp_path_factory.mktemp("data"))
+    settings = make_settings(database_url, tmp_path_factory.mktemp("data"), openai_double_server.base_url)
     state = AppState.build(settings)
+    await state.start(recover_interrupted=False)
     yield state
     await state.close()
 
@@ -97,12 +120,43 @@ async def _empty_tables(engine: AsyncEngine) -> None:
             await conn.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+async def live_server(app: Any) -> AsyncIterator[str]:
+    """The same app served by a real uvicorn on this event loop (SSE, WebSocket, disconnects)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(task, timeout=10)
+
+
 @pytest.fixture
 async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    await app_state.turns.stop_all("shutdown")
     await _empty_tables(migrated_engine)
     app_state.rate_limiter = MemoryRateLimiter()
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def live_client(client: httpx.AsyncClient, live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A real HTTP client against the live server (tables emptied by ``client``)."""
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as c:
         yield c
 
 

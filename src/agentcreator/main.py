@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agentcreator import __version__
+from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
 from agentcreator.api.middleware import BodySizeLimit
-from agentcreator.api.routes import admin, assistants, auth, conversations, health
+from agentcreator.api.routes import admin, assistants, auth, chat, conversations, health, providers
 from agentcreator.api.spa import mount_spa, resolve_web_dir
 from agentcreator.core.config import Settings, get_settings
 from agentcreator.state import AppState
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = AppState.build(settings)
         app.state.services = services
+        await services.start(recover_interrupted=settings.chat.recover_on_startup)
         try:
             yield
         finally:
@@ -31,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
-    for module in (health, auth, admin, assistants, conversations):
-        app.include_router(module.router)
+    for router in (health.router, auth.router, admin.router, providers.admin_router, providers.models_router,
+                   assistants.router, conversations.router, chat.router, ws.router):
+        app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     return app

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
+from agentcreator.chat.service import ChatService
+from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.config import Settings
 from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
-from agentcreator.db.session import create_engine, create_session_factory
+from agentcreator.db.session import create_engine, create_session_factory, transaction
+from agentcreator.llm.registry import ModelRegistry
+from agentcreator.repositories import turns as turn_repo
+from agentcreator.services.providers import ProviderService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,23 +32,51 @@ class AppState:
     secrets: SecretBox
     rate_limiter: RateLimiter
     redis: Redis | None
+    bus: EventBus
+    turns: TurnRegistry
+    models: ModelRegistry
+    providers: ProviderService
+    chat: ChatService
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         engine = create_engine(settings.resolved_database_url)
+        sessions = create_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        secrets = SecretBox(settings.secret_key)
+        retention = settings.chat.replay_retention_seconds
+        bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
+        turns = TurnRegistry()
+        models = ModelRegistry()
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
             passwords=PasswordHasher(settings.auth),
             tokens=TokenSigner(settings.secret_key, settings.auth),
-            secrets=SecretBox(settings.secret_key),
+            secrets=secrets,
             rate_limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
             redis=redis,
+            bus=bus,
+            turns=turns,
+            models=models,
+            providers=ProviderService(sessions, models, settings, secrets),
+            chat=ChatService(sessions, bus, turns, models, settings),
         )
 
+    async def start(self, *, recover_interrupted: bool = True) -> None:
+        """Load the providers (environment and database); mark turns a crash left streaming."""
+        await self.providers.reload()
+        if recover_interrupted:
+            async with transaction(self.sessions) as session:
+                count = await turn_repo.mark_streaming_interrupted(session)
+            if count:
+                log.warning("marked %d answer(s) left streaming by a previous run as interrupted", count)
+
     async def close(self) -> None:
+        await self.chat.aclose()
+        await self.models.aclose()
+        await self.bus.aclose()
         await self.rate_limiter.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -153,4 +153,6 @@ async def test_every_auth_and_admin_route_has_a_stable_operation_id(client: http
         "auth_options", "auth_register", "auth_login", "auth_refresh", "auth_logout", "auth_logout_all",
         "auth_me", "auth_update_me", "auth_change_password",
         "admin_list_users", "admin_update_user", "admin_get_settings", "admin_update_settings",
+        "admin_list_providers", "admin_create_provider", "admin_update_provider", "admin_delete_provider",
+        "admin_test_provider",
     }

@@ -28,6 +28,7 @@ from agentcreator.db.models import Assistant, Conversation, Message
 from agentcreator.db.session import transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
+from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
 from agentcreator.repositories import messages as message_repo
@@ -204,8 +205,12 @@ class ChatService:
             status="complete", parent_id=parent_id))
 
     async def _resolve(self, model_ref: str) -> tuple[ModelProvider, ModelInfo]:
-        resolved = await self._models.resolve(model_ref)
-        return resolved.provider, resolved.info
+        try:
+            provider, _, info = await self._models.resolve(model_ref)
+        except ModelNotFound as exc:
+            raise ValidationFailed(f"{exc.message}. Pick another model for this assistant.",
+                                   code="model_unavailable") from exc
+        return provider, info
 
     def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
                        branch: list[Message]) -> tuple[ModelRequest, dict[str, Any]]:

@@ -69,6 +69,9 @@ class ChatSettings(BaseModel):
     # How often an open WebSocket re-checks that its user and session are still valid.
     ws_auth_check_seconds: float = Field(5.0, gt=0)
     ws_auth_timeout_seconds: float = Field(10.0, gt=0)
+    # Mark answers left "streaming" by a crash as interrupted at start-up. With several workers,
+    # `agentcreator serve` does it once before they start and turns it off in the workers.
+    recover_on_startup: bool = True
 
 
 class Settings(BaseSettings):

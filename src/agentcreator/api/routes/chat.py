@@ -20,8 +20,8 @@ from agentcreator.state import AppState
 
 router = APIRouter(prefix="/api/conversations/{conversation_id}", tags=["chat"])
 
-_STREAM_DOC = {
-    201: {"description": "Turn finished (JSON), or the live event stream with `Accept: text/event-stream`",
+_STREAM_DOC: dict[int | str, dict[str, object]] = {
+    200: {"description": "With `Accept: text/event-stream`: the live event stream of the turn",
           "content": {"text/event-stream": {}}},
 }
 

@@ -1,0 +1,115 @@
+"""Model providers: bootstrapped from the environment, plus those admins add through the API.
+
+Environment providers (``local``, ``openai``, declared compatible endpoints) are read-only in the
+API. Admin providers live in the database with their API key encrypted (never returned). Every
+change rebuilds the model registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.core.config import Settings
+from agentcreator.core.errors import Conflict, NotFound
+from agentcreator.core.security import SecretBox
+from agentcreator.db.models import Provider
+from agentcreator.llm.registry import ModelRegistry, ProviderConfig, build_provider, configs_from_settings
+from agentcreator.llm.types import ModelSpec
+from agentcreator.repositories import providers as provider_repo
+
+
+def environment_configs(settings: Settings) -> list[ProviderConfig]:
+    llm = settings.llm
+    local_models: dict[str, str] | None = None
+    if not llm.local_enabled:
+        local_models = {}
+    elif llm.local_models:
+        from agentcreator.llm.local_llamacpp import SMOLLM2_NAME, find_default_gguf
+
+        default = find_default_gguf()
+        local_models = ({SMOLLM2_NAME: str(default)} if default else {}) | llm.local_models
+    return configs_from_settings(
+        openai_api_key=settings.openai_api_key, openai_base_url=settings.openai_base_url,
+        compatible=[e.model_dump() for e in llm.compatible_endpoints], local_models=local_models,
+        local_n_ctx=llm.local_context_length, local_max_concurrent=llm.local_max_concurrent,
+        local_n_threads=llm.local_threads)
+
+
+def db_config(row: Provider, secrets: SecretBox) -> ProviderConfig:
+    return ProviderConfig(
+        name=row.name, kind=row.kind, base_url=row.base_url,  # type: ignore[arg-type]
+        api_key=secrets.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
+        models=[ModelSpec.model_validate(m) for m in row.models or []], enabled=row.enabled)
+
+
+class ProviderService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], registry: ModelRegistry,
+                 settings: Settings, secrets: SecretBox) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._settings = settings
+        self._secrets = secrets
+        self._env = environment_configs(settings)
+
+    @property
+    def environment_names(self) -> set[str]:
+        return {c.name for c in self._env}
+
+    def environment_providers(self) -> list[ProviderConfig]:
+        return list(self._env)
+
+    async def reload(self) -> None:
+        """Rebuild the registry from the environment and the database."""
+        async with self._sessions() as session:
+            rows = await provider_repo.list_all(session)
+        configs = list(self._env) + [db_config(r, self._secrets) for r in rows if r.name not in self.environment_names]
+        await self._registry.replace(configs)
+
+    async def list(self, session: AsyncSession) -> list[Provider]:
+        return await provider_repo.list_all(session)
+
+    async def create(self, session: AsyncSession, fields: dict[str, Any]) -> Provider:
+        name = fields["name"]
+        if name in self.environment_names or await provider_repo.get_by_name(session, name):
+            raise Conflict(f"A provider named '{name}' already exists", code="provider_exists")
+        api_key = fields.pop("api_key", None)
+        row = Provider(**fields, api_key_encrypted=self._secrets.encrypt(api_key) if api_key else None)
+        session.add(row)
+        await session.commit()
+        await self.reload()
+        return row
+
+    async def update(self, session: AsyncSession, provider_id: str, changes: dict[str, Any]) -> Provider:
+        row = await self._get(session, provider_id)
+        if "api_key" in changes:
+            api_key = changes.pop("api_key")
+            row.api_key_encrypted = self._secrets.encrypt(api_key) if api_key else None
+        for key, value in changes.items():
+            setattr(row, key, value)
+        await session.commit()
+        await self.reload()
+        return row
+
+    async def delete(self, session: AsyncSession, provider_id: str) -> None:
+        row = await self._get(session, provider_id)
+        await session.delete(row)
+        await session.commit()
+        await self.reload()
+
+    async def test_connection(self, session: AsyncSession, provider_id: str) -> int:
+        """Ask the provider for its models with its stored credentials; returns how many it offers."""
+        row = await self._get(session, provider_id)
+        provider = build_provider(db_config(row, self._secrets).model_copy(update={"enabled": True}))
+        try:
+            await provider.check()
+            return len(await provider.list_models())
+        finally:
+            await provider.aclose()
+
+    async def _get(self, session: AsyncSession, provider_id: str) -> Provider:
+        row = await provider_repo.get(session, provider_id)
+        if row is None:
+            raise NotFound("Provider")
+        return row
