@@ -64,12 +64,12 @@ async def messages(client: httpx.AsyncClient, user: UserSession, conversation_id
     return response.json()["data"]
 
 
-async def eventually(check: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+async def eventually(check: Any, within: float = 10.0, interval: float = 0.02) -> Any:
     """Poll ``check()`` (async, returns a truthy value when done) until it succeeds or time runs out."""
     import asyncio
     import time
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result or time.monotonic() > deadline:

@@ -17,6 +17,8 @@ from agentcreator.api.schemas.assistants import (
     AssistantsPublic,
     AssistantUpdate,
 )
+from agentcreator.core.errors import ValidationFailed
+from agentcreator.llm.errors import ProviderError
 from agentcreator.services.assistants import AssistantService, ModelValidator
 
 router = APIRouter(prefix="/api/assistants", tags=["assistants"])
@@ -26,9 +28,17 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 async def model_validator(state: AppStateDep) -> ModelValidator | None:
-    """Seam for the model registry: return an async callable that raises (ValidationFailed) for a
-    model the platform cannot serve. None: only the ``provider/model`` shape is checked."""
-    return None
+    """An assistant's model must be one the platform can serve right now (see GET /api/models)."""
+
+    async def check(model: str) -> None:
+        try:
+            await state.models.resolve(model)
+        except ProviderError as exc:
+            raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",
+                                   code="model_unavailable",
+                                   details=[{"loc": ["body", "model"], "msg": exc.message, "type": exc.code}]) from exc
+
+    return check
 
 
 async def assistant_service(session: SessionDep, user: CurrentUser, state: AppStateDep,

@@ -1,0 +1,115 @@
+"""The WebSocket transport on a real socket: auth in the first frame, send/stream/stop, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.api.chat_helpers import make_chat
+from tests.conftest import UserSession
+from tests.llm.openai_double import OpenAIDouble, Script
+
+
+def ws_url(live_server: str) -> str:
+    return live_server.replace("http://", "ws://") + "/api/ws"
+
+
+async def recv(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout=within))
+
+
+async def recv_until(ws: ClientConnection, predicate: Any, within: float = 10) -> list[dict[str, Any]]:
+    frames = []
+    while True:
+        frame = await recv(ws, within)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+async def authed(live_server: str, user: UserSession) -> ClientConnection:
+    ws = await connect(ws_url(live_server))
+    await ws.send(json.dumps({"type": "auth", "token": user.access_token}))
+    ready = await recv(ws)
+    assert ready == {"type": "ready", "user_id": user.id}
+    return ws
+
+
+async def test_send_streams_events_and_a_second_tab_sees_them_too(
+        live_client: httpx.AsyncClient, live_server: str, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    openai_double.push(Script(text=["Hi", " there"]))
+    _, conversation = await make_chat(live_client, alice)
+    other_tab = await authed(live_server, alice)
+    await other_tab.send(json.dumps({"type": "subscribe", "conversation_id": conversation["id"]}))
+    assert (await recv(other_tab))["type"] == "ack"
+    async with await authed(live_server, alice) as ws:
+        await ws.send(json.dumps({"type": "send", "conversation_id": conversation["id"], "content": "hello",
+                                  "request_id": "r1"}))
+        frames = await recv_until(ws, lambda f: f.get("event", {}).get("type") == "turn_completed")
+    assert any(f == {"type": "ack", "request_id": "r1", "of": "send", "conversation_id": conversation["id"]}
+               for f in frames)
+    events = [f["event"] for f in frames if f["type"] == "event"]
+    assert events[0]["type"] == "turn_started" and events[0]["user_message"]["text"] == "hello"
+    assert "".join(e["text"] for e in events if e["type"] == "text_delta") == "Hi there"
+    seen_by_other = await recv_until(other_tab, lambda f: f.get("event", {}).get("type") == "turn_completed")
+    assert [f["event"]["type"] for f in seen_by_other if f["type"] == "event"][0] == "turn_started"
+    await other_tab.close()
+
+
+async def test_stop_over_the_socket_keeps_the_partial_answer(
+        live_client: httpx.AsyncClient, live_server: str, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    openai_double.push(Script(text=["Never", " ending", " story"], stall_after=1, stall_seconds=30))
+    _, conversation = await make_chat(live_client, alice)
+    async with await authed(live_server, alice) as ws:
+        await ws.send(json.dumps({"type": "send", "conversation_id": conversation["id"], "content": "tell"}))
+        await recv_until(ws, lambda f: f.get("event", {}).get("type") == "text_delta")
+        await ws.send(json.dumps({"type": "stop", "conversation_id": conversation["id"]}))
+        frames = await recv_until(ws, lambda f: f.get("event", {}).get("type") == "turn_stopped")
+    stopped = frames[-1]["event"]["message"]
+    assert stopped["status"] == "stopped" and stopped["text"] == "Never"
+
+
+@pytest.mark.parametrize("first_frame", [
+    None,  # a first frame that is not JSON
+    {"type": "auth", "token": "not-a-jwt"},
+    {"type": "auth"},
+    {"type": "subscribe", "conversation_id": "x"},
+])
+async def test_a_wrong_or_missing_token_closes_with_1008(live_server: str, first_frame: Any) -> None:
+    async with connect(ws_url(live_server)) as ws:
+        await ws.send("not json" if first_frame is None else json.dumps(first_frame))
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_a_revoked_users_open_socket_is_closed(
+        client: httpx.AsyncClient, live_server: str, alice: UserSession) -> None:
+    ws = await authed(live_server, alice)
+    await ws.send(json.dumps({"type": "ping"}))
+    assert await recv(ws) == {"type": "pong"}
+    assert (await client.post("/api/auth/logout-all", headers=alice.headers)).status_code == 204
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await recv(ws, within=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_another_users_conversation_is_not_found_over_the_socket(
+        live_client: httpx.AsyncClient, live_server: str, alice: UserSession, bob: UserSession,
+        openai_double: OpenAIDouble) -> None:
+    _, conversation = await make_chat(live_client, alice)
+    async with await authed(live_server, bob) as ws:
+        for frame in ({"type": "subscribe"}, {"type": "send", "content": "hi"}, {"type": "stop"}):
+            await ws.send(json.dumps(frame | {"conversation_id": conversation["id"], "request_id": "x"}))
+            answer = await recv(ws)
+            assert answer["type"] == "error" and answer["error"]["code"] == "not_found"
+    listing = await live_client.get(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers)
+    assert listing.json()["count"] == 0
+    assert not any(r.path.endswith("/chat/completions") for r in openai_double.requests)
