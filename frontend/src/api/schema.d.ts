@@ -4,6 +4,62 @@
  */
 
 export interface paths {
+    "/api/admin/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Providers */
+        get: operations["admin_list_providers"];
+        put?: never;
+        /** Create Provider */
+        post: operations["admin_create_provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/providers/{provider_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Provider */
+        delete: operations["admin_delete_provider"];
+        options?: never;
+        head?: never;
+        /** Update Provider */
+        patch: operations["admin_update_provider"];
+        trace?: never;
+    };
+    "/api/admin/providers/{provider_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Provider
+         * @description Test the connection with the stored credentials.
+         */
+        post: operations["admin_test_provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/settings": {
         parameters: {
             query?: never;
@@ -318,6 +374,26 @@ export interface paths {
         patch: operations["conversations_update"];
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description Follow the current (or last) turn's events; with Last-Event-ID, only what came after it.
+         */
+        get: operations["chat_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}/messages": {
         parameters: {
             query?: never;
@@ -327,6 +403,150 @@ export interface paths {
         };
         /** List Messages */
         get: operations["conversations_list_messages"];
+        put?: never;
+        /**
+         * Send
+         * @description Send a message and run the assistant's turn.
+         */
+        post: operations["chat_send"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{message_id}/context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Message Context
+         * @description Exactly what the model was sent for this answer: kept and dropped messages with token counts.
+         */
+        get: operations["chat_message_context"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{message_id}/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edit
+         * @description Resend an edited user message as a new branch from that point.
+         */
+        post: operations["chat_edit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{message_id}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Regenerate
+         * @description Write a new version of an assistant answer; earlier versions stay browsable.
+         */
+        post: operations["chat_regenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/messages/{message_id}/select": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Select Version
+         * @description Show the branch through this message version.
+         */
+        post: operations["chat_select_version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop
+         * @description Stop the running answer; the text written so far is kept and marked stopped.
+         */
+        post: operations["chat_stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/thread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Thread
+         * @description The branch being shown, oldest first, with the versions of each message.
+         */
+        get: operations["chat_thread"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The models assistants can use, with their capabilities.
+         */
+        get: operations["models_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -520,6 +740,20 @@ export interface components {
              */
             type: "code_interpreter";
         };
+        /** ConnectionTest */
+        ConnectionTest: {
+            /** Error */
+            error?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Models
+             * @default 0
+             */
+            models: number;
+            /** Ok */
+            ok: boolean;
+        };
         /**
          * ConversationCreate
          * @description Start a conversation ("new thread") with one of your assistants.
@@ -609,12 +843,39 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** ImagePartIn */
+        ImagePartIn: {
+            /**
+             * Detail
+             * @default auto
+             * @enum {string}
+             */
+            detail: "auto" | "low" | "high";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            /**
+             * Url
+             * @description https:// URL or data:image/...;base64 URL
+             */
+            url: string;
+        };
         /** LoginRequest */
         LoginRequest: {
             /** Email */
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * MessageCreate
+         * @description A user message: plain text, or a list of parts (text and images).
+         */
+        MessageCreate: {
+            /** Content */
+            content: string | (components["schemas"]["TextPartIn"] | components["schemas"]["ImagePartIn"])[];
         };
         /**
          * MessagePublic
@@ -661,12 +922,117 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * MessageSnapshot
+         * @description A message as clients see it (also the API's MessagePublic).
+         */
+        MessageSnapshot: {
+            /** Content */
+            content: {
+                [key: string]: unknown;
+            }[];
+            /** Conversation Id */
+            conversation_id: string;
+            /** Cost Micros */
+            cost_micros?: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Model */
+            model?: string | null;
+            /** Parent Id */
+            parent_id?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant" | "system" | "tool";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "complete" | "streaming" | "stopped" | "failed" | "interrupted";
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Usage */
+            usage?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** MessagesPublic */
         MessagesPublic: {
             /** Count */
             count: number;
             /** Data */
             data: components["schemas"]["MessagePublic"][];
+        };
+        /** ModelPublic */
+        ModelPublic: {
+            /** Context Length */
+            context_length: number;
+            /** Hosted Tools */
+            hosted_tools: string[];
+            /**
+             * Id
+             * @description 'provider/model', the value an assistant's model field takes
+             */
+            id: string;
+            /** Local */
+            local: boolean;
+            /** Max Output Tokens */
+            max_output_tokens: number;
+            /** Name */
+            name: string;
+            /** Provider */
+            provider: string;
+            /** Tools */
+            tools: boolean;
+            /** Vision */
+            vision: boolean;
+        };
+        /** ModelSpecIn */
+        ModelSpecIn: {
+            /** Context Length */
+            context_length?: number | null;
+            /** Max Output Tokens */
+            max_output_tokens?: number | null;
+            /** Name */
+            name: string;
+            /** Tools */
+            tools?: boolean | null;
+            /** Vision */
+            vision?: boolean | null;
+        };
+        /** ModelsPublic */
+        ModelsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["ModelPublic"][];
+            /** Default Model */
+            default_model: string;
+            /**
+             * Unavailable
+             * @description Providers that could not be reached, with the reason
+             */
+            unavailable?: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
         };
         /** PasswordChangeRequest */
         PasswordChangeRequest: {
@@ -690,6 +1056,76 @@ export interface components {
              */
             registration_open?: boolean | null;
         };
+        /** ProviderCreate */
+        ProviderCreate: {
+            /**
+             * Api Key
+             * @description Stored encrypted; never returned
+             */
+            api_key?: string | null;
+            /** Base Url */
+            base_url?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "openai" | "openai_compatible";
+            /** Models */
+            models?: components["schemas"]["ModelSpecIn"][];
+            /**
+             * Name
+             * @description Short id used in model references: '<name>/<model>'
+             */
+            name: string;
+        };
+        /** ProviderPublic */
+        ProviderPublic: {
+            /** Base Url */
+            base_url: string | null;
+            /** Created At */
+            created_at?: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Has Api Key */
+            has_api_key: boolean;
+            /**
+             * Id
+             * @description None for providers configured in the environment
+             */
+            id: string | null;
+            /** Kind */
+            kind: string;
+            /** Models */
+            models: components["schemas"]["ModelSpecIn"][];
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "environment" | "admin";
+            /** Updated At */
+            updated_at?: string | null;
+        };
+        /** ProviderUpdate */
+        ProviderUpdate: {
+            /**
+             * Api Key
+             * @description Empty string removes the key
+             */
+            api_key?: string | null;
+            /** Base Url */
+            base_url?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Models */
+            models?: components["schemas"]["ModelSpecIn"][] | null;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -709,6 +1145,83 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** StopResult */
+        StopResult: {
+            /** Stopped */
+            stopped: boolean;
+        };
+        /** TextPartIn */
+        TextPartIn: {
+            /** Text */
+            text: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
+        };
+        /** ThreadMessage */
+        ThreadMessage: {
+            /** Content */
+            content: {
+                [key: string]: unknown;
+            }[];
+            /** Conversation Id */
+            conversation_id: string;
+            /** Cost Micros */
+            cost_micros?: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Model */
+            model?: string | null;
+            /** Parent Id */
+            parent_id?: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant" | "system" | "tool";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "complete" | "streaming" | "stopped" | "failed" | "interrupted";
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Usage */
+            usage?: {
+                [key: string]: unknown;
+            } | null;
+            version: components["schemas"]["VersionInfo"];
+        };
+        /**
+         * ThreadPublic
+         * @description The branch being shown, oldest first, with the versions of each message.
+         */
+        ThreadPublic: {
+            /** Active Leaf Id */
+            active_leaf_id: string | null;
+            /** Conversation Id */
+            conversation_id: string;
+            /** Data */
+            data: components["schemas"]["ThreadMessage"][];
+            /** Running */
+            running: boolean;
+        };
         /** TokenPair */
         TokenPair: {
             /** Access Token */
@@ -727,6 +1240,14 @@ export interface components {
              */
             token_type: "bearer";
             user: components["schemas"]["UserPublic"];
+        };
+        /**
+         * TurnResult
+         * @description The outcome of a turn (non-streaming sends): check ``assistant_message.status``.
+         */
+        TurnResult: {
+            assistant_message: components["schemas"]["MessageSnapshot"];
+            user_message: components["schemas"]["MessageSnapshot"] | null;
         };
         /** UserPublic */
         UserPublic: {
@@ -782,6 +1303,18 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** VersionInfo */
+        VersionInfo: {
+            /** Count */
+            count: number;
+            /** Ids */
+            ids: string[];
+            /**
+             * Index
+             * @description 0-based position among the versions of this message
+             */
+            index: number;
+        };
         /** WebSearchTool */
         WebSearchTool: {
             /**
@@ -799,6 +1332,154 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_list_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPublic"][];
+                };
+            };
+        };
+    };
+    admin_create_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_delete_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_update_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_test_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     admin_get_settings: {
         parameters: {
             query?: never;
@@ -1590,6 +2271,43 @@ export interface operations {
             };
         };
     };
+    chat_events: {
+        parameters: {
+            query?: {
+                /** @description Same as the Last-Event-ID header */
+                after?: string | null;
+            };
+            header?: {
+                "last-event-id"?: string | null;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     conversations_list_messages: {
         parameters: {
             query?: {
@@ -1620,6 +2338,290 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_send: {
+        parameters: {
+            query?: never;
+            header?: {
+                accept?: string | null;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageCreate"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: the live event stream of the turn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_message_context: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_edit: {
+        parameters: {
+            query?: never;
+            header?: {
+                accept?: string | null;
+            };
+            path: {
+                message_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageCreate"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: the live event stream of the turn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_regenerate: {
+        parameters: {
+            query?: never;
+            header?: {
+                accept?: string | null;
+            };
+            path: {
+                message_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `Accept: text/event-stream`: the live event stream of the turn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_select_version: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StopResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    chat_thread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    models_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelsPublic"];
                 };
             };
         };

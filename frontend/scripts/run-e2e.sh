@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Start the real backend on a free port with a throw-away data dir, run e2e/*.test.mjs with
+# `node --test`, stop the backend. Needs frontend/dist (scripts/build-frontend.sh).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Debian's chromium (first run only)..."
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+    || { echo "!! could not install chromium"; exit 1; }
+fi
+
+PY="$ROOT/.venv/bin/python"
+[ -x "$PY" ] || { echo "!! $PY missing: run 'make install' first"; exit 1; }
+PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+DATA="$(mktemp -d)"
+LOG="$DATA/server.log"
+if [ -x "$ROOT/.venv/bin/agentcreator" ]; then SERVE=("$ROOT/.venv/bin/agentcreator" serve)
+else SERVE=("$PY" -m agentcreator.cli serve); fi
+
+DATA_DIR="$DATA" WEB_DIR="$ROOT/frontend/dist" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
+  AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1 \
+  "${SERVE[@]}" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
+SERVER=$!
+cleanup() {
+  kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+ready=0
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 0.5
+done
+if [ "$ready" != 1 ]; then
+  echo "!! backend did not become ready on port $PORT"; cat "$LOG"; exit 1
+fi
+
+cd frontend
+BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$ROOT/docs/screenshots" \
+  node --test --test-concurrency=1 --test-reporter=spec e2e/
+rc=$?
+if [ "$rc" != 0 ]; then echo "-- backend log (tail) --"; tail -40 "$LOG"; fi
+exit $rc
