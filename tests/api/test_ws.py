@@ -58,7 +58,7 @@ async def test_send_streams_events_and_a_second_tab_sees_them_too(
     assert events[0]["type"] == "turn_started" and events[0]["user_message"]["text"] == "hello"
     assert "".join(e["text"] for e in events if e["type"] == "text_delta") == "Hi there"
     seen_by_other = await recv_until(other_tab, lambda f: f.get("event", {}).get("type") == "turn_completed")
-    assert [f["event"]["type"] for f in seen_by_other if f["type"] == "event"][0] == "turn_started"
+    assert next(f["event"]["type"] for f in seen_by_other if f["type"] == "event") == "turn_started"
     await other_tab.close()
 
 

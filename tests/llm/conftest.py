@@ -1,28 +1,12 @@
-"""Fixtures of the model-layer tests: the OpenAI double and the embedded SmolLM2 model."""
+"""Fixtures of the model-layer tests (the OpenAI double fixtures live in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agentcreator.llm.local_llamacpp import find_default_gguf
-from tests.llm.openai_double import OpenAIDouble
-
-
-@pytest.fixture(scope="session")
-def openai_double_server() -> Iterator[OpenAIDouble]:
-    with OpenAIDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def openai_double(openai_double_server: OpenAIDouble) -> Iterator[OpenAIDouble]:
-    """The session's double, emptied before and after each test."""
-    openai_double_server.reset()
-    yield openai_double_server
-    openai_double_server.reset()
 
 
 @pytest.fixture(scope="session")
