@@ -80,10 +80,6 @@ def downgrade() -> None:
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_column('active_leaf_id')
 
-    with op.batch_alter_table('usage_records', schema=None) as batch_op:
-        batch_op.drop_index('ix_usage_records_user_created')
-        batch_op.drop_index('ix_usage_records_assistant_created')
-
     op.drop_table('usage_records')
     op.drop_table('providers')
     # ### end Alembic commands ###

@@ -1,0 +1,78 @@
+"""Migrations: two processes starting at once on a fresh database both succeed; downgrade works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from agentcreator.db.base import Base
+from agentcreator.db.migrate import current_revisions, downgrade, head_revisions, upgrade
+from agentcreator.db.session import create_engine
+
+SCRATCH_DB = "agentcreator_migtest"
+
+
+@pytest.fixture
+async def scratch_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of the same kind as the leg's."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    quoted = f"`{SCRATCH_DB}`" if backend == "mysql" else f'"{SCRATCH_DB}"'
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+            extra = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if backend == "mysql" else ""
+            await conn.execute(text(f"CREATE DATABASE {quoted}{extra}"))
+        yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+    finally:
+        await admin.dispose()
+
+
+async def _migrate_in_subprocess(url: str) -> tuple[int, str]:
+    env = os.environ | {"DATABASE_URL": url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentcreator.cli", "migrate", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_two_processes_migrating_at_once_both_succeed(scratch_url: str) -> None:
+    results = await asyncio.gather(_migrate_in_subprocess(scratch_url), _migrate_in_subprocess(scratch_url))
+    for code, output in results:
+        assert code == 0, output
+    engine = create_engine(scratch_url)
+    try:
+        assert await current_revisions(engine) == head_revisions()
+        async with engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert set(Base.metadata.tables) <= tables
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_base_and_upgrade_again(scratch_url: str) -> None:
+    engine = create_engine(scratch_url)
+    try:
+        await upgrade(engine)
+        await downgrade(engine, "base")
+        async with engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert tables <= {"alembic_version"}
+        await upgrade(engine)
+        assert await current_revisions(engine) == head_revisions()
+    finally:
+        await engine.dispose()
