@@ -249,12 +249,7 @@ async def test_truncated_json_says_malformed(client: httpx.AsyncClient, alice: U
     assert response.json()["error"]["message"] == "Malformed JSON body"
 
 
-async def test_limits_at_their_bounds_are_accepted(client: httpx.AsyncClient, alice: UserSession,
-                                                   app_state: AppState, request: pytest.FixtureRequest) -> None:
-    if app_state.engine.dialect.name == "mysql":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=Exception, reason=(
-            "SafeText is TEXT (64 KiB) on MariaDB/MySQL: 100,000 characters of instructions do not fit; "
-            "needs MEDIUMTEXT/LONGTEXT there (db/types.py + a migration)")))
+async def test_limits_at_their_bounds_are_accepted(client: httpx.AsyncClient, alice: UserSession) -> None:
     created = await make_assistant(
         alice, name="n" * 200, description="d" * 2000, instructions="i" * 100_000,
         parameters={"temperature": 2, "top_p": 0, "max_output_tokens": 200_000},

@@ -62,8 +62,17 @@ class SafeString(TypeDecorator[str]):
 
 
 class SafeText(SafeString):
+    """TEXT that round-trips NUL; MEDIUMTEXT (16 MiB) on MariaDB/MySQL, whose TEXT holds only 64 KiB."""
+
     impl = Text
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects.mysql import MEDIUMTEXT
+
+            return dialect.type_descriptor(MEDIUMTEXT())
+        return dialect.type_descriptor(Text())
 
 
 class SafeJSON(TypeDecorator[Any]):

@@ -92,7 +92,7 @@ class ModelRequest(_Frozen):
     messages: list[ChatMessage] = Field(default_factory=list)
     tools: list[FunctionTool] = Field(default_factory=list)
     temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
+    top_p: float | None = Field(None, ge=0, le=1)
     max_output_tokens: int | None = Field(None, ge=1)
 
     @property
