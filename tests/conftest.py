@@ -6,6 +6,7 @@ With REQUIRE_DATABASE=1 an unreachable database fails the run instead of skippin
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentcreator.core.config import AuthSettings, ChatSettings, LLMSettings, Settings
@@ -28,11 +30,37 @@ PASSWORD = "Pass123!x"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The leg's database. On MariaDB/PostgreSQL each test session works in its own scratch database
+    next to the configured one (created here, dropped at the end), so concurrent runs never collide."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not url:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        yield url
+        return
+    scratch = f"{parsed.database}_run_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    quoted = f"`{scratch}`" if backend == "mysql" else f'"{scratch}"'
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            charset = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if backend == "mysql" else ""
+            await conn.execute(text(f"CREATE DATABASE {quoted}{charset}"))
+    except Exception as exc:  # noqa: BLE001 - turned into a skip or a failure
+        await admin.dispose()
+        message = f"database {backend} unreachable: {exc}"
+        if os.environ.get("REQUIRE_DATABASE") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield parsed.set(database=scratch).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+        await admin.dispose()
 
 
 async def _drop_everything(engine: AsyncEngine) -> None:

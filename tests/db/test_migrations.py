@@ -16,9 +16,6 @@ from agentcreator.db.base import Base
 from agentcreator.db.migrate import current_revisions, downgrade, head_revisions, upgrade
 from agentcreator.db.session import create_engine
 
-SCRATCH_DB = "agentcreator_migtest"
-
-
 @pytest.fixture
 async def scratch_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database of the same kind as the leg's."""
@@ -27,14 +24,15 @@ async def scratch_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
+    scratch = f"{url.database}_mig"  # the leg's database is already unique to this test session
     admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    quoted = f"`{SCRATCH_DB}`" if backend == "mysql" else f'"{SCRATCH_DB}"'
+    quoted = f"`{scratch}`" if backend == "mysql" else f'"{scratch}"'
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
             extra = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if backend == "mysql" else ""
             await conn.execute(text(f"CREATE DATABASE {quoted}{extra}"))
-        yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        yield url.set(database=scratch).render_as_string(hide_password=False)
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
     finally:
