@@ -41,5 +41,9 @@ test: install services
 lint: install
 	$(VENV)/bin/ruff check src tests
 
+bench: install
+	@test -x $(VENV)/bin/py-spy || $(PIP) install --quiet -e '.[bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist

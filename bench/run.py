@@ -1,0 +1,372 @@
+"""The hot-path benchmark: ``make bench`` (or ``.venv/bin/python -m bench.run --help``).
+
+Starts the stub model server and the real server (``agentcreator serve``) on a fresh SQLite data
+dir in a temp directory (``--pg``: a fresh PostgreSQL database ``agentcreator_bench`` and Redis db
+14, several workers), creates users, assistants and conversations through the public API, then for
+each concurrency level runs the same streamed turns straight to the stub (``direct``) and through the
+platform over SSE and WebSocket. Each user streams in its own conversation, back to back, started
+staggered over ``--ramp`` seconds, for ``--duration`` seconds. A latency probe (1 user, short replies,
+interleaved direct/SSE/WS) measures the per-turn overhead precisely. Then the local model: the
+platform vs llama-cpp-python called directly with the same prompt and settings.
+
+Prints a table with ratios platform/direct and the targets of issue 6; writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import local as local_bench
+from bench import report
+from bench.client import HttpConnection, Turn, WsUser, direct_body, direct_turn, platform_sse_turn
+from bench.procs import Proc, free_port
+from bench.stub import run as run_loop
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PROMPT = "Tell me a short story about a cat."
+PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
+PG_DB = "agentcreator_bench"
+
+
+@dataclass
+class User:
+    token: str
+    assistant_id: str
+    conversations: dict[tuple[int, str], str] = field(default_factory=dict)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Agent Creator hot-path benchmark", prog="python -m bench.run")
+    p.add_argument("--levels", default="1,10,50,200", help="concurrent users, comma-separated")
+    p.add_argument("--modes", default="direct,sse,ws", help="direct (straight to the stub), sse, ws")
+    p.add_argument("--duration", type=float, default=8.0, help="seconds of steady load per phase")
+    p.add_argument("--ramp", type=float, default=2.5, help="users start spread over this many seconds")
+    p.add_argument("--tokens", type=int, default=128, help="reply length in tokens")
+    p.add_argument("--ttft", type=float, default=0.05, help="stub first-token delay (s)")
+    p.add_argument("--itl", type=float, default=0.02, help="stub inter-token delay (s)")
+    p.add_argument("--max-turns", type=int, default=20, help="turns per user per phase at most")
+    p.add_argument("--probe-turns", type=int, default=40, help="latency probe turns per mode (0: skip)")
+    p.add_argument("--local-runs", type=int, default=3, help="local model runs per side (0: skip)")
+    p.add_argument("--local-tokens", type=int, default=128)
+    p.add_argument("--pg", action="store_true", help="PostgreSQL + Redis, several workers")
+    p.add_argument("--workers", type=int, default=None, help="server workers (default 1; 2 with --pg)")
+    p.add_argument("--pin", action="store_true",
+                   help="pin the server to CPU 1 and the stub + load generator to CPU 0")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy record the server during the top level's SSE phase")
+    p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/bench-<time>.json)")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory (logs, database)")
+    return p.parse_args(argv)
+
+
+def server_env(args: argparse.Namespace, tmp: Path, stub_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM__", "CHAT__", "AUTH__", "DATABASE_URL",
+                                                                     "REDIS_URL", "DATA_DIR"))}
+    env.update({
+        "DATA_DIR": str(tmp / "data"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "LLM__COMPATIBLE_ENDPOINTS": json.dumps([{"name": "stub", "base_url": f"http://127.0.0.1:{stub_port}/v1",
+                                                  "models": ["stub-model"]}]),
+        "LLM__LOCAL_ENABLED": "true" if args.local_runs else "false",
+        "LLM__GENERATE_TITLES": "false",  # a one-off call per conversation, not the hot path
+        # Registration is not what we measure: cheap hashing so 500 users register in seconds.
+        "AUTH__ARGON2_TIME_COST": "1", "AUTH__ARGON2_MEMORY_COST": "8192",
+        "AUTH__ACCESS_TOKEN_MINUTES": "240",
+    })
+    if args.pg:
+        env["DATABASE_URL"] = f"postgresql+asyncpg://root@127.0.0.1:5432/{PG_DB}"
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/14"
+    return env
+
+
+def fresh_pg() -> None:
+    for sql in (f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)", f"CREATE DATABASE {PG_DB}"):
+        subprocess.run(["psql", PG_ADMIN, "-q", "-c", sql], check=True)
+    subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=True, stdout=subprocess.DEVNULL)
+
+
+# --- setup through the public API -----------------------------------------------------------------
+
+async def setup(base: str, users: int, levels: list[int], modes: list[str], tokens: int) -> list[User]:
+    out: list[User] = []
+    sem = asyncio.Semaphore(8)
+    platform_modes = [m for m in modes if m != "direct"]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        async def one(i: int) -> User:
+            async with sem:
+                password = "Bench-pass-123"
+                r = await client.post("/api/auth/register", json={
+                    "name": f"Bench {i}", "email": f"bench{i}@example.com", "password": password,
+                    "confirmPassword": password})
+                r.raise_for_status()
+                headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                r = await client.post("/api/assistants", headers=headers, json={
+                    "name": "Bench", "model": "stub/stub-model", "parameters": {"max_output_tokens": tokens}})
+                r.raise_for_status()
+                user = User(token=headers["Authorization"][7:], assistant_id=r.json()["id"])
+                for level in [lv for lv in levels if lv > i] + [0]:  # level 0: the latency probe
+                    for mode in platform_modes:
+                        r = await client.post("/api/conversations", headers=headers,
+                                              json={"assistant_id": user.assistant_id})
+                        r.raise_for_status()
+                        user.conversations[(level, mode)] = r.json()["id"]
+                return user
+
+        out = list(await asyncio.gather(*(one(i) for i in range(users))))
+    return out
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+async def run_phase(mode: str, level: int, users: list[User], args: argparse.Namespace, server_port: int,
+                    stub_port: int, server: Proc, stub: Proc) -> dict[str, Any]:
+    turns: list[Turn] = []
+    body = direct_body(PROMPT, args.tokens)
+    conns: list[Any] = []
+    if mode == "ws":
+        conns = [WsUser(f"ws://127.0.0.1:{server_port}/api/ws", u.token) for u in users[:level]]
+        sem = asyncio.Semaphore(20)
+
+        async def connect(c: WsUser) -> None:
+            async with sem:
+                await c.connect()
+        await asyncio.gather(*(connect(c) for c in conns))
+    else:
+        port = stub_port if mode == "direct" else server_port
+        conns = [HttpConnection("127.0.0.1", port) for _ in range(level)]
+
+    t0 = time.perf_counter() + 0.2
+    window = (t0 + args.ramp, t0 + args.ramp + args.duration)
+
+    async def user_loop(i: int) -> None:
+        await asyncio.sleep(max(0.0, t0 + args.ramp * i / level - time.perf_counter()))
+        conn, conversation = conns[i], users[i].conversations.get((level, mode), "")
+        for _ in range(args.max_turns):
+            if time.perf_counter() >= window[1]:
+                return
+            if mode == "direct":
+                turn = await direct_turn(conn, body)
+            elif mode == "sse":
+                turn = await platform_sse_turn(conn, users[i].token, conversation, PROMPT)
+            else:
+                turn = await conn.turn(conversation, PROMPT)
+            turns.append(turn)
+            if turn.error is not None:
+                await asyncio.sleep(0.5)
+
+    cpu0, stub_cpu0, own0 = server.cpu(), stub.cpu(), time.process_time()
+    wall0 = time.perf_counter()
+    profiler = start_profiler(server, args, mode, level)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(user_loop(i) for i in range(level))),
+                               timeout=args.ramp + args.duration + 120)
+    finally:
+        stop_profiler(profiler)
+        for c in conns:
+            if isinstance(c, WsUser):
+                await c.close()
+            else:
+                c.close()
+    wall = time.perf_counter() - wall0
+    cpu = server.cpu() - cpu0 if mode != "direct" else 0.0
+    return {"mode": mode, "users": level, "wall_s": wall, "stats": report.summarize(turns, window),
+            "server_cpu_s": cpu, "server_cpu_pct": 100 * cpu / wall, "server_rss_mib": server.rss(),
+            "stub_cpu_s": stub.cpu() - stub_cpu0, "loadgen_cpu_s": time.process_time() - own0}
+
+
+def start_profiler(server: Proc, args: argparse.Namespace, mode: str, level: int) -> Any:
+    top = max(int(x) for x in args.levels.split(","))
+    if not args.profile or mode != "sse" or level != top:
+        return None
+    spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+    out = ROOT / "bench" / "results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
+    argv = [spy, "record", "--pid", str(server.pid), "--rate", "200", "--format", "raw", "-o", f"{out}.txt",
+            "--duration", str(int(args.ramp + args.duration)), "--subprocesses", "--nonblocking"]
+    print(f"profiling the server: {out}.txt", flush=True)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def stop_profiler(profiler: Any) -> None:
+    if profiler is None:
+        return
+    proc, out = profiler
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+    if Path(f"{out}.txt").exists():
+        from bench.profile_summary import summarize_file
+
+        Path(f"{out}.summary.txt").write_text(summarize_file(Path(f"{out}.txt")))
+
+
+async def probe(users: list[User], args: argparse.Namespace, server_port: int, stub_port: int,
+                modes: list[str]) -> dict[str, Any]:
+    """1 user, short replies, direct/SSE/WS interleaved: the platform's per-turn latency overhead."""
+    short = 8
+    user = users[0]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server_port}", timeout=60) as client:
+        r = await client.post("/api/assistants", headers={"Authorization": f"Bearer {user.token}"}, json={
+            "name": "Probe", "model": "stub/stub-model", "parameters": {"max_output_tokens": short}})
+        r.raise_for_status()
+        assistant = r.json()["id"]
+
+        async def conversation() -> str:
+            r = await client.post("/api/conversations", headers={"Authorization": f"Bearer {user.token}"},
+                                  json={"assistant_id": assistant})
+            r.raise_for_status()
+            return r.json()["id"]
+
+        direct = HttpConnection("127.0.0.1", stub_port)
+        sse = HttpConnection("127.0.0.1", server_port)
+        ws = WsUser(f"ws://127.0.0.1:{server_port}/api/ws", user.token)
+        if "ws" in modes:
+            await ws.connect()
+        turns: dict[str, list[Turn]] = {m: [] for m in modes}
+        body = direct_body(PROMPT, short)
+        conv = {m: "" for m in modes}
+        for i in range(args.probe_turns + 2):  # two warm-up rounds
+            if i % 10 == 0:
+                for m in modes:
+                    if m != "direct":
+                        conv[m] = await conversation()
+            for m in modes:
+                if m == "direct":
+                    t = await direct_turn(direct, body)
+                elif m == "sse":
+                    t = await platform_sse_turn(sse, user.token, conv[m], PROMPT)
+                else:
+                    t = await ws.turn(conv[m], PROMPT)
+                if i >= 2:
+                    turns[m].append(t)
+        direct.close()
+        sse.close()
+        await ws.close()
+    return {m: report.summarize(ts, (0.0, 1.0)) for m, ts in turns.items()}
+
+
+async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port: int,
+                stub_port: int) -> dict[str, Any]:
+    levels = [int(x) for x in args.levels.split(",") if x]
+    modes = [m for m in args.modes.split(",") if m]
+    base = f"http://127.0.0.1:{server_port}"
+    started = time.perf_counter()
+    users = await setup(base, max(levels), levels, modes, args.tokens)
+    print(f"set up {len(users)} users through the API in {time.perf_counter() - started:.1f}s", flush=True)
+    # Warm-up: imports, tokenizer, pools.
+    warm = HttpConnection("127.0.0.1", server_port)
+    for _ in range(2):
+        await platform_sse_turn(warm, users[0].token, users[0].conversations[(0, modes[-1])], PROMPT)
+    warm.close()
+    result: dict[str, Any] = {"probe": None, "phases": []}
+    if args.probe_turns:
+        result["probe"] = await probe(users, args, server_port, stub_port, modes)
+        p = result["probe"]
+        print("latency probe (1 user, 8-token replies): TTFT p50 " + ", ".join(
+            f"{m} {p[m]['ttft_ms']['p50']:.2f} ms" for m in modes if p[m]['ttft_ms']['p50'] is not None), flush=True)
+    for level in levels:
+        for mode in modes:
+            phase = await run_phase(mode, level, users, args, server_port, stub_port, server, stub)
+            s = phase["stats"]
+            print(f"  {level:>4} users {mode:<6} turns {s['turns']:>5} errors {s['errors']:>3} "
+                  f"ttft p50 {report._f(s['ttft_ms']['p50'])} ms p95 {report._f(s['ttft_ms']['p95'])} ms "
+                  f"agg {s['aggregate_tokens_per_s']:.0f} tok/s server cpu {phase['server_cpu_pct']:.0f}% "
+                  f"loadgen cpu {phase['loadgen_cpu_s']:.1f}s stub cpu {phase['stub_cpu_s']:.1f}s", flush=True)
+            if s["error_kinds"]:
+                print(f"        errors: {s['error_kinds']}", flush=True)
+            result["phases"].append(phase)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.workers = args.workers or (2 if args.pg else 1)
+    tmp = Path(tempfile.mkdtemp(prefix="agentcreator-bench-"))
+    stub_port, server_port = free_port(), free_port()
+    load0 = os.getloadavg()
+    if args.pin:
+        os.sched_setaffinity(0, {0})
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs: list[Proc] = []
+    try:
+        stub = Proc("stub", [sys.executable, "-m", "bench.stub", "--port", str(stub_port), "--tokens",
+                             str(args.tokens), "--ttft", str(args.ttft), "--itl", str(args.itl)],
+                    env, tmp / "stub.log", ROOT, {0} if args.pin else None)
+        procs.append(stub)
+        stub.wait_http(f"http://127.0.0.1:{stub_port}/v1/models")
+        if args.pg:
+            fresh_pg()
+        argv = [str(VENV_BIN / "agentcreator"), "serve", "--host", "127.0.0.1", "--port", str(server_port)]
+        if args.workers > 1:
+            argv += ["--workers", str(args.workers)]
+        server = Proc("server", argv, server_env(args, tmp, stub_port), tmp / "server.log", tmp,
+                      {1} if args.pin else None)
+        procs.append(server)
+        server.wait_http(f"http://127.0.0.1:{server_port}/health")
+        print(f"stub :{stub_port} (pid {stub.pid}), server :{server_port} (pid {server.pid}, "
+              f"{args.workers} worker(s), {'PostgreSQL + Redis' if args.pg else 'SQLite'}), temp dir {tmp}",
+              flush=True)
+        result = run_loop(bench(args, server, stub, server_port, stub_port))
+        local = None
+        if args.local_runs:
+            local = local_bench.run(f"http://127.0.0.1:{server_port}", result_token(server_port),
+                                    args.local_runs, args.local_tokens)
+        idle_rss = server.rss()
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    targets = report.check_targets(result["probe"], result["phases"], local)
+    doc = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": {k: str(v) if isinstance(v, Path) else v
+                                                                for k, v in vars(args).items()},
+        "machine": {"cpus": os.cpu_count(), "loadavg_before": load0, "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "server_peak_rss_mib": idle_rss, **result, "local": local, "targets": targets,
+    }
+    out = args.out or ROOT / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1, default=str))
+    print()
+    print(report.table(result["phases"]))
+    if result["probe"]:
+        p = result["probe"]
+        print("\nlatency probe, 1 user, 8-token replies (ms):  " + "  ".join(
+            f"{m}: ttft p50 {report._f(p[m]['ttft_ms']['p50'], 2)} p95 {report._f(p[m]['ttft_ms']['p95'], 2)}"
+            for m in p))
+    if local:
+        print("\n" + local_bench.text(local))
+    print("\ntargets:\n" + report.targets_text(targets))
+    print(f"\nJSON: {out}")
+    if args.keep:
+        print(f"temp dir kept: {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def result_token(server_port: int) -> str:
+    """A fresh user for the local-model part (registration, no login: no rate limit involved)."""
+    password = "Bench-pass-123"
+    r = httpx.post(f"http://127.0.0.1:{server_port}/api/auth/register", timeout=60, json={
+        "name": "Local", "email": "bench-local@example.com", "password": password, "confirmPassword": password})
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
