@@ -17,12 +17,15 @@ PY="$ROOT/.venv/bin/python"
 PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 DATA="$(mktemp -d)"
 LOG="$DATA/server.log"
-if [ -x "$ROOT/.venv/bin/agentcreator" ]; then SERVE=("$ROOT/.venv/bin/agentcreator" serve)
-else SERVE=("$PY" -m agentcreator.cli serve); fi
+if [ -x "$ROOT/.venv/bin/agentcreator" ]; then CLI=("$ROOT/.venv/bin/agentcreator")
+else CLI=("$PY" -m agentcreator.cli); fi
+SERVE=("${CLI[@]}" serve)
 
-DATA_DIR="$DATA" WEB_DIR="$ROOT/frontend/dist" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
-  AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1 \
-  "${SERVE[@]}" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
+export DATA_DIR="$DATA" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
+  AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1
+ADMIN_EMAIL="admin-e2e@example.com"
+ADMIN_PASSWORD="admin-e2e-pass-1"
+WEB_DIR="$ROOT/frontend/dist" "${SERVE[@]}" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &
 SERVER=$!
 cleanup() {
   kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
@@ -40,8 +43,12 @@ if [ "$ready" != 1 ]; then
   echo "!! backend did not become ready on port $PORT"; cat "$LOG"; exit 1
 fi
 
+# An administrator, made the way an operator would (serve has migrated the database by now).
+"${CLI[@]}" create-admin --email "$ADMIN_EMAIL" --name "Alex Admin" --password "$ADMIN_PASSWORD" >/dev/null \
+  || { echo "!! create-admin failed"; exit 1; }
+
 cd frontend
-BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$ROOT/docs/screenshots" \
+ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$ROOT/docs/screenshots" \
   node --test --test-concurrency=1 --test-reporter=spec e2e/
 rc=$?
 if [ "$rc" != 0 ]; then echo "-- backend log (tail) --"; tail -40 "$LOG"; fi

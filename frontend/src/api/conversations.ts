@@ -20,6 +20,7 @@ export const conversationsApi = {
   update: (id: string, body: ConversationUpdate) =>
     unwrap(client.PATCH('/api/conversations/{conversation_id}', { ...byId(id), body })),
   remove: (id: string) => unwrap(client.DELETE('/api/conversations/{conversation_id}', byId(id))),
+  stop: (id: string) => unwrap(client.POST('/api/conversations/{conversation_id}/stop', byId(id))),
   messages: (id: string, limit = 200, offset = 0) =>
     unwrap(
       client.GET('/api/conversations/{conversation_id}/messages', {

@@ -1,7 +1,8 @@
 /**
- * Capabilities the server does not offer yet. Flip a flag when its endpoint lands:
- * - streaming: POST /api/conversations/{id}/messages (Accept: text/event-stream)
+ * Switches for capabilities that depend on the server. `streaming`: POST
+ * /api/conversations/{id}/messages with Accept: text/event-stream (chat_send) is available;
+ * turn it off to show the composer's "not available" notice instead.
  */
 export const features = {
-  streaming: false,
+  streaming: true,
 }

@@ -31,8 +31,13 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
+  /** Stop listening (switching threads); the turn itself goes on on the server. */
+  function detach(): void {
+    abort?.abort()
+  }
+
   async function open(conversationId: string): Promise<void> {
-    stop()
+    detach()
     Object.assign(state, emptyChatState(conversationId))
     loading.messages = true
     loading.error = null
@@ -47,14 +52,14 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   function close(): void {
-    stop()
+    detach()
     Object.assign(state, emptyChatState())
   }
 
   /** Send a user message and reduce the streamed turn events into state. */
-  async function send(text: string): Promise<void> {
+  async function send(text: string): Promise<boolean> {
     const conversationId = state.conversationId
-    if (!conversationId || !canSend.value || !text.trim()) return
+    if (!conversationId || !canSend.value || !text.trim()) return false
     const now = new Date().toISOString()
     state.messages.push({
       id: `local-${++localSeq}`, conversation_id: conversationId, role: 'user', status: 'complete',
@@ -66,7 +71,7 @@ export const useChatStore = defineStore('chat', () => {
       const res = await authFetch(new Request(`/api/conversations/${conversationId}/messages`, {
         method: 'POST',
         headers: { Accept: 'text/event-stream', 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text }),
+        body: JSON.stringify({ content: text }),
         signal: abort.signal,
       }))
       if (!res.ok || !res.body) throw toApiError(res.status, await res.json().catch(() => null))
@@ -74,15 +79,23 @@ export const useChatStore = defineStore('chat', () => {
         const event = parseTurnEvent(JSON.parse(frame.data))
         if (event) applyEvent(event)
       }
+      return true
     } catch (e) {
-      if (!abort?.signal.aborted) state.error = { code: 'send_failed', message: errorMessage(e) }
+      if (abort?.signal.aborted) return true
+      state.error = { code: 'send_failed', message: errorMessage(e) }
+      // Take back the optimistic message the server never accepted.
+      state.messages = state.messages.filter((m) => !(m.id.startsWith('local-') && m.text === text))
+      return false
     } finally {
       abort = null
-      state.turn = null
+      if (state.conversationId === conversationId) state.turn = null
     }
   }
 
+  /** Stop the running turn: the server keeps what was produced, marked stopped. */
   function stop(): void {
+    const id = state.conversationId
+    if (id && state.turn) void conversationsApi.stop(id).catch(() => undefined)
     abort?.abort()
   }
 

@@ -1,20 +1,14 @@
-/**
- * A model the server offers (GET /api/models, not served yet). Replace with the generated
- * schema type once the endpoint is in openapi.json.
- */
-export interface ModelInfo {
-  id: string
-  provider: string
-  name: string
-  context_length?: number | null
-  vision?: boolean
-  tools?: boolean
-  local?: boolean
-}
+import type { components } from '@/api/schema'
+
+/** A model the server offers (GET /api/models). */
+export type ModelInfo = components['schemas']['ModelPublic']
 
 export const DEFAULT_MODEL = 'local/smollm2-135m-instruct'
 
-/** Shown until the server lists its models. */
+/** Shown until (or when) the server's list cannot be loaded. */
 export const FALLBACK_MODELS: ModelInfo[] = [
-  { id: DEFAULT_MODEL, provider: 'local', name: 'SmolLM2 135M Instruct (local)', local: true },
+  {
+    id: DEFAULT_MODEL, provider: 'local', name: 'SmolLM2 135M Instruct (local)', local: true,
+    context_length: 8192, max_output_tokens: 2048, tools: false, vision: false, hosted_tools: [],
+  },
 ]

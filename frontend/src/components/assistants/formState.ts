@@ -34,8 +34,8 @@ export function toFormState(a?: Assistant | null): AssistantFormState {
   }
 }
 
-function num(text: string): number | null {
-  const t = text.trim()
+function num(text: string | number): number | null {
+  const t = String(text).trim()
   if (t === '') return null
   const n = Number(t)
   return Number.isFinite(n) ? n : NaN
