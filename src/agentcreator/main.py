@@ -11,7 +11,16 @@ from agentcreator import __version__
 from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
 from agentcreator.api.middleware import BodySizeLimit
-from agentcreator.api.routes import admin, assistants, auth, chat, conversations, health, providers
+from agentcreator.api.routes import (
+    admin,
+    assistants,
+    auth,
+    billing_admin,
+    chat,
+    conversations,
+    health,
+    providers,
+)
 from agentcreator.api.spa import mount_spa, resolve_web_dir
 from agentcreator.core.config import Settings, get_settings
 from agentcreator.state import AppState
@@ -34,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for router in (health.router, auth.router, admin.router, providers.admin_router, providers.models_router,
-                   assistants.router, conversations.router, chat.router, ws.router):
+                   assistants.router, conversations.router, chat.router, ws.router,
+                   billing_admin.router, billing_admin.prices_router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agentcreator.billing import Billing
 from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
@@ -36,6 +37,7 @@ class AppState:
     turns: TurnRegistry
     models: ModelRegistry
     providers: ProviderService
+    billing: Billing
     chat: ChatService
 
     @classmethod
@@ -48,6 +50,7 @@ class AppState:
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
         turns = TurnRegistry()
         models = ModelRegistry()
+        billing = Billing(sessions, settings.billing)
         return cls(
             settings=settings,
             engine=engine,
@@ -61,7 +64,8 @@ class AppState:
             turns=turns,
             models=models,
             providers=ProviderService(sessions, models, settings, secrets),
-            chat=ChatService(sessions, bus, turns, models, settings),
+            billing=billing,
+            chat=ChatService(sessions, bus, turns, models, settings, billing),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
@@ -72,6 +76,9 @@ class AppState:
                 count = await turn_repo.mark_streaming_interrupted(session)
             if count:
                 log.warning("marked %d answer(s) left streaming by a previous run as interrupted", count)
+            released = await self.billing.recover()
+            if released:
+                log.warning("released %d budget reservation(s) left open by a previous run", released)
 
     async def close(self) -> None:
         await self.chat.aclose()

@@ -155,4 +155,7 @@ async def test_every_auth_and_admin_route_has_a_stable_operation_id(client: http
         "admin_list_users", "admin_update_user", "admin_get_settings", "admin_update_settings",
         "admin_list_providers", "admin_create_provider", "admin_update_provider", "admin_delete_provider",
         "admin_test_provider",
+        "admin_get_prices", "admin_put_prices", "admin_list_price_versions", "admin_get_budget_defaults",
+        "admin_update_budget_defaults", "admin_get_user_budget", "admin_update_user_budget",
+        "admin_reset_user_budget",
     }

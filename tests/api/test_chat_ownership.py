@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.chat_helpers import make_chat, messages, send
+from tests.api.chat_helpers import eventually, make_chat, messages, send
 from tests.conftest import UserSession
 from tests.llm.openai_double import OpenAIDouble
 
@@ -27,6 +27,12 @@ async def test_another_user_gets_404_and_nothing_changes(
         method: str, path: str, body: dict | None) -> None:
     _, conversation = await make_chat(client, alice)
     turn = (await send(client, alice, conversation["id"], "mine")).json()
+
+    async def titled() -> bool:  # the title call follows the answer: let it finish before counting calls
+        current = await client.get(f"/api/conversations/{conversation['id']}", headers=alice.headers)
+        return current.json()["title"] != "New conversation"
+
+    assert await eventually(titled)
     before = await messages(client, alice, conversation["id"])
     calls_before = len(openai_double.requests)
     url = f"/api/conversations/{conversation['id']}" + path.format(

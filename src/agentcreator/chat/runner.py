@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentcreator.billing import Billing, CallTarget, Reservation, usage_doc
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import AppError
-from agentcreator.db.models import Message, UsageRecord
+from agentcreator.db.models import Message
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.llm.base import ModelProvider
@@ -37,6 +38,8 @@ class TurnPlan:
     provider: ModelProvider
     request: ModelRequest
     context_report: dict[str, Any]
+    target: CallTarget  # who pays and for which model, for the meter
+    reservation: Reservation | None = None  # what the budgets hold for this call until it settles
     generate_title_from: str | None = None  # first user text, when the conversation needs a title
 
 
@@ -53,8 +56,9 @@ class TurnOutcome:
 
 class TurnRunner:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
-                 title_writer: Any = None) -> None:
+                 billing: Billing, title_writer: Any = None) -> None:
         self._sessions = sessions
+        self._billing = billing
         self._bus = bus
         self._turns = turns
         self._title_writer = title_writer
@@ -148,30 +152,23 @@ class TurnRunner:
         return Usage(input_tokens=prompt, output_tokens=output, estimated=True)
 
     async def _persist(self, plan: TurnPlan, outcome: TurnOutcome) -> ev.MessageSnapshot | None:
-        usage_doc: dict[str, Any] | None = None
-        if outcome.usage is not None:
-            usage_doc = outcome.usage.model_dump() | {
-                "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms,
-                "finish_reason": outcome.finish_reason}
+        """Save the answer, its usage record and cost, and settle the budget reservation, in one
+        transaction. Usage is recorded even when the conversation was deleted meanwhile."""
         async with transaction(self._sessions) as session:
             message = await session.get(Message, plan.turn.assistant_message_id)
+            cost = await self._billing.record(session, plan.target, plan.reservation, kind="chat", usage=outcome.usage,
+                                              message_id=message.id if message else None)
             if message is None:
                 return None
             message.text = outcome.text
             message.content = [{"type": "text", "text": outcome.text}] if outcome.text else []
             message.status = outcome.status
             message.error = outcome.error.model_dump() if outcome.error else None
-            message.usage = usage_doc
-            message.cost_micros = 0
+            message.usage = usage_doc(outcome.usage, cost, {
+                "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms,
+                "finish_reason": outcome.finish_reason}) if outcome.usage is not None else None
+            message.cost_micros = cost.micros
             message.updated_at = utcnow()
-            if outcome.usage is not None:
-                provider, _, model = plan.model_ref.partition("/")
-                session.add(UsageRecord(
-                    user_id=plan.owner_id, assistant_id=plan.assistant_id, conversation_id=plan.conversation_id,
-                    message_id=message.id, kind="chat", provider=provider, model=model,
-                    input_tokens=outcome.usage.input_tokens, cached_input_tokens=outcome.usage.cached_input_tokens,
-                    output_tokens=outcome.usage.output_tokens, reasoning_tokens=outcome.usage.reasoning_tokens,
-                    estimated=outcome.usage.estimated, cost_micros=0))
             await session.flush()
             return ev.MessageSnapshot.model_validate(message)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentcreator.billing import AssistantBudget, Billing, CallTarget
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
@@ -55,14 +56,15 @@ def text_of(parts: list[dict[str, Any]]) -> str:
 
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
-                 models: ModelRegistry, settings: Settings) -> None:
+                 models: ModelRegistry, settings: Settings, billing: Billing) -> None:
         self._sessions = sessions
         self._bus = bus
         self._turns = turns
         self._models = models
         self._settings = settings
-        titles = TitleWriter(sessions, bus) if settings.llm.generate_titles else None
-        self._runner = TurnRunner(sessions, bus, turns, title_writer=titles)
+        self._billing = billing
+        titles = TitleWriter(sessions, bus, billing) if settings.llm.generate_titles else None
+        self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- use cases ------------------------------------------------------------------------------
@@ -162,6 +164,11 @@ class ChatService:
             conversation.active_leaf_id = assistant_message.id
             branch = turn_repo.branch_to(messages + ([user_message] if user_message else []), answer_parent.id)
             request, report = self._build_request(assistant, provider, info, branch)
+            target = call_target(user_id, assistant, info, conversation_id)
+            # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
+            reservation = await self._billing.reserve(session, target, prompt_tokens=report["total_tokens"],
+                                                      max_output_tokens=report["reply_budget"])
+            report["reserved"] = {"micros": reservation.micros, "tokens": reservation.tokens}
             assistant_message.context = report
             needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
             await session.flush()
@@ -171,7 +178,7 @@ class ChatService:
                 assistant_message=ev.MessageSnapshot.model_validate(assistant_message))
         plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=assistant.id, conversation_id=conversation_id,
                         model_ref=assistant.model, provider=provider, request=request, context_report=report,
-                        generate_title_from=answer_parent.text if needs_title else None)
+                        target=target, reservation=reservation, generate_title_from=answer_parent.text if needs_title else None)
         return started, plan
 
     async def _user_side(self, session: AsyncSession, conversation: Conversation, messages: list[Message],
@@ -257,6 +264,14 @@ class ChatService:
                 log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
                 turn.stop("client_gone")
                 return
+
+def call_target(user_id: str, assistant: Assistant, info: ModelInfo, conversation_id: str | None) -> CallTarget:
+    provider, _, model = assistant.model.partition("/")
+    return CallTarget(user_id=user_id, provider=provider, model=model, local=info.local,
+                      assistant=AssistantBudget(assistant.id, assistant.name, assistant.budget_monthly_micros,
+                                                assistant.budget_monthly_tokens),
+                      conversation_id=conversation_id)
+
 
 def _turn_in_progress() -> Conflict:
     return Conflict("An answer is still being written in this conversation. Wait for it or stop it first.",

@@ -1,18 +1,21 @@
-"""Short generated titles for new conversations. The call is metered like any other; if the model
-gives nothing usable, the title falls back to the first words of the user's message."""
+"""Short generated titles for new conversations. The call is metered like any other (reserved
+against the budgets first, settled after); if a budget has no room for it or the model gives
+nothing usable, the title falls back to the first words of the user's message."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentcreator.billing import Billing
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
-from agentcreator.core.errors import AppError
-from agentcreator.db.models import Conversation, UsageRecord
+from agentcreator.core.errors import AppError, PaymentRequired
+from agentcreator.db.models import Conversation
 from agentcreator.db.session import transaction
 from agentcreator.llm.types import ChatMessage, ModelRequest
 
@@ -38,9 +41,10 @@ def fallback_title(user_text: str, words: int = 6) -> str:
 
 
 class TitleWriter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, billing: Billing) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._billing = billing
 
     async def __call__(self, plan: TurnPlan) -> None:
         user_text = plan.generate_title_from or ""
@@ -48,24 +52,29 @@ class TitleWriter:
                                messages=[ChatMessage.user(user_text[:2000])], max_output_tokens=16,
                                temperature=0.2)
         usage = None
+        reservation = None
+        title = fallback_title(user_text)
         try:
+            reservation = await self._billing.reserve_now(
+                plan.target, prompt_tokens=plan.provider.count_tokens(request.model, request.messages,
+                                                                      request.instructions),
+                max_output_tokens=request.max_output_tokens or 16)
             response = await plan.provider.complete(request)
             usage = response.usage
-            title = clean_title(response.text) or fallback_title(user_text)
+            title = clean_title(response.text) or title
+        except PaymentRequired:
+            log.info("no budget left for a generated title; using the first words instead")
         except AppError as exc:
             log.info("title generation failed (%s); using the first words instead", exc.code)
-            title = fallback_title(user_text)
+        except BaseException:  # cancelled (shutdown): give the reservation back, then go on stopping
+            if reservation is not None:
+                await asyncio.shield(self._billing.release(reservation))
+            raise
         async with transaction(self._sessions) as session:
+            await self._billing.record(session, plan.target, reservation, kind="title", usage=usage)
             conversation = await session.get(Conversation, plan.conversation_id)
             if conversation is None or conversation.title != DEFAULT_TITLE:
                 return
             conversation.title = title
-            if usage is not None:
-                provider, _, model = plan.model_ref.partition("/")
-                session.add(UsageRecord(
-                    user_id=plan.owner_id, assistant_id=plan.assistant_id, conversation_id=plan.conversation_id,
-                    kind="title", provider=provider, model=model, input_tokens=usage.input_tokens,
-                    cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
-                    reasoning_tokens=usage.reasoning_tokens, estimated=usage.estimated, cost_micros=0))
         await self._bus.publish(plan.conversation_id, ev.to_wire(
             ev.ConversationUpdated(conversation_id=plan.conversation_id, title=title)))

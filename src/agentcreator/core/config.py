@@ -74,6 +74,19 @@ class ChatSettings(BaseModel):
     recover_on_startup: bool = True
 
 
+class BillingSettings(BaseModel):
+    """Initial platform budget defaults (micro-dollars and tokens; None = unlimited). Admins change
+    them through the API; what they save wins over these."""
+
+    user_daily_micros: int | None = Field(None, ge=0)
+    user_monthly_micros: int | None = Field(None, ge=0)
+    user_daily_tokens: int | None = Field(None, ge=0)
+    user_monthly_tokens: int | None = Field(None, ge=0)
+    # The continuation summary: its reply budget, and the extract used when the model cannot write one.
+    summary_max_output_tokens: int = Field(400, ge=32, le=4000)
+    summary_fallback_chars: int = Field(1500, ge=100, le=20_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -100,6 +113,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     chat: ChatSettings = ChatSettings()
     limits: LimitSettings = LimitSettings()
+    billing: BillingSettings = BillingSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

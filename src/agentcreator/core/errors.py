@@ -4,9 +4,10 @@
 AppError
 ├── BadRequest            400  bad_request
 ├── Unauthorized          401  unauthorized (invalid_token, invalid_credentials, ...)
+├── PaymentRequired       402  payment_required (budget_exceeded)
 ├── Forbidden             403  forbidden (registration_closed, admin_required, ...)
 ├── NotFound              404  not_found
-├── Conflict              409  conflict (email_taken, turn_in_progress, ...)
+├── Conflict              409  conflict (email_taken, turn_in_progress, conversation_read_only, ...)
 ├── PayloadTooLarge       413  payload_too_large
 ├── ValidationFailed      422  validation_error
 ├── RateLimited           429  rate_limited
@@ -52,6 +53,13 @@ class Unauthorized(AppError):
     def __init__(self, message: str = "Not authenticated", **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(message, **kwargs)
+
+
+class PaymentRequired(AppError):
+    """A budget would be exceeded; nothing was spent."""
+
+    status_code = 402
+    code = "payment_required"
 
 
 class Forbidden(AppError):

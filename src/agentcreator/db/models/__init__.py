@@ -1,10 +1,19 @@
 """ORM models. Import from here so Alembic sees every table."""
 
 from agentcreator.db.models.assistant import Assistant
+from agentcreator.db.models.billing import (
+    BudgetLedger,
+    BudgetReservation,
+    ModelPrice,
+    PriceVersion,
+    ToolPrice,
+    UserBudget,
+)
 from agentcreator.db.models.conversation import Conversation, Message
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "Conversation", "Message", "PlatformSetting", "Provider", "UsageRecord", "User"]
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "Message", "ModelPrice",
+           "PlatformSetting", "PriceVersion", "Provider", "ToolPrice", "UsageRecord", "User", "UserBudget"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
@@ -24,3 +24,6 @@ class Assistant(IdMixin, TimestampMixin, Base):
     # Context policy: cap on messages per conversation, and how many recent messages are sent.
     max_messages: Mapped[int] = mapped_column(Integer, default=50, nullable=False)
     history_window: Mapped[int] = mapped_column(Integer, default=20, nullable=False)
+    # Monthly budget of this assistant (micro-dollars, tokens); None: no limit of its own.
+    budget_monthly_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    budget_monthly_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -29,6 +29,12 @@ class Conversation(IdMixin, TimestampMixin, Base):
     parent_id: Mapped[str | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
     )
+    # Set when the message cap was reached and a continuation took over: this one is then read-only.
+    continued_in_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    # A continuation's summary of the conversation it continues; sent with the instructions.
+    summary: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # The newest message of the branch being shown (regenerate/edit create sibling branches).
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -57,5 +63,7 @@ class Message(IdMixin, TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     usage: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)
     cost_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A continuation carries recent messages over as copies; this is the original's id.
+    carried_from_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # What the model was sent for this answer: kept/dropped message ids and token counts.
     context: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)

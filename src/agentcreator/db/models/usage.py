@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin
@@ -35,4 +35,6 @@ class UsageRecord(IdMixin, Base):
     estimated: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     price_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # False: the model had no price in that version (cost 0, flagged for an admin to fix).
+    priced: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -1,0 +1,191 @@
+"""The billing object chat/ uses (``AppState.billing``): price calls from the current price table,
+reserve the most a call can cost before it is made, and settle to the real cost afterwards.
+
+Every call follows reserve -> call -> :meth:`Billing.record` (which writes the usage record and
+settles in the caller's transaction) or :meth:`Billing.release` when the call never happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.billing.budgets import UserLimits, checks_for, refusal
+from agentcreator.billing.pricing import (
+    DEFAULT_MODEL_RATES,
+    DEFAULT_TOOL_FEES,
+    Cost,
+    PriceTable,
+    max_call_cost,
+    price_call,
+)
+from agentcreator.core.config import BillingSettings
+from agentcreator.db.models import UsageRecord
+from agentcreator.db.session import transaction
+from agentcreator.db.types import utcnow
+from agentcreator.llm.types import Usage
+from agentcreator.repositories import budgets as budget_repo
+from agentcreator.repositories import platform_settings
+from agentcreator.repositories import usage_prices as price_repo
+from agentcreator.repositories.budgets import LedgerKey
+
+log = logging.getLogger(__name__)
+BUDGET_DEFAULTS_KEY = "budget_defaults"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    keys: tuple[LedgerKey, ...]
+    micros: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class AssistantBudget:
+    id: str
+    name: str
+    monthly_micros: int | None = None
+    monthly_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """What is called and for whom: enough to price, reserve and record it."""
+
+    user_id: str
+    provider: str
+    model: str
+    local: bool = False
+    assistant: AssistantBudget | None = None
+    conversation_id: str | None = None
+
+
+@dataclass
+class _Cache:
+    stamp: tuple[int, datetime] | None = None
+    table: PriceTable = field(default_factory=lambda: PriceTable(None))
+
+
+class Billing:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: BillingSettings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._cache = _Cache()
+
+    # --- prices --------------------------------------------------------------------------------
+
+    async def price_table(self, session: AsyncSession) -> PriceTable:
+        """The current price table (cached per version; every worker sees a new version at once)."""
+        version = await price_repo.latest_version(session)
+        if version is None:  # emptied by hand: put the defaults back rather than price everything 0
+            version = await price_repo.add_version(session, created_by=None, note="Default list prices",
+                                                   models=DEFAULT_MODEL_RATES, tools=DEFAULT_TOOL_FEES)
+        stamp = (version.id, version.created_at)
+        if self._cache.stamp != stamp:
+            self._cache = _Cache(stamp, await price_repo.load_table(session, version))
+        return self._cache.table
+
+    # --- budgets -------------------------------------------------------------------------------
+
+    async def platform_defaults(self, session: AsyncSession) -> UserLimits:
+        saved = await platform_settings.get(session, BUDGET_DEFAULTS_KEY)
+        base = UserLimits(self._settings.user_daily_micros, self._settings.user_monthly_micros,
+                          self._settings.user_daily_tokens, self._settings.user_monthly_tokens).as_dict()
+        return UserLimits.merged(base, saved if isinstance(saved, dict) else {})
+
+    async def user_limits(self, session: AsyncSession, user_id: str) -> UserLimits:
+        defaults = await self.platform_defaults(session)
+        return UserLimits.merged(defaults.as_dict(), await budget_repo.get_overrides(session, user_id))
+
+    async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
+                      max_output_tokens: int, now: datetime | None = None) -> Reservation:
+        """Reserve the most this call can cost against every budget it counts towards, in the
+        caller's transaction; raise PaymentRequired (the caller rolls back) if one would be exceeded."""
+        table = await self.price_table(session)
+        micros = max_call_cost(table, target.provider, target.model, prompt_tokens=prompt_tokens,
+                               max_output_tokens=max_output_tokens, local=target.local)
+        tokens = prompt_tokens + max_output_tokens
+        limits = await self.user_limits(session, target.user_id)
+        assistant = target.assistant
+        checks = checks_for(now or utcnow(), target.user_id, limits,
+                            assistant.id if assistant else None, assistant.name if assistant else None,
+                            assistant.monthly_micros if assistant else None,
+                            assistant.monthly_tokens if assistant else None)
+        for check in checks:
+            await budget_repo.ensure_row(session, check.key, check.start, check.end)
+        for check in checks:
+            if not await budget_repo.try_reserve(session, check.key, micros, tokens, check.limit_micros,
+                                                 check.limit_tokens):
+                row = await budget_repo.get_row(session, check.key)
+                raise refusal(check, spent_micros=row.spent_micros if row else 0,
+                              reserved_micros=row.reserved_micros if row else 0,
+                              spent_tokens=row.spent_tokens if row else 0,
+                              reserved_tokens=row.reserved_tokens if row else 0,
+                              needed_micros=micros, needed_tokens=tokens)
+        keys = [check.key for check in checks]
+        row = await budget_repo.add_reservation(session, target.user_id, keys, micros, tokens)
+        return Reservation(row.id, tuple(keys), micros, tokens)
+
+    async def reserve_now(self, target: CallTarget, *, prompt_tokens: int, max_output_tokens: int) -> Reservation:
+        """:meth:`reserve` in a transaction of its own (title and summary calls)."""
+        async with transaction(self._sessions) as session:
+            return await self.reserve(session, target, prompt_tokens=prompt_tokens,
+                                      max_output_tokens=max_output_tokens)
+
+    async def _settle(self, session: AsyncSession, reservation: Reservation, micros: int, tokens: int) -> None:
+        still_open = await budget_repo.take_reservation(session, reservation.id)
+        for key in reservation.keys:
+            await budget_repo.apply(session, key, release_micros=reservation.micros if still_open else 0,
+                                    release_tokens=reservation.tokens if still_open else 0,
+                                    spent_micros=micros, spent_tokens=tokens)
+
+    async def record(self, session: AsyncSession, target: CallTarget, reservation: Reservation | None, *,
+                     kind: str, usage: Usage | None, message_id: str | None = None,
+                     tool_calls: dict[str, int] | None = None) -> Cost:
+        """Price the call, add its usage record and settle its reservation, in the caller's transaction.
+        No usage (nothing came back) costs nothing: the reservation is simply released."""
+        table = await self.price_table(session)
+        if usage is None:
+            cost = Cost(0, True, table.version, local=target.local)
+        else:
+            cost = price_call(table, target.provider, target.model, input_tokens=usage.input_tokens,
+                              cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
+                              tool_calls=tool_calls, local=target.local)
+            if not cost.priced:
+                log.warning("no price for %s/%s in price version %s: counted as 0",
+                            target.provider, target.model, table.version)
+            session.add(UsageRecord(
+                user_id=target.user_id, assistant_id=target.assistant.id if target.assistant else None,
+                conversation_id=target.conversation_id, message_id=message_id, kind=kind,
+                provider=target.provider, model=target.model, input_tokens=usage.input_tokens,
+                cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
+                reasoning_tokens=usage.reasoning_tokens, tool_calls=sum((tool_calls or {}).values()),
+                estimated=usage.estimated, cost_micros=cost.micros, price_version=cost.version,
+                priced=cost.priced))
+        if reservation is not None:
+            tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
+            await self._settle(session, reservation, cost.micros, tokens)
+        return cost
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give a reservation back in full (the call was never made)."""
+        async with transaction(self._sessions) as session:
+            await self._settle(session, reservation, 0, 0)
+
+    async def recover(self) -> int:
+        """Release reservations a crash left open (called once at start-up, before serving)."""
+        async with transaction(self._sessions) as session:
+            rows = await budget_repo.open_reservations(session)
+            for row in rows:
+                keys = tuple(LedgerKey(*key) for key in row.keys)
+                await self._settle(session, Reservation(row.id, keys, row.micros, row.tokens), 0, 0)
+        return len(rows)
+
+
+def usage_doc(usage: Usage, cost: Cost, extra: dict[str, Any]) -> dict[str, Any]:
+    return usage.model_dump() | extra | cost.doc()
