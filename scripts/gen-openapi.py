@@ -2,6 +2,8 @@
 """Write the backend's OpenAPI spec (sorted keys, stable) for the typed frontend client.
 
 Usage: scripts/gen-openapi.py [OUTPUT]   (default: frontend/openapi.json)
+Set OPENAPI_SRC=DIR to import the backend from another source tree (e.g. a `git archive HEAD` copy,
+so uncommitted backend work does not leak into the committed spec).
 Then `npm --prefix frontend run gen:api` turns it into frontend/src/api/schema.d.ts.
 create_app() only builds the routes: no database or model is needed.
 """
@@ -9,11 +11,12 @@ create_app() only builds the routes: no database or model is needed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, os.environ.get("OPENAPI_SRC") or str(ROOT / "src"))
 
 from agentcreator.main import create_app  # noqa: E402
 

@@ -139,7 +139,6 @@ test('an administrator manages accounts and registration', async (t) => {
   await toggle.click()
   await page.waitForFunction(() => document.querySelector('[role="switch"]')?.getAttribute('aria-checked') === 'true')
   await page.getByRole('status').filter({ hasText: 'Registration opened' }).waitFor()
-  await page.waitForTimeout(4500) // let the toasts fade before the screenshot
   await shot(page, 'admin')
   assert.deepEqual(errors, [])
   await context.close()

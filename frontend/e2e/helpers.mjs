@@ -77,5 +77,9 @@ export async function shot(page, name) {
   if (!SCREENSHOT_DIR) return
   mkdirSync(SCREENSHOT_DIR, { recursive: true })
   await page.waitForLoadState('networkidle')
+  // Dismiss notifications and park the pointer, as a person would before a screenshot.
+  await page.evaluate(() => document.querySelectorAll('[data-toast] button').forEach((b) => b.click()))
+  await page.mouse.move(0, 0)
+  await page.waitForTimeout(250)
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
 }
