@@ -4,6 +4,90 @@
  */
 
 export interface paths {
+    "/api/admin/budgets/defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Budget Defaults */
+        get: operations["admin_get_budget_defaults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Budget Defaults
+         * @description Change the platform's default user budgets (only the fields sent; null = unlimited).
+         */
+        patch: operations["admin_update_budget_defaults"];
+        trace?: never;
+    };
+    "/api/admin/budgets/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get User Budget */
+        get: operations["admin_get_user_budget"];
+        put?: never;
+        post?: never;
+        /**
+         * Reset User Budget
+         * @description Drop a user's overrides: the platform defaults apply again.
+         */
+        delete: operations["admin_reset_user_budget"];
+        options?: never;
+        head?: never;
+        /**
+         * Update User Budget
+         * @description Override some of a user's limits (null = unlimited for this user); the rest inherit the defaults.
+         */
+        patch: operations["admin_update_user_budget"];
+        trace?: never;
+    };
+    "/api/admin/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Prices */
+        get: operations["admin_get_prices"];
+        /**
+         * Put Prices
+         * @description Replace the price table: saved as a new version. Costs already recorded never change.
+         */
+        put: operations["admin_put_prices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/prices/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Price Versions */
+        get: operations["admin_list_price_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/providers": {
         parameters: {
             query?: never;
@@ -555,6 +639,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Current Prices
+         * @description The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls).
+         */
+        get: operations["prices_current"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -731,6 +835,34 @@ export interface components {
             password_min_length: number;
             /** Registration Open */
             registration_open: boolean;
+        };
+        /**
+         * BudgetLimits
+         * @description Per-user limits; null means unlimited.
+         */
+        BudgetLimits: {
+            /** User Daily Micros */
+            user_daily_micros?: number | null;
+            /** User Daily Tokens */
+            user_daily_tokens?: number | null;
+            /** User Monthly Micros */
+            user_monthly_micros?: number | null;
+            /** User Monthly Tokens */
+            user_monthly_tokens?: number | null;
+        };
+        /**
+         * BudgetLimitsUpdate
+         * @description Only the fields sent change; null sets "unlimited".
+         */
+        BudgetLimitsUpdate: {
+            /** User Daily Micros */
+            user_daily_micros?: number | null;
+            /** User Daily Tokens */
+            user_daily_tokens?: number | null;
+            /** User Monthly Micros */
+            user_monthly_micros?: number | null;
+            /** User Monthly Tokens */
+            user_monthly_tokens?: number | null;
         };
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
@@ -979,6 +1111,26 @@ export interface components {
             /** Data */
             data: components["schemas"]["MessagePublic"][];
         };
+        /** ModelPriceIn */
+        ModelPriceIn: {
+            /**
+             * Cached Input Per 1M
+             * @description micro-dollars per 1M cached input tokens; null: billed as input
+             */
+            cached_input_per_1m?: number | null;
+            /**
+             * Input Per 1M
+             * @description micro-dollars per 1M input tokens
+             */
+            input_per_1m: number;
+            /**
+             * Output Per 1M
+             * @description micro-dollars per 1M output tokens (reasoning included)
+             */
+            output_per_1m: number;
+            /** Pattern */
+            pattern: string;
+        };
         /** ModelPublic */
         ModelPublic: {
             /** Context Length */
@@ -1055,6 +1207,53 @@ export interface components {
              * @description Allow anyone to create an account
              */
             registration_open?: boolean | null;
+        };
+        /** PriceVersionPublic */
+        PriceVersionPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Id */
+            id: number;
+            /** Note */
+            note: string;
+        };
+        /** PriceVersionsPublic */
+        PriceVersionsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["PriceVersionPublic"][];
+        };
+        /** PricesPublic */
+        PricesPublic: {
+            /** Models */
+            models: components["schemas"]["ModelPriceIn"][];
+            /** Tools */
+            tools: components["schemas"]["ToolPriceIn"][];
+            version: components["schemas"]["PriceVersionPublic"];
+        };
+        /**
+         * PricesUpdate
+         * @description The whole new price table (it becomes a new version; earlier costs keep their version).
+         */
+        PricesUpdate: {
+            /** Models */
+            models: components["schemas"]["ModelPriceIn"][];
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /**
+             * Tools
+             * @default []
+             */
+            tools: components["schemas"]["ToolPriceIn"][];
         };
         /** ProviderCreate */
         ProviderCreate: {
@@ -1241,6 +1440,16 @@ export interface components {
             token_type: "bearer";
             user: components["schemas"]["UserPublic"];
         };
+        /** ToolPriceIn */
+        ToolPriceIn: {
+            /**
+             * Per 1K Calls
+             * @description micro-dollars per 1,000 calls
+             */
+            per_1k_calls: number;
+            /** Tool */
+            tool: string;
+        };
         /**
          * TurnResult
          * @description The outcome of a turn (non-streaming sends): check ``assistant_message.status``.
@@ -1248,6 +1457,16 @@ export interface components {
         TurnResult: {
             assistant_message: components["schemas"]["MessageSnapshot"];
             user_message: components["schemas"]["MessageSnapshot"] | null;
+        };
+        /** UserBudgetPublic */
+        UserBudgetPublic: {
+            effective: components["schemas"]["BudgetLimits"];
+            /** Overridden */
+            overridden: string[];
+            /** @description What this user's limits override (absent keys inherit) */
+            overrides: components["schemas"]["BudgetLimitsUpdate"];
+            /** User Id */
+            user_id: string;
         };
         /** UserPublic */
         UserPublic: {
@@ -1332,6 +1551,253 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_get_budget_defaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetLimits"];
+                };
+            };
+        };
+    };
+    admin_update_budget_defaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetLimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetLimits"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_get_user_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserBudgetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_reset_user_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserBudgetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_update_user_budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetLimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserBudgetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_get_prices: {
+        parameters: {
+            query?: {
+                /** @description A past version (default: current) */
+                version?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricesPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_put_prices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PricesUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricesPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_list_price_versions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceVersionsPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     admin_list_providers: {
         parameters: {
             query?: never;
@@ -2622,6 +3088,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelsPublic"];
+                };
+            };
+        };
+    };
+    prices_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricesPublic"];
                 };
             };
         };
