@@ -27,3 +27,14 @@ export interface Page<T> {
   data: T[]
   count: number
 }
+
+export type ThreadPublic = Schemas['ThreadPublic']
+export type Provider = Schemas['ProviderPublic']
+export type ProviderCreate = Schemas['ProviderCreate']
+export type ProviderUpdate = Schemas['ProviderUpdate']
+export type ConnectionTest = Schemas['ConnectionTest']
+export type Prices = Schemas['PricesPublic']
+export type PricesUpdate = Schemas['PricesUpdate']
+export type ModelPrice = Schemas['ModelPriceIn']
+export type BudgetLimits = Schemas['BudgetLimits']
+export type UserBudget = Schemas['UserBudgetPublic']

@@ -1,49 +1,83 @@
-import { computed, reactive } from 'vue'
+import { computed, reactive, shallowRef } from 'vue'
 import { defineStore } from 'pinia'
-import { conversationsApi } from '@/api/conversations'
-import { authFetch } from '@/api/session'
-import { errorMessage, toApiError } from '@/api/errors'
-import type { Message } from '@/api/types'
+import { chatApi } from '@/api/chat'
+import { ApiError, errorMessage } from '@/api/errors'
+import type { ThreadPublic } from '@/api/types'
+import { FrameError, type ChatFrame, type ChatSocket } from '@/lib/chatSocket'
+import { streamTurn } from '@/lib/chatStream'
 import { features } from '@/lib/features'
-import { readSse } from '@/lib/sse'
-import { emptyChatState, reduce, type ChatState } from '@/stores/chatReducer'
+import { accept, emptyChatState, reduce, type ChatState } from '@/stores/chatReducer'
 import { useConversationsStore } from '@/stores/conversations'
-import { parseTurnEvent, type MessageSnapshot, type TurnEvent } from '@/types/stream'
+import type { ErrorInfo, ThreadMessage, TurnEvent } from '@/types/stream'
 
-/** The API's MessagePublic uses plain strings for role/status; narrow them for the UI. */
-export function toSnapshot(m: Message): MessageSnapshot {
-  return { ...m, role: m.role as MessageSnapshot['role'], status: m.status as MessageSnapshot['status'] }
+export function toThreadMessages(thread: ThreadPublic): ThreadMessage[] {
+  return thread.data as ThreadMessage[]
+}
+
+function toErrorInfo(e: unknown): ErrorInfo {
+  if (e instanceof ApiError || e instanceof FrameError) return { code: e.code, message: e.message }
+  return { code: 'send_failed', message: errorMessage(e) }
+}
+
+/** What the model was sent for an answer (GET …/messages/{id}/context), as the chat service writes it. */
+export interface ContextReport {
+  model?: string
+  context_length?: number
+  reply_budget?: number
+  instructions_tokens?: number
+  window?: number
+  total_tokens?: number
+  kept?: { id: string; role: string; tokens: number }[]
+  dropped_by_window?: string[]
+  dropped_by_budget?: string[]
+}
+
+interface TurnRequest {
+  frame: ChatFrame
+  path: string
+  body?: unknown
 }
 
 export const useChatStore = defineStore('chat', () => {
   const state = reactive<ChatState>(emptyChatState())
   const loading = reactive({ messages: false, error: null as string | null })
+  const socket = shallowRef<ChatSocket | null>(null)
   let abort: AbortController | null = null
   let localSeq = 0
 
   const isStreaming = computed(() => state.turn !== null)
   const canSend = computed(() => features.streaming && state.conversationId !== null && !isStreaming.value)
 
-  function applyEvent(event: TurnEvent): void {
+  function applyEvent(event: TurnEvent, id: string | null = null, conversationId = state.conversationId): void {
+    if (conversationId !== state.conversationId || !accept(state, id, event)) return
     const { title } = reduce(state, event)
     if (title !== undefined && event.type === 'conversation_updated') {
       useConversationsStore().setTitle(event.conversation_id, title)
     }
   }
 
-  /** Stop listening (switching threads); the turn itself goes on on the server. */
-  function detach(): void {
-    abort?.abort()
+  function setThread(thread: ThreadPublic): void {
+    if (thread.conversation_id !== state.conversationId) return
+    state.messages = toThreadMessages(thread)
+    const streaming = state.messages.find((m) => m.status === 'streaming')
+    if (!thread.running) state.turn = null
+    else if (streaming && !state.turn) state.turn = { turnId: null, messageId: streaming.id, queuePosition: null }
+  }
+
+  /** Give the store the open socket (useChatSocket); null falls back to SSE. */
+  function attachSocket(next: ChatSocket | null): void {
+    socket.value = next
+    if (next && state.conversationId && !loading.messages) next.subscribe(state.conversationId)
   }
 
   async function open(conversationId: string): Promise<void> {
-    detach()
-    Object.assign(state, emptyChatState(conversationId))
+    close()
+    state.conversationId = conversationId
     loading.messages = true
     loading.error = null
     try {
-      const page = await conversationsApi.messages(conversationId)
-      if (state.conversationId === conversationId) state.messages = page.data.map(toSnapshot)
+      setThread(await chatApi.thread(conversationId))
+      if (state.conversationId === conversationId) socket.value?.subscribe(conversationId)
     } catch (e) {
       loading.error = errorMessage(e)
     } finally {
@@ -51,53 +85,101 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  function close(): void {
-    detach()
-    Object.assign(state, emptyChatState())
-  }
-
-  /** Send a user message and reduce the streamed turn events into state. */
-  async function send(text: string): Promise<boolean> {
-    const conversationId = state.conversationId
-    if (!conversationId || !canSend.value || !text.trim()) return false
-    const now = new Date().toISOString()
-    state.messages.push({
-      id: `local-${++localSeq}`, conversation_id: conversationId, role: 'user', status: 'complete',
-      content: [{ type: 'text', text }], text, created_at: now, updated_at: now,
-    })
-    state.turn = { turnId: null, messageId: null, queuePosition: null }
-    abort = new AbortController()
+  /** Reload the shown branch (after a reconnect, or when a stream gave up). */
+  async function resync(): Promise<void> {
+    const id = state.conversationId
+    if (!id) return
     try {
-      const res = await authFetch(new Request(`/api/conversations/${conversationId}/messages`, {
-        method: 'POST',
-        headers: { Accept: 'text/event-stream', 'Content-Type': 'application/json' },
-        body: JSON.stringify({ content: text }),
-        signal: abort.signal,
-      }))
-      if (!res.ok || !res.body) throw toApiError(res.status, await res.json().catch(() => null))
-      for await (const frame of readSse(res.body)) {
-        const event = parseTurnEvent(JSON.parse(frame.data))
-        if (event) applyEvent(event)
-      }
-      return true
-    } catch (e) {
-      if (abort?.signal.aborted) return true
-      state.error = { code: 'send_failed', message: errorMessage(e) }
-      // Take back the optimistic message the server never accepted.
-      state.messages = state.messages.filter((m) => !(m.id.startsWith('local-') && m.text === text))
-      return false
-    } finally {
-      abort = null
-      if (state.conversationId === conversationId) state.turn = null
+      const thread = await chatApi.thread(id)
+      if (!thread.running || !state.turn) setThread(thread)
+    } catch {
+      // keep what is shown
     }
   }
 
-  /** Stop the running turn: the server keeps what was produced, marked stopped. */
-  function stop(): void {
-    const id = state.conversationId
-    if (id && state.turn) void conversationsApi.stop(id).catch(() => undefined)
+  function close(): void {
     abort?.abort()
+    if (state.conversationId) socket.value?.unsubscribe(state.conversationId)
+    Object.assign(state, emptyChatState())
   }
 
-  return { state, loading, isStreaming, canSend, applyEvent, open, close, send, stop }
+  async function startTurn(req: TurnRequest): Promise<boolean> {
+    const conversationId = state.conversationId
+    if (!conversationId || !canSend.value) return false
+    state.turn = { turnId: null, messageId: null, queuePosition: null }
+    state.error = null
+    const ws = socket.value?.isOpen ? socket.value : null
+    try {
+      if (ws) await ws.request({ ...req.frame, conversation_id: conversationId })
+      else {
+        abort = new AbortController()
+        await streamTurn(conversationId, req.path, req.body, (id, event) => applyEvent(event, id, conversationId), abort.signal)
+        if (state.conversationId === conversationId && state.turn) await resync()
+      }
+      return true
+    } catch (e) {
+      if (abort?.signal.aborted || state.conversationId !== conversationId) return true
+      state.error = toErrorInfo(e)
+      if (state.turn?.messageId === null) state.turn = null
+      state.messages = state.messages.filter((m) => !m.id.startsWith('local-'))
+      return false
+    } finally {
+      if (!ws) abort = null
+    }
+  }
+
+  const base = () => `/api/conversations/${state.conversationId}/messages`
+
+  /** Send a user message (shown at once); false when it was refused (keep the draft). */
+  function send(text: string): Promise<boolean> {
+    if (!state.conversationId || !canSend.value || !text.trim()) return Promise.resolve(false)
+    const now = new Date().toISOString()
+    const last = state.messages.at(-1)
+    state.messages.push({
+      id: `local-${++localSeq}`, conversation_id: state.conversationId, role: 'user', status: 'complete',
+      content: [{ type: 'text', text }], text, created_at: now, updated_at: now, parent_id: last?.id ?? null,
+    })
+    return startTurn({ frame: { type: 'send', content: text }, path: base(), body: { content: text } })
+  }
+
+  const regenerate = (messageId: string) => startTurn({
+    frame: { type: 'regenerate', message_id: messageId }, path: `${base()}/${messageId}/regenerate`,
+  })
+  const edit = (messageId: string, text: string) => startTurn({
+    frame: { type: 'edit', message_id: messageId, content: text }, path: `${base()}/${messageId}/edit`,
+    body: { content: text },
+  })
+
+  /** Show another version of a message (and the branch that follows it). */
+  async function selectVersion(messageId: string): Promise<void> {
+    const id = state.conversationId
+    if (!id || isStreaming.value) return
+    try {
+      setThread(await chatApi.select(id, messageId))
+    } catch (e) {
+      state.error = toErrorInfo(e)
+    }
+  }
+
+  /** Stop the running turn: the server keeps what was produced and sends turn_stopped. */
+  function stop(): void {
+    const id = state.conversationId
+    if (!id || !state.turn) return
+    const ws = socket.value?.isOpen ? socket.value : null
+    const done = ws ? ws.request({ type: 'stop', conversation_id: id }) : chatApi.stop(id)
+    void done.catch(() => chatApi.stop(id).catch(() => undefined))
+  }
+
+  const dismissError = () => { state.error = null }
+
+  async function loadContext(messageId: string): Promise<ContextReport | null> {
+    if (!state.conversationId) return null
+    const doc = await chatApi.context(state.conversationId, messageId)
+    return (doc.context ?? null) as ContextReport | null
+  }
+
+  return {
+    state, loading, socket, isStreaming, canSend, applyEvent, attachSocket, open, resync, close,
+    send, regenerate, edit, selectVersion, stop, dismissError, loadContext,
+  }
 })

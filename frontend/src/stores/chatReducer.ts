@@ -1,5 +1,5 @@
 /** Pure reduction of turn events into chat state; the chat store wraps it (STYLE 18). */
-import type { ErrorInfo, MessageSnapshot, TurnEvent } from '@/types/stream'
+import type { ErrorInfo, MessageSnapshot, ThreadMessage, TurnEvent } from '@/types/stream'
 
 export interface ActiveTurn {
   turnId: string | null
@@ -9,38 +9,85 @@ export interface ActiveTurn {
 
 export interface ChatState {
   conversationId: string | null
-  messages: MessageSnapshot[]
+  /** The branch being shown, oldest first. */
+  messages: ThreadMessage[]
   turn: ActiveTurn | null
   error: ErrorInfo | null
+  /** The last stream event id applied (`<turn>:<n>`): drops repeats after a resume. */
+  lastEventId: string | null
+  /** Replays of turns already saved in the loaded thread: their events are ignored. */
+  ignoredTurns: string[]
 }
 
 export function emptyChatState(conversationId: string | null = null): ChatState {
-  return { conversationId, messages: [], turn: null, error: null }
+  return { conversationId, messages: [], turn: null, error: null, lastEventId: null, ignoredTurns: [] }
+}
+
+function single(id: string): ThreadMessage['version'] {
+  return { index: 0, count: 1, ids: [id] }
+}
+
+/** Put a new message after its parent: whatever followed the parent was another branch. */
+function attach(state: ChatState, message: MessageSnapshot): void {
+  const parent = message.parent_id ? state.messages.findIndex((m) => m.id === message.parent_id) : -1
+  const root = message.parent_id === null && message.role === 'user'
+  if (!root && parent < 0) {
+    state.messages.push({ ...message, version: single(message.id) })
+    return
+  }
+  const sibling = state.messages[parent + 1]
+  state.messages.splice(parent + 1)
+  const prior = sibling && sibling.role === message.role ? (sibling.version ?? single(sibling.id)) : null
+  const version = prior && !sibling?.id.startsWith('local-')
+    ? { index: prior.count, count: prior.count + 1, ids: [...prior.ids, message.id] }
+    : single(message.id)
+  state.messages.push({ ...message, version })
 }
 
 function upsert(state: ChatState, message: MessageSnapshot): void {
   const i = state.messages.findIndex((m) => m.id === message.id)
   if (i >= 0) {
-    state.messages[i] = message
+    state.messages[i] = { ...message, version: state.messages[i]?.version }
     return
   }
   // The server's copy of an optimistic user message replaces the local one.
   if (message.role === 'user') {
     const local = state.messages.findIndex((m) => m.id.startsWith('local-') && m.text === message.text)
     if (local >= 0) {
-      state.messages[local] = message
+      state.messages[local] = { ...message, version: single(message.id) }
       return
     }
   }
-  state.messages.push(message)
+  attach(state, message)
 }
 
-function find(state: ChatState, id: string): MessageSnapshot | undefined {
+function find(state: ChatState, id: string): ThreadMessage | undefined {
   return state.messages.find((m) => m.id === id)
 }
 
 function belongs(state: ChatState, conversationId: string): boolean {
   return state.conversationId === null || state.conversationId === conversationId
+}
+
+/** A message already saved (not streaming) in the loaded thread, or one of its versions. */
+function settled(state: ChatState, id: string): boolean {
+  return state.messages.some((m) => (m.id === id && m.status !== 'streaming') || (m.id !== id && m.version?.ids.includes(id)))
+}
+
+/** False for an event seen already (same turn, same or earlier position) or of an ignored turn. */
+export function accept(state: ChatState, id: string | null, event: TurnEvent): boolean {
+  if (!id) return true
+  const [turn, pos] = id.split(':')
+  if (!turn) return true
+  if (state.ignoredTurns.includes(turn)) return false
+  const [lastTurn, lastPos] = (state.lastEventId ?? '').split(':')
+  if (lastTurn === turn && Number(pos) <= Number(lastPos)) return false
+  state.lastEventId = id
+  if (event.type === 'turn_started' && settled(state, event.assistant_message.id)) {
+    state.ignoredTurns.push(turn)
+    return false
+  }
+  return true
 }
 
 /** Apply one event in place. Returns a title change for the caller to publish, if any. */

@@ -22,6 +22,15 @@ export interface MessageSnapshot {
   updated_at: string
 }
 
+/** Which version of a message this is, among its siblings (GET …/thread). */
+export interface VersionInfo {
+  index: number
+  count: number
+  ids: string[]
+}
+
+export type ThreadMessage = MessageSnapshot & { version?: VersionInfo }
+
 export interface ErrorInfo {
   code: string
   message: string
