@@ -16,6 +16,7 @@ from agentcreator.db.base import Base
 from agentcreator.db.migrate import current_revisions, downgrade, head_revisions, upgrade
 from agentcreator.db.session import create_engine
 
+
 @pytest.fixture
 async def scratch_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database of the same kind as the leg's."""
