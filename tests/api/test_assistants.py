@@ -31,7 +31,8 @@ FULL = {
     "tags": ["research", "work"],
 }
 PUBLIC_KEYS = {"id", "name", "description", "instructions", "model", "tools", "parameters", "max_messages",
-               "history_window", "tags", "created_at", "updated_at"}
+               "history_window", "budget_monthly_micros", "budget_monthly_tokens", "tags", "created_at",
+               "updated_at"}
 
 
 async def test_create_minimal_applies_platform_defaults(client: httpx.AsyncClient, alice: UserSession,

@@ -14,7 +14,7 @@ from tests.api.test_assistants_factories import add_messages, get_json, make_ass
 from tests.conftest import UserSession
 
 MESSAGE_KEYS = {"id", "conversation_id", "role", "content", "text", "status", "error", "parent_id", "model",
-                "usage", "cost_micros", "created_at", "updated_at"}
+                "usage", "cost_micros", "carried_from_id", "created_at", "updated_at"}
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from agentcreator.billing.pricing import (
     price_call,
 )
 from agentcreator.core.config import BillingSettings
-from agentcreator.db.models import UsageRecord
+from agentcreator.db.models import Assistant, UsageRecord
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.llm.types import Usage
@@ -63,6 +63,14 @@ class CallTarget:
     local: bool = False
     assistant: AssistantBudget | None = None
     conversation_id: str | None = None
+
+    @classmethod
+    def of(cls, user_id: str, assistant: Assistant, *, local: bool, conversation_id: str | None) -> CallTarget:
+        """The target of a call made with ``assistant``'s model ("provider/model")."""
+        provider, _, model = assistant.model.partition("/")
+        return cls(user_id=user_id, provider=provider, model=model, local=local, conversation_id=conversation_id,
+                   assistant=AssistantBudget(assistant.id, assistant.name, assistant.budget_monthly_micros,
+                                             assistant.budget_monthly_tokens))
 
 
 @dataclass

@@ -27,6 +27,8 @@ class MessageSnapshot(BaseModel):
     model: str | None = None
     usage: dict[str, Any] | None = None
     cost_micros: int | None = None
+    # Set on the copies a continuation carries over: the id of the original message.
+    carried_from_id: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -43,6 +45,8 @@ class TurnStarted(BaseModel):
     conversation_id: str
     user_message: MessageSnapshot | None
     assistant_message: MessageSnapshot
+    # The send reached the message cap of this (old) conversation: the turn runs in ``conversation_id``.
+    continued_from: str | None = None
 
 
 class Queued(BaseModel):
@@ -89,9 +93,19 @@ class ConversationUpdated(BaseModel):
     title: str
 
 
+class ConversationContinued(BaseModel):
+    """Published on the old conversation when its message cap made a send continue elsewhere.
+    ``summary_source``: "model" (written by the model) or "extract" (its last messages, cut)."""
+
+    type: Literal["conversation_continued"] = "conversation_continued"
+    conversation_id: str
+    continued_in_id: str
+    summary_source: Literal["model", "extract"]
+
+
 TurnEvent = Annotated[
     TurnStarted | Queued | TextDelta | UsageUpdate | TurnCompleted | TurnStopped | TurnFailed
-    | ConversationUpdated,
+    | ConversationUpdated | ConversationContinued,
     Field(discriminator="type"),
 ]
 TurnEventAdapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)

@@ -16,10 +16,11 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentcreator.billing import AssistantBudget, Billing, CallTarget
+from agentcreator.billing import Billing, CallTarget
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
+from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, read_only
 from agentcreator.chat.runner import TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
@@ -44,6 +45,7 @@ class StartedTurn:
     turn: RunningTurn
     user_message: ev.MessageSnapshot | None
     assistant_message: ev.MessageSnapshot
+    continued_from: str | None = None  # the send continued this conversation (message cap reached)
 
 def to_chat_message(message: Message) -> ChatMessage:
     if message.role == "assistant":
@@ -65,12 +67,18 @@ class ChatService:
         self._billing = billing
         titles = TitleWriter(sessions, bus, billing) if settings.llm.generate_titles else None
         self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles)
+        self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- use cases ------------------------------------------------------------------------------
 
     async def send(self, user_id: str, conversation_id: str, parts: list[dict[str, Any]]) -> StartedTurn:
-        return await self._start(user_id, conversation_id, "send", parts=parts)
+        """Send a message; at the message cap the conversation is continued first (see continuation)."""
+        continued = await self._continuations.room_for_send(user_id, conversation_id)
+        if continued is None:
+            return await self._start(user_id, conversation_id, "send", parts=parts)
+        return await self._start(user_id, continued.conversation_id, "send", parts=parts,
+                                 continued_from=continued.continued_from)
 
     async def regenerate(self, user_id: str, conversation_id: str, message_id: str) -> StartedTurn:
         return await self._start(user_id, conversation_id, "regenerate", target_id=message_id)
@@ -108,8 +116,12 @@ class ChatService:
 
     async def aclose(self) -> None:
         await self._turns.stop_all("shutdown")
+        await self.drain()
+
+    async def drain(self, wait_seconds: float = 10.0) -> None:
+        """Wait for every turn task to end, including what runs after the answer (its title)."""
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
+            await asyncio.wait(set(self._tasks), timeout=wait_seconds)
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -119,7 +131,8 @@ class ChatService:
         return None
 
     async def _start(self, user_id: str, conversation_id: str, mode: Mode, *,
-                     parts: list[dict[str, Any]] | None = None, target_id: str | None = None) -> StartedTurn:
+                     parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
+                     continued_from: str | None = None) -> StartedTurn:
         if self._turns.get(conversation_id) is not None:
             raise _turn_in_progress()
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
@@ -129,10 +142,11 @@ class ChatService:
         except BaseException:
             self._turns.release(turn)
             raise
+        started.continued_from = continued_from
         await self._bus.open(conversation_id, turn.turn_id)
         await self._bus.publish(conversation_id, ev.to_wire(ev.TurnStarted(
-            turn_id=turn.turn_id, conversation_id=conversation_id,
-            user_message=started.user_message, assistant_message=started.assistant_message)))
+            turn_id=turn.turn_id, conversation_id=conversation_id, user_message=started.user_message,
+            assistant_message=started.assistant_message, continued_from=continued_from)))
         turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
         watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
         for task in (turn.task, watchdog):
@@ -146,6 +160,8 @@ class ChatService:
             conversation = await turn_repo.lock_owned_conversation(session, user_id, conversation_id)
             if conversation is None:
                 raise NotFound("Conversation")
+            if conversation.continued_in_id is not None:
+                raise read_only(conversation)
             if await turn_repo.has_streaming(session, conversation_id):
                 raise _turn_in_progress()
             assistant = await session.get(Assistant, conversation.assistant_id) if conversation.assistant_id else None
@@ -163,8 +179,8 @@ class ChatService:
             turn.assistant_message_id = assistant_message.id
             conversation.active_leaf_id = assistant_message.id
             branch = turn_repo.branch_to(messages + ([user_message] if user_message else []), answer_parent.id)
-            request, report = self._build_request(assistant, provider, info, branch)
-            target = call_target(user_id, assistant, info, conversation_id)
+            request, report = self._build_request(assistant, provider, info, branch, conversation.summary)
+            target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
             # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
             reservation = await self._billing.reserve(session, target, prompt_tokens=report["total_tokens"],
                                                       max_output_tokens=report["reply_budget"])
@@ -220,23 +236,25 @@ class ChatService:
         return provider, info
 
     def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
-                       branch: list[Message]) -> tuple[ModelRequest, dict[str, Any]]:
+                       branch: list[Message], summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
         params = assistant.parameters or {}
+        instructions = assistant.instructions
+        if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
+            instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
         history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
         reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
                                                               max(256, info.context_length // 4))
-        instructions_tokens = provider.count_tokens(info.name, [], assistant.instructions) \
-            if assistant.instructions else 0
+        instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
         plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
                             reply_budget=reply_budget, instructions_tokens=instructions_tokens,
                             count=lambda m: provider.count_tokens(info.name, [to_chat_message(m)], ""))
         request = ModelRequest(
-            model=info.name, instructions=assistant.instructions,
+            model=info.name, instructions=instructions,
             messages=[to_chat_message(m) for m in plan.kept],
             temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
         report = {
             "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
-            "reply_budget": reply_budget, "instructions_tokens": instructions_tokens,
+            "reply_budget": reply_budget, "instructions_tokens": instructions_tokens, "summary": bool(summary),
             "window": assistant.history_window, "total_tokens": plan.total_tokens,
             "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
             "dropped_by_window": [m.id for m in plan.dropped_by_window],
@@ -264,14 +282,6 @@ class ChatService:
                 log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
                 turn.stop("client_gone")
                 return
-
-def call_target(user_id: str, assistant: Assistant, info: ModelInfo, conversation_id: str | None) -> CallTarget:
-    provider, _, model = assistant.model.partition("/")
-    return CallTarget(user_id=user_id, provider=provider, model=model, local=info.local,
-                      assistant=AssistantBudget(assistant.id, assistant.name, assistant.budget_monthly_micros,
-                                                assistant.budget_monthly_tokens),
-                      conversation_id=conversation_id)
-
 
 def _turn_in_progress() -> Conflict:
     return Conflict("An answer is still being written in this conversation. Wait for it or stop it first.",

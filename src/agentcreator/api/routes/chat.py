@@ -51,14 +51,17 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
             if message is None:
                 raise NotFound("Message")
             final = MessageSnapshot.model_validate(message)
-    return TurnResult(user_message=started.user_message, assistant_message=final)
+    return TurnResult(conversation_id=conversation_id, continued_from=started.continued_from,
+                      user_message=started.user_message, assistant_message=final)
 
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
              responses=_STREAM_DOC)
 async def send(body: MessageCreate, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
-               request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+               session: SessionDep, request: Request,
+               accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
+    await session.close()  # the turn opens its own short transactions: hold no connection while it runs
     started = await state.chat.send(user.id, conversation.id, body.parts())
     return await _respond(state, request, started, _wants_stream(accept))
 
@@ -66,8 +69,10 @@ async def send(body: MessageCreate, conversation: OwnedConversation, user: Curre
 @router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
 async def regenerate(message_id: str, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
-                     request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+                     session: SessionDep, request: Request,
+                     accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
+    await session.close()
     started = await state.chat.regenerate(user.id, conversation.id, message_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
@@ -75,9 +80,10 @@ async def regenerate(message_id: str, conversation: OwnedConversation, user: Cur
 @router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
 async def edit(message_id: str, body: MessageCreate, conversation: OwnedConversation, user: CurrentUser,
-               state: AppStateDep, request: Request,
+               state: AppStateDep, session: SessionDep, request: Request,
                accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
+    await session.close()
     started = await state.chat.edit(user.id, conversation.id, message_id, body.parts())
     return await _respond(state, request, started, _wants_stream(accept))
 

@@ -31,6 +31,9 @@ ModelRef = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 MaxMessages = Annotated[int, Field(ge=2, le=10_000)]
 HistoryWindow = Annotated[int, Field(ge=1, le=1000)]
+# The assistant's own monthly budget (micro-dollars, tokens); null: no limit besides the user's.
+BudgetMicros = Annotated[int, Field(ge=0, le=10**15)]
+BudgetTokens = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class FileSearchTool(StrictInput):
@@ -111,6 +114,8 @@ class AssistantCreate(StrictInput):
     # null or absent: the platform defaults (settings.limits).
     max_messages: MaxMessages | None = None
     history_window: HistoryWindow | None = None
+    budget_monthly_micros: BudgetMicros | None = None
+    budget_monthly_tokens: BudgetTokens | None = None
     tags: Tags = Field(default_factory=list)
 
 
@@ -125,11 +130,15 @@ class AssistantUpdate(StrictInput):
     parameters: AssistantParameters | None = None
     max_messages: MaxMessages | None = None
     history_window: HistoryWindow | None = None
+    # null removes the assistant's own limit.
+    budget_monthly_micros: BudgetMicros | None = None
+    budget_monthly_tokens: BudgetTokens | None = None
     tags: Tags | None = None
 
     @model_validator(mode="after")
     def _no_explicit_null(self) -> AssistantUpdate:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        nullable = {"budget_monthly_micros", "budget_monthly_tokens"}
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None and f not in nullable)
         if nulls:
             raise PydanticCustomError("null_not_allowed", "fields may be omitted but not null: {fields}",
                                       {"fields": ", ".join(nulls)})
@@ -148,6 +157,8 @@ class AssistantPublic(BaseModel):
     parameters: AssistantParameters
     max_messages: int
     history_window: int
+    budget_monthly_micros: int | None = None
+    budget_monthly_tokens: int | None = None
     tags: list[str]
     created_at: datetime
     updated_at: datetime

@@ -56,8 +56,12 @@ class MessageCreate(StrictInput):
 
 
 class TurnResult(BaseModel):
-    """The outcome of a turn (non-streaming sends): check ``assistant_message.status``."""
+    """The outcome of a turn (non-streaming sends): check ``assistant_message.status``. When the send
+    reached the message cap, the turn ran in a continuation: ``conversation_id`` is the new
+    conversation and ``continued_from`` the one the message was sent to."""
 
+    conversation_id: str
+    continued_from: str | None = None
     user_message: MessageSnapshot | None
     assistant_message: MessageSnapshot
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentcreator.api.schemas.common import Page, StrictInput
@@ -45,10 +45,20 @@ class ConversationPublic(BaseModel):
     archived: bool
     # The conversation this one continues (when the message cap was reached), if any.
     parent_id: str | None
+    # Where this conversation continues once it reached its message cap; it is then read-only.
+    continued_in_id: str | None = None
+    # A continuation's summary of the conversation it continues (sent with the instructions).
+    summary: str | None = None
     message_count: int
     last_activity_at: datetime
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def read_only(self) -> bool:
+        """True once the conversation continued elsewhere: sending here answers 409."""
+        return self.continued_in_id is not None
 
 
 class ConversationsPublic(Page[ConversationPublic]):
@@ -72,6 +82,8 @@ class MessagePublic(BaseModel):
     model: str | None
     usage: dict[str, Any] | None
     cost_micros: int | None
+    # On the copies a continuation carried over: the original message's id.
+    carried_from_id: str | None = None
     created_at: datetime
     updated_at: datetime
 
