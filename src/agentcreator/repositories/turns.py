@@ -73,7 +73,3 @@ async def mark_streaming_interrupted(session: AsyncSession) -> int:
         .values(status="interrupted", updated_at=utcnow(),
                 error={"code": "interrupted", "message": "The server stopped while this answer was streaming."}))
     return int(result.rowcount or 0)
-
-
-async def get_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
-    return await session.get(Conversation, conversation_id)

@@ -93,7 +93,8 @@ async def select_version(message_id: str, conversation: OwnedConversation, user:
                          state: AppStateDep, session: SessionDep) -> ThreadPublic:
     """Show the branch through this message version."""
     await state.chat.select_version(user.id, conversation.id, message_id)
-    return await thread(conversation, state)
+    await session.refresh(conversation)  # the service changed the active branch in its own transaction
+    return await thread(conversation, session)
 
 
 @router.post("/stop", operation_id="chat_stop", response_model=StopResult)
@@ -112,12 +113,10 @@ async def events(conversation: OwnedConversation, state: AppStateDep,
 
 
 @router.get("/thread", operation_id="chat_thread", response_model=ThreadPublic)
-async def thread(conversation: OwnedConversation, state: AppStateDep) -> ThreadPublic:
+async def thread(conversation: OwnedConversation, session: SessionDep) -> ThreadPublic:
     """The branch being shown, oldest first, with the versions of each message."""
-    async with state.sessions() as session:
-        messages = await turn_repo.all_messages(session, conversation.id)
-        fresh = await turn_repo.get_conversation(session, conversation.id)
-    leaf = fresh.active_leaf_id if fresh else conversation.active_leaf_id
+    messages = await turn_repo.all_messages(session, conversation.id)
+    leaf = conversation.active_leaf_id
     items = build_thread(messages, leaf)
     data = [{**MessageSnapshot.model_validate(i["message"]).model_dump(), "version": i["version"]} for i in items]
     return ThreadPublic.model_validate({
