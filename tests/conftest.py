@@ -174,6 +174,7 @@ async def live_server(app: Any) -> AsyncIterator[str]:
 @pytest.fixture
 async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     await app_state.turns.stop_all("shutdown")
+    await app_state.chat.drain()  # a previous test's turn may still be writing (its title, its usage)
     await _empty_tables(migrated_engine)
     app_state.rate_limiter = MemoryRateLimiter()
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))

@@ -1,0 +1,104 @@
+"""The chat service and runner against the real database, with a scripted model: paths the HTTP tests
+cannot reach (queueing, a provider bug, deletion mid-answer, shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from agentcreator.chat.bus import MemoryEventBus
+from agentcreator.chat.service import ChatService
+from agentcreator.chat.turns import TurnRegistry
+from agentcreator.db.models import Assistant, Conversation, Message, User
+from agentcreator.db.session import transaction
+from agentcreator.llm.registry import ModelRegistry
+from agentcreator.llm.testing import Hang, Raise, ScriptedProvider, text_events
+from agentcreator.llm.types import Queued, TextDelta
+from agentcreator.state import AppState
+
+
+@dataclass
+class Rig:
+    service: ChatService
+    bus: MemoryEventBus
+    provider: ScriptedProvider
+    user_id: str
+    conversation_id: str
+
+
+@pytest.fixture
+async def rig(app_state: AppState, client: object) -> AsyncIterator[Rig]:  # client: empties the tables
+    provider = ScriptedProvider()
+    bus = MemoryEventBus()
+    service = ChatService(app_state.sessions, bus, TurnRegistry(), ModelRegistry.of(provider), app_state.settings,
+                          app_state.billing)
+    async with transaction(app_state.sessions) as session:
+        user = User(email="rig@example.com", name="Rig", password_hash="x")
+        session.add(user)
+        await session.flush()
+        assistant = Assistant(owner_id=user.id, name="Scripted", model="scripted/test-model",
+                              instructions="Be brief.", tools=[], parameters={}, tags=[])
+        session.add(assistant)
+        await session.flush()
+        conversation = Conversation(owner_id=user.id, assistant_id=assistant.id, title="Set title")
+        session.add(conversation)
+    yield Rig(service, bus, provider, user.id, conversation.id)
+    await service.aclose()
+
+
+async def events_of(bus: MemoryEventBus, channel: str) -> list[dict]:
+    return [event async for _, event in bus.subscribe(channel)]
+
+
+async def stored_answer(app_state: AppState, conversation_id: str) -> Message:
+    async with app_state.sessions() as session:
+        return (await session.execute(select(Message).where(
+            Message.conversation_id == conversation_id, Message.role == "assistant"))).scalar_one()
+
+
+async def test_queued_events_are_forwarded_with_the_answer_id(rig: Rig) -> None:
+    rig.provider.push([Queued(position=2), Queued(position=1), *text_events("done")])
+    started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    events = await asyncio.wait_for(events_of(rig.bus, rig.conversation_id), timeout=10)
+    queued = [e for e in events if e["type"] == "queued"]
+    assert queued == [{"type": "queued", "message_id": started.assistant_message.id, "position": 2},
+                      {"type": "queued", "message_id": started.assistant_message.id, "position": 1}]
+    assert events[-1]["type"] == "turn_completed"
+
+
+async def test_an_unexpected_provider_exception_fails_the_answer_and_keeps_the_text(
+        rig: Rig, app_state: AppState, caplog: pytest.LogCaptureFixture) -> None:
+    rig.provider.push([TextDelta(text="Half"), Raise(RuntimeError("bug in a provider"))])
+    await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    events = await asyncio.wait_for(events_of(rig.bus, rig.conversation_id), timeout=10)
+    assert events[-1]["type"] == "turn_failed"
+    assert events[-1]["error"]["code"] == "internal_error"
+    answer = await stored_answer(app_state, rig.conversation_id)
+    assert (answer.status, answer.text) == ("failed", "Half")
+    assert "failed unexpectedly" in caplog.text  # logged, not swallowed
+
+
+async def test_deleting_the_conversation_mid_answer_ends_the_stream_cleanly(rig: Rig, app_state: AppState) -> None:
+    rig.provider.push([TextDelta(text="x"), Hang()])
+    started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    reader = asyncio.create_task(events_of(rig.bus, rig.conversation_id))
+    async with transaction(app_state.sessions) as session:
+        await session.delete(await session.get(Conversation, rig.conversation_id))
+    started.turn.stop("user")
+    events = await asyncio.wait_for(reader, timeout=10)
+    assert [e["type"] for e in events] == ["turn_started", "text_delta"]  # no terminal: nothing to show
+    assert started.turn.finished.is_set()
+
+
+async def test_shutdown_marks_running_answers_interrupted(rig: Rig, app_state: AppState) -> None:
+    rig.provider.push([TextDelta(text="partial"), Hang()])
+    await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    await asyncio.sleep(0.05)
+    await rig.service.aclose()
+    answer = await stored_answer(app_state, rig.conversation_id)
+    assert (answer.status, answer.text) == ("interrupted", "partial")
+    assert rig.provider.closed_early == 1
