@@ -20,6 +20,7 @@ from agentcreator.api.routes import (
     conversations,
     health,
     providers,
+    usage,
 )
 from agentcreator.api.spa import mount_spa, resolve_web_dir
 from agentcreator.core.config import Settings, get_settings
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for router in (health.router, auth.router, admin.router, providers.admin_router, providers.models_router,
                    assistants.router, conversations.router, chat.router, ws.router,
-                   billing_admin.router, billing_admin.prices_router):
+                   billing_admin.router, billing_admin.prices_router, usage.router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     return app
