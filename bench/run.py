@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ttft", type=float, default=0.05, help="stub first-token delay (s)")
     p.add_argument("--itl", type=float, default=0.02, help="stub inter-token delay (s)")
     p.add_argument("--max-turns", type=int, default=20, help="turns per user per phase at most")
+    p.add_argument("--turn-timeout", type=float, default=60.0, help="a turn not finished by then is an error")
     p.add_argument("--probe-turns", type=int, default=40, help="latency probe turns per mode (0: skip)")
     p.add_argument("--local-runs", type=int, default=3, help="local model runs per side (0: skip)")
     p.add_argument("--local-tokens", type=int, default=128)
@@ -162,11 +163,22 @@ async def run_phase(mode: str, level: int, users: list[User], args: argparse.Nam
             if time.perf_counter() >= window[1]:
                 return
             if mode == "direct":
-                turn = await direct_turn(conn, body)
+                attempt = direct_turn(conn, body)
             elif mode == "sse":
-                turn = await platform_sse_turn(conn, users[i].token, conversation, PROMPT)
+                attempt = platform_sse_turn(conn, users[i].token, conversation, PROMPT)
             else:
-                turn = await conn.turn(conversation, PROMPT)
+                attempt = conn.turn(conversation, PROMPT)
+            sent = time.perf_counter()
+            try:
+                turn = await asyncio.wait_for(attempt, timeout=args.turn_timeout)
+            except TimeoutError:
+                turn = Turn(sent=sent, error=f"no answer within {args.turn_timeout:.0f}s")
+                conns[i] = HttpConnection(conn.host, conn.port) if isinstance(conn, HttpConnection) else conn
+                if isinstance(conn, HttpConnection):
+                    conn.close()
+                else:
+                    conn.ws = None
+                conn = conns[i]
             turns.append(turn)
             if turn.error is not None:
                 await asyncio.sleep(0.5)
@@ -175,8 +187,7 @@ async def run_phase(mode: str, level: int, users: list[User], args: argparse.Nam
     wall0 = time.perf_counter()
     profiler = start_profiler(server, args, mode, level)
     try:
-        await asyncio.wait_for(asyncio.gather(*(user_loop(i) for i in range(level))),
-                               timeout=args.ramp + args.duration + 120)
+        await asyncio.gather(*(user_loop(i) for i in range(level)))
     finally:
         stop_profiler(profiler)
         for c in conns:
@@ -198,7 +209,7 @@ def start_profiler(server: Proc, args: argparse.Namespace, mode: str, level: int
     spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     out = ROOT / "bench" / "results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
     argv = [spy, "record", "--pid", str(server.pid), "--rate", "200", "--format", "raw", "-o", f"{out}.txt",
-            "--duration", str(int(args.ramp + args.duration)), "--subprocesses", "--nonblocking"]
+            "--duration", str(int(args.ramp + args.duration)), "--subprocesses", "--gil"]
     print(f"profiling the server: {out}.txt", flush=True)
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 

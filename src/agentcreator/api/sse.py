@@ -1,5 +1,6 @@
 """Server-Sent Events encoding of turn events: ``id:`` on every event (resume with Last-Event-ID),
-comment heartbeats, and headers that stop proxies from buffering."""
+comment heartbeats, and headers that stop proxies from buffering. Events that queued up while the
+connection was busy go out in one write (each still its own SSE event)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 
 from agentcreator.chat.bus import EventBus
-from agentcreator.chat.listen import Heartbeat, follow
+from agentcreator.chat.listen import Heartbeat, follow_batches
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
@@ -21,11 +22,13 @@ def encode(event_id: str, event: dict[str, object]) -> bytes:
 
 async def _stream(bus: EventBus, channel: str, after: str | None, heartbeat: float) -> AsyncIterator[bytes]:
     yield b"retry: 2000\n\n"
-    async for item in follow(bus, channel, after, heartbeat):
-        if isinstance(item, Heartbeat):
+    async for batch in follow_batches(bus, channel, after, heartbeat):
+        if isinstance(batch, Heartbeat):
             yield b": ping\n\n"
+        elif len(batch) == 1:
+            yield encode(*batch[0])
         else:
-            yield encode(*item)
+            yield b"".join(encode(event_id, event) for event_id, event in batch)
 
 
 def sse_response(bus: EventBus, channel: str, after: str | None, heartbeat: float,

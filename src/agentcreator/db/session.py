@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -21,28 +28,139 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Pool sizes. A streamed answer keeps the request's session (and so one pooled connection) until
+# the stream ends, so the pool must hold one connection per concurrent stream: SQLAlchemy's default
+# (5 + 10 overflow) made the 16th concurrent stream wait 30 s and fail (bench/, docs/performance.md).
+# SQLite connections are local and cheap: a warm pool and no upper bound. A database server limits
+# connections per server (PostgreSQL: 100 by default), shared by all workers: a bounded pool.
+SQLITE_POOL = {"pool_size": 32, "max_overflow": -1}
+SERVER_POOL = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 30}
+
+
+class LoopSideSQLite(aiosqlite.Connection):
+    """aiosqlite, minus the thread hops that cannot block.
+
+    aiosqlite sends every call (make a cursor, execute, fetch, close) to the connection's thread and
+    back: four hand-offs per statement, each waiting for the GIL while the event loop is busy. That
+    made the dozen statements that start a chat turn the longest part of the time to first token,
+    and, under load, of the write lock's hold time. In WAL mode only taking the write lock can wait
+    (on another writer) and only COMMIT does disk work (checkpoints), so: cursors, fetches, reads
+    (``SELECT``), and every statement of a transaction that already holds the write lock
+    (``BEGIN IMMEDIATE``, see :func:`transaction`) run right here, in microseconds; BEGIN, COMMIT,
+    ROLLBACK and writes outside such a transaction still go to the thread."""
+
+    _write_held = False
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        connection = self._connection
+        if connection is not None and self._running and self._inline(fn, args, connection):
+            return fn(*args, **kwargs)
+        result = await super()._execute(fn, *args, **kwargs)
+        name = getattr(fn, "__name__", "")
+        if name == "execute" and args and isinstance(args[0], str) and _head(args[0]) == "BEGIN IMMEDIATE":
+            self._write_held = True
+        elif name in ("commit", "rollback"):
+            self._write_held = False
+        return result
+
+    def _inline(self, fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection) -> bool:
+        name = getattr(fn, "__name__", "")
+        owner = getattr(fn, "__self__", None)
+        if name in ("cursor", "fetchone", "fetchmany", "fetchall"):
+            return True
+        if name == "close":
+            return isinstance(owner, sqlite3.Cursor)
+        if name == "execute" and isinstance(owner, sqlite3.Cursor) and args and isinstance(args[0], str):
+            head = _head(args[0])
+            if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "END", "PRAGMA", "VACUUM", "ATTACH")):
+                return False
+            return head.startswith("SELECT") or (self._write_held and connection.in_transaction)
+        return False
+
+
+def _head(sql: str) -> str:
+    return sql.lstrip()[:16].upper()
+
+
+def _loop_side_sqlite(path: str, wal: bool) -> Callable[[], Any]:
+    async def connect() -> aiosqlite.Connection:
+        connector = partial(sqlite3.connect, path, timeout=30, check_same_thread=False)
+        connection = (LoopSideSQLite if wal else aiosqlite.Connection)(connector, 64)
+        connection._thread.daemon = True
+        return await connection
+    return connect
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        memory = not parsed.database or parsed.database == ":memory:"
+        if not memory:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs = SQLITE_POOL | {"async_creator": _loop_side_sqlite(parsed.database, wal=True)} | kwargs
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if backend == "mysql":
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        return create_async_engine(parsed, pool_pre_ping=True, pool_recycle=3600, **kwargs)
-    return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+        return create_async_engine(parsed, pool_pre_ping=True, pool_recycle=3600, **SERVER_POOL | kwargs)
+    return create_async_engine(parsed, pool_pre_ping=True, **SERVER_POOL | kwargs)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# SQLite has one writer at a time. A deferred transaction that reads and then writes fails at once
+# ("database is locked", busy_timeout does not apply) when another writer committed after its read,
+# and writers that do wait are woken by SQLite's busy handler, which sleeps up to 100 ms between
+# tries. So on SQLite a unit of work takes the write lock up front (BEGIN IMMEDIATE), and writers of
+# this process queue on an asyncio lock first: FIFO, handed over without sleeping.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+_HOLDING: ContextVar[bool] = ContextVar("agentcreator_sqlite_write", default=False)
+WRITE_LOCK_WAIT_SECONDS = 30.0
+
+
+def _sqlite_write_lock(factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    bind = factory.kw.get("bind")
+    if bind is None or getattr(bind, "dialect", None) is None or bind.dialect.name != "sqlite":
+        return None
+    sync_engine = bind.sync_engine
+    lock = _WRITE_LOCKS.get(sync_engine)
+    if lock is None:
+        lock = _WRITE_LOCKS[sync_engine] = asyncio.Lock()
+    return lock
+
+
+@asynccontextmanager
+async def _sqlite_writer(lock: asyncio.Lock) -> AsyncIterator[None]:
+    if _HOLDING.get():  # a unit of work nested in another one: SQLite decides, as before
+        yield
+        return
+    acquired = False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(WRITE_LOCK_WAIT_SECONDS):
+            await lock.acquire()
+            acquired = True
+    token = _HOLDING.set(True)
+    try:
+        yield
+    finally:
+        _HOLDING.reset(token)
+        if acquired:
+            lock.release()
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A short unit of work: commit on success, roll back on error, always close."""
-    async with factory() as session, session.begin():
+    lock = _sqlite_write_lock(factory)
+    if lock is None:
+        async with factory() as session, session.begin():
+            yield session
+        return
+    async with _sqlite_writer(lock), factory() as session, session.begin():
+        await session.execute(text("BEGIN IMMEDIATE"))
         yield session

@@ -109,38 +109,43 @@ class _ChatMapper:
     finish: str | None = None
     usage: Usage | None = None
 
-    def feed(self, chunk: Any) -> list[StreamEvent]:
-        if chunk.usage is not None:
-            details = chunk.usage.prompt_tokens_details
-            completion = chunk.usage.completion_tokens_details
-            self.usage = Usage(input_tokens=chunk.usage.prompt_tokens or 0,
-                               output_tokens=chunk.usage.completion_tokens or 0,
-                               cached_input_tokens=(details.cached_tokens or 0) if details else 0,
-                               reasoning_tokens=(completion.reasoning_tokens or 0) if completion else 0)
+    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        """One chunk as the server sent it (a plain dict: see :meth:`OpenAICompatibleProvider.stream`)."""
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            details = usage.get("prompt_tokens_details") or {}
+            completion = usage.get("completion_tokens_details") or {}
+            self.usage = Usage(input_tokens=usage.get("prompt_tokens") or 0,
+                               output_tokens=usage.get("completion_tokens") or 0,
+                               cached_input_tokens=details.get("cached_tokens") or 0,
+                               reasoning_tokens=completion.get("reasoning_tokens") or 0)
         events: list[StreamEvent] = []
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta.content:
-                self.text.append(delta.content)
-                events.append(TextDelta(text=delta.content))
-            for tool_delta in delta.tool_calls or []:
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if content:
+                self.text.append(content)
+                events.append(TextDelta(text=content))
+            for tool_delta in delta.get("tool_calls") or ():
                 events.extend(self._tool_delta(tool_delta))
-            if choice.finish_reason:
-                self.finish = choice.finish_reason
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
         return events
 
-    def _tool_delta(self, tool_delta: Any) -> list[StreamEvent]:
+    def _tool_delta(self, tool_delta: dict[str, Any]) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        function = tool_delta.function
-        call = self.calls.get(tool_delta.index)
+        function = tool_delta.get("function") or {}
+        index = tool_delta.get("index", 0)
+        call = self.calls.get(index)
         if call is None:
-            call = _Call(len(self.calls), tool_delta.id or f"call_{uuid.uuid4().hex[:24]}",
-                         (function.name if function else None) or "")
-            self.calls[tool_delta.index] = call
+            call = _Call(len(self.calls), tool_delta.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                         function.get("name") or "")
+            self.calls[index] = call
             events.append(ToolCallStarted(index=call.index, call_id=call.call_id, name=call.name))
-        if function and function.arguments:
-            call.arguments.append(function.arguments)
-            events.append(ToolCallDelta(index=call.index, call_id=call.call_id, arguments_delta=function.arguments))
+        arguments = function.get("arguments")
+        if arguments:
+            call.arguments.append(arguments)
+            events.append(ToolCallDelta(index=call.index, call_id=call.call_id, arguments_delta=arguments))
         return events
 
     def finish_reason(self) -> FinishReason:
@@ -154,6 +159,9 @@ class _ChatMapper:
 
     def produced(self) -> str:
         return "".join(self.text) + "".join("".join(call.arguments) for call in self.calls.values())
+
+
+_RawStream = openai.AsyncStream[object]
 
 
 class OpenAICompatibleProvider(ModelProvider):
@@ -201,7 +209,12 @@ class OpenAICompatibleProvider(ModelProvider):
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         mapper = _ChatMapper()
         try:
-            upstream = await self._client.chat.completions.create(**request_params(request), stream=True)
+            # The SDK's low-level post (auth, retries, HTTP errors, SSE decoding, in-stream errors) with
+            # the chunks left as the dicts the server sent: ``chat.completions.create`` re-validates
+            # its params and builds a pydantic object per chunk, which was the largest CPU cost per
+            # token of the whole platform (docs/performance.md).
+            upstream = await self._client.post("/chat/completions", body={**request_params(request), "stream": True},
+                                               cast_to=object, stream=True, stream_cls=_RawStream)
         except openai.OpenAIError as exc:
             yield Failed(error=translate_openai_error(exc, self.name).to_info())
             return
