@@ -8,6 +8,7 @@ export const useModelsStore = defineStore('models', () => {
   const models = ref<ModelInfo[]>(FALLBACK_MODELS)
   const defaultModel = ref(DEFAULT_MODEL)
   const fromServer = ref(false)
+  const unavailable = ref<Record<string, Record<string, string>>>({})
   let loading: Promise<void> | null = null
 
   function load(): Promise<void> {
@@ -15,6 +16,7 @@ export const useModelsStore = defineStore('models', () => {
       (page) => {
         if (page.data.length) models.value = page.data
         defaultModel.value = page.default_model || DEFAULT_MODEL
+        unavailable.value = page.unavailable ?? {}
         fromServer.value = true
       },
       () => {
@@ -24,5 +26,10 @@ export const useModelsStore = defineStore('models', () => {
     return loading
   }
 
-  return { models, defaultModel, fromServer, load }
+  /** Providers changed: fetch the list again next time. */
+  function invalidate(): void {
+    loading = null
+  }
+
+  return { models, defaultModel, fromServer, unavailable, load, invalidate }
 })
