@@ -659,6 +659,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Report
+         * @description Usage summed by day, assistant, model, conversation, kind or (administrators) user.
+         */
+        get: operations["usage_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Export
+         * @description Every usage record of the period as CSV (one row per model call).
+         */
+        get: operations["usage_export_csv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Summary
+         * @description The dashboard: this month's and today's spend and tokens, a daily series, budgets left.
+         */
+        get: operations["usage_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -699,6 +759,10 @@ export interface components {
     schemas: {
         /** AssistantCreate */
         AssistantCreate: {
+            /** Budget Monthly Micros */
+            budget_monthly_micros?: number | null;
+            /** Budget Monthly Tokens */
+            budget_monthly_tokens?: number | null;
             /**
              * Description
              * @default
@@ -750,6 +814,10 @@ export interface components {
         };
         /** AssistantPublic */
         AssistantPublic: {
+            /** Budget Monthly Micros */
+            budget_monthly_micros?: number | null;
+            /** Budget Monthly Tokens */
+            budget_monthly_tokens?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -804,6 +872,10 @@ export interface components {
          * @description Partial update: only the fields sent change. ``parameters`` and ``tools`` are replaced whole.
          */
         AssistantUpdate: {
+            /** Budget Monthly Micros */
+            budget_monthly_micros?: number | null;
+            /** Budget Monthly Tokens */
+            budget_monthly_tokens?: number | null;
             /** Description */
             description?: string | null;
             /** History Window */
@@ -864,6 +936,37 @@ export interface components {
             /** User Monthly Tokens */
             user_monthly_tokens?: number | null;
         };
+        /** BudgetStatus */
+        BudgetStatus: {
+            /**
+             * Budget
+             * @enum {string}
+             */
+            budget: "user_daily" | "user_monthly";
+            /** Limit */
+            limit: number;
+            /** Period */
+            period: string;
+            /** Remaining */
+            remaining: number;
+            /**
+             * Reserved
+             * @description held by calls in flight
+             */
+            reserved: number;
+            /**
+             * Resets At
+             * Format: date-time
+             */
+            resets_at: string;
+            /** Spent */
+            spent: number;
+            /**
+             * Unit
+             * @enum {string}
+             */
+            unit: "usd_micros" | "tokens";
+        };
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
             /**
@@ -902,6 +1005,8 @@ export interface components {
             archived: boolean;
             /** Assistant Id */
             assistant_id: string | null;
+            /** Continued In Id */
+            continued_in_id?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -918,6 +1023,13 @@ export interface components {
             message_count: number;
             /** Parent Id */
             parent_id: string | null;
+            /**
+             * Read Only
+             * @description True once the conversation continued elsewhere: sending here answers 409.
+             */
+            readonly read_only: boolean;
+            /** Summary */
+            summary?: string | null;
             /** Title */
             title: string;
             /**
@@ -939,6 +1051,17 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["ConversationPublic"][];
+        };
+        /** DailyPoint */
+        DailyPoint: {
+            /** Calls */
+            calls: number;
+            /** Cost Micros */
+            cost_micros: number;
+            /** Day */
+            day: string | null;
+            /** Tokens */
+            tokens: number;
         };
         /** FileSearchTool */
         FileSearchTool: {
@@ -1015,6 +1138,8 @@ export interface components {
          *     ``text`` is its plain-text rendering. ``status``: complete, streaming, stopped, failed, interrupted.
          */
         MessagePublic: {
+            /** Carried From Id */
+            carried_from_id?: string | null;
             /** Content */
             content: {
                 [key: string]: unknown;
@@ -1059,6 +1184,8 @@ export interface components {
          * @description A message as clients see it (also the API's MessagePublic).
          */
         MessageSnapshot: {
+            /** Carried From Id */
+            carried_from_id?: string | null;
             /** Content */
             content: {
                 [key: string]: unknown;
@@ -1361,6 +1488,8 @@ export interface components {
         };
         /** ThreadMessage */
         ThreadMessage: {
+            /** Carried From Id */
+            carried_from_id?: string | null;
             /** Content */
             content: {
                 [key: string]: unknown;
@@ -1452,11 +1581,114 @@ export interface components {
         };
         /**
          * TurnResult
-         * @description The outcome of a turn (non-streaming sends): check ``assistant_message.status``.
+         * @description The outcome of a turn (non-streaming sends): check ``assistant_message.status``. When the send
+         *     reached the message cap, the turn ran in a continuation: ``conversation_id`` is the new
+         *     conversation and ``continued_from`` the one the message was sent to.
          */
         TurnResult: {
             assistant_message: components["schemas"]["MessageSnapshot"];
+            /** Continued From */
+            continued_from?: string | null;
+            /** Conversation Id */
+            conversation_id: string;
             user_message: components["schemas"]["MessageSnapshot"] | null;
+        };
+        /** UsageGroup */
+        UsageGroup: {
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /** Calls */
+            calls: number;
+            /** Cost Micros */
+            cost_micros: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /**
+             * Key
+             * @description the day (YYYY-MM-DD), assistant/conversation/user id, 'provider/model' or kind; null for usage without one
+             */
+            key: string | null;
+            /**
+             * Label
+             * @description assistant name, conversation title or user email, when known
+             */
+            label?: string | null;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Reasoning Tokens */
+            reasoning_tokens: number;
+            /** Tool Calls */
+            tool_calls: number;
+            /**
+             * Unpriced Calls
+             * @description calls of models without a price (counted as 0)
+             */
+            unpriced_calls: number;
+        };
+        /** UsageReport */
+        UsageReport: {
+            /** Data */
+            data: components["schemas"]["UsageGroup"][];
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "day" | "assistant" | "model" | "conversation" | "kind" | "user";
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            totals: components["schemas"]["UsageTotals"];
+            /**
+             * User Id
+             * @description whose usage; null: everyone (administrators)
+             */
+            user_id: string | null;
+        };
+        /**
+         * UsageSummary
+         * @description The dashboard: this month and today, a daily series of this month, what is left of each budget.
+         */
+        UsageSummary: {
+            /** Budgets */
+            budgets: components["schemas"]["BudgetStatus"][];
+            /** Daily */
+            daily: components["schemas"]["DailyPoint"][];
+            /** Day */
+            day: string;
+            limits: components["schemas"]["BudgetLimits"];
+            /** Month */
+            month: string;
+            month_totals: components["schemas"]["UsageTotals"];
+            today_totals: components["schemas"]["UsageTotals"];
+        };
+        /** UsageTotals */
+        UsageTotals: {
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /** Calls */
+            calls: number;
+            /** Cost Micros */
+            cost_micros: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Reasoning Tokens */
+            reasoning_tokens: number;
+            /** Tool Calls */
+            tool_calls: number;
+            /**
+             * Unpriced Calls
+             * @description calls of models without a price (counted as 0)
+             */
+            unpriced_calls: number;
         };
         /** UserBudgetPublic */
         UserBudgetPublic: {
@@ -3108,6 +3340,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PricesPublic"];
+                };
+            };
+        };
+    };
+    usage_report: {
+        parameters: {
+            query?: {
+                /** @description Inclusive; default: start of this month (UTC) */
+                from?: string | null;
+                /** @description Exclusive; a bare date includes that day. Default: now */
+                to?: string | null;
+                group_by?: "day" | "assistant" | "model" | "conversation" | "kind" | "user";
+                /** @description Administrators: one user's usage */
+                user_id?: string | null;
+                /** @description Administrators: everyone's usage */
+                all?: boolean;
+                assistant_id?: string | null;
+                conversation_id?: string | null;
+                /** @description chat, title or summary */
+                kind?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    usage_export_csv: {
+        parameters: {
+            query?: {
+                /** @description Inclusive; default: start of this month (UTC) */
+                from?: string | null;
+                /** @description Exclusive; a bare date includes that day. Default: now */
+                to?: string | null;
+                /** @description Administrators: one user's usage */
+                user_id?: string | null;
+                /** @description Administrators: everyone's usage */
+                all?: boolean;
+                assistant_id?: string | null;
+                conversation_id?: string | null;
+                /** @description chat, title or summary */
+                kind?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    usage_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageSummary"];
                 };
             };
         };

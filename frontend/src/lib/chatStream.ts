@@ -35,6 +35,12 @@ async function drain(body: ReadableStream<Uint8Array>, onEvent: EnvelopeHandler,
   return { lastId, ended }
 }
 
+/** Follow the running turn of a conversation (after a reload, or a continuation) to its end. */
+export async function followTurn(conversationId: string, onEvent: EnvelopeHandler, signal?: AbortSignal): Promise<void> {
+  const body = await open(`/api/conversations/${conversationId}/events`, { headers: { Accept: 'text/event-stream' }, signal })
+  await drain(body, onEvent, null)
+}
+
 /** Send `body` to `path` (send, regenerate or edit) and follow the turn to its end. */
 export async function streamTurn(conversationId: string, path: string, body: unknown,
   onEvent: EnvelopeHandler, signal?: AbortSignal): Promise<void> {

@@ -4,7 +4,7 @@ import { chatApi } from '@/api/chat'
 import { ApiError, errorMessage } from '@/api/errors'
 import type { ThreadPublic } from '@/api/types'
 import { FrameError, type ChatFrame, type ChatSocket } from '@/lib/chatSocket'
-import { streamTurn } from '@/lib/chatStream'
+import { followTurn, streamTurn } from '@/lib/chatStream'
 import { features } from '@/lib/features'
 import { accept, emptyChatState, reduce, type ChatState } from '@/stores/chatReducer'
 import { useConversationsStore } from '@/stores/conversations'
@@ -76,13 +76,23 @@ export const useChatStore = defineStore('chat', () => {
     loading.messages = true
     loading.error = null
     try {
-      setThread(await chatApi.thread(conversationId))
-      if (state.conversationId === conversationId) socket.value?.subscribe(conversationId)
+      const thread = await chatApi.thread(conversationId)
+      setThread(thread)
+      if (state.conversationId !== conversationId) return
+      if (socket.value) socket.value.subscribe(conversationId)
+      else if (thread.running) void follow(conversationId)
     } catch (e) {
       loading.error = errorMessage(e)
     } finally {
       loading.messages = false
     }
+  }
+
+  /** Without a socket: follow a turn that is already running over SSE. */
+  async function follow(conversationId: string): Promise<void> {
+    abort = new AbortController()
+    await followTurn(conversationId, (id, event) => applyEvent(event, id, conversationId), abort.signal).catch(() => undefined)
+    if (state.conversationId === conversationId && state.turn) await resync()
   }
 
   /** Reload the shown branch (after a reconnect, or when a stream gave up). */

@@ -17,10 +17,12 @@ export interface ChatState {
   lastEventId: string | null
   /** Replays of turns already saved in the loaded thread: their events are ignored. */
   ignoredTurns: string[]
+  /** Set when the message cap moved this chat to a new conversation (navigate there). */
+  continuedIn: string | null
 }
 
 export function emptyChatState(conversationId: string | null = null): ChatState {
-  return { conversationId, messages: [], turn: null, error: null, lastEventId: null, ignoredTurns: [] }
+  return { conversationId, messages: [], turn: null, error: null, lastEventId: null, ignoredTurns: [], continuedIn: null }
 }
 
 function single(id: string): ThreadMessage['version'] {
@@ -94,6 +96,10 @@ export function accept(state: ChatState, id: string | null, event: TurnEvent): b
 export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
   switch (event.type) {
     case 'turn_started':
+      if (event.continued_from && event.continued_from === state.conversationId) {
+        state.continuedIn = event.conversation_id
+        return {}
+      }
       if (!belongs(state, event.conversation_id)) return {}
       if (event.user_message) upsert(state, event.user_message)
       upsert(state, event.assistant_message)
@@ -128,5 +134,8 @@ export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
       return {}
     case 'conversation_updated':
       return { title: event.title }
+    case 'conversation_continued':
+      if (event.conversation_id === state.conversationId) state.continuedIn = event.continued_in_id
+      return {}
   }
 }

@@ -18,6 +18,8 @@ export interface MessageSnapshot {
   model?: string | null
   usage?: Record<string, unknown> | null
   cost_micros?: number | null
+  /** On copies a continuation carried over: the original message's id. */
+  carried_from_id?: string | null
   created_at: string
   updated_at: string
 }
@@ -43,6 +45,8 @@ export interface TurnStarted {
   conversation_id: string
   user_message: MessageSnapshot | null
   assistant_message: MessageSnapshot
+  /** The send reached the message cap of this (old) conversation: the turn runs in `conversation_id`. */
+  continued_from?: string | null
 }
 
 /** The model is busy with other requests; this one waits at `position`. */
@@ -87,6 +91,14 @@ export interface ConversationUpdated {
   title: string
 }
 
+/** Published on the old conversation when its message cap made a send continue in a new one. */
+export interface ConversationContinued {
+  type: 'conversation_continued'
+  conversation_id: string
+  continued_in_id: string
+  summary_source: 'model' | 'extract'
+}
+
 export type TurnEvent =
   | TurnStarted
   | Queued
@@ -96,6 +108,7 @@ export type TurnEvent =
   | TurnStopped
   | TurnFailed
   | ConversationUpdated
+  | ConversationContinued
 
 export type TurnEventType = TurnEvent['type']
 
@@ -114,6 +127,7 @@ const KNOWN: ReadonlySet<string> = new Set<TurnEventType>([
   'turn_stopped',
   'turn_failed',
   'conversation_updated',
+  'conversation_continued',
 ])
 
 /** Narrow a parsed frame to a TurnEvent; unknown types (a newer server) are ignored. */

@@ -89,6 +89,17 @@ describe('chat branches and versions', () => {
     expect(chat.isStreaming).toBe(false)
   })
 
+  it('follows the chat to its continuation when the message cap is reached', () => {
+    const chat = loaded([msg('u1', 'user', null)])
+    chat.applyEvent({ type: 'conversation_continued', conversation_id: 'c1', continued_in_id: 'c2', summary_source: 'model' }, 'old:1')
+    expect(chat.state.continuedIn).toBe('c2')
+    const other = loaded([])
+    other.state.continuedIn = null
+    other.applyEvent({ ...started('t9', msg('u9', 'user', null), msg('a9', 'assistant', 'u9')), conversation_id: 'c2', continued_from: 'c1' }, 't9:1')
+    expect(other.state.continuedIn).toBe('c2')
+    expect(other.state.messages).toEqual([])
+  })
+
   it('stops over the socket when it is open, else over HTTP', async () => {
     const chat = loaded([])
     chat.state.turn = { turnId: 't', messageId: 'a', queuePosition: null }

@@ -54,7 +54,7 @@ describe('MessageBubble actions', () => {
 })
 
 describe('ChatBanners', () => {
-  const conversation = { id: 'c1', assistant_id: 'a', title: 'T', archived: false, parent_id: null, message_count: 2, last_activity_at: '', created_at: '', updated_at: '' }
+  const conversation = { id: 'c1', assistant_id: 'a', title: 'T', archived: false, parent_id: null, read_only: false, message_count: 2, last_activity_at: '', created_at: '', updated_at: '' }
 
   it('explains a budget refusal and keeps the draft', () => {
     const w = mount(ChatBanners, { props: { conversation, error: { code: 'budget_exceeded', message: 'Monthly limit of $5.00 reached' } }, global: { plugins: [router] } })

@@ -96,7 +96,7 @@ describe('chat store applyEvent', () => {
     const chat = useChatStore()
     const conversations = useConversationsStore()
     conversations.items = [{
-      id: 'c1', assistant_id: 'a', title: 'New conversation', archived: false, parent_id: null, message_count: 0,
+      id: 'c1', assistant_id: 'a', title: 'New conversation', archived: false, parent_id: null, read_only: false, message_count: 0,
       last_activity_at: '', created_at: '', updated_at: '',
     }]
     chat.applyEvent({ type: 'conversation_updated', conversation_id: 'c1', title: 'Trip to Rome' })
