@@ -26,6 +26,8 @@ async def test_the_default_local_model_streams_a_real_answer(
                                   headers=alice.headers | {"Accept": "text/event-stream"},
                                   json={"content": "What is the capital of France?"}) as response:
         events = [e async for e in sse_events(response)]
+    outline = [(e.type, e.data.get("error")) for e in events if e.type != "text_delta"]
+    assert [e.type for e in events if e.type.startswith("turn_")][-1] == "turn_completed", outline
     deltas = [e for e in events if e.type == "text_delta"]
     assert len(deltas) >= 2, "the answer must arrive token by token"
     done = next(e for e in events if e.type == "turn_completed").data["message"]
