@@ -18,11 +18,13 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+BUSY_TIMEOUT_MS = 10_000
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -46,22 +48,46 @@ class LoopSideSQLite(aiosqlite.Connection):
     and, under load, of the write lock's hold time. In WAL mode only taking the write lock can wait
     (on another writer) and only COMMIT does disk work (checkpoints), so: cursors, fetches, reads
     (``SELECT``), and every statement of a transaction that already holds the write lock
-    (``BEGIN IMMEDIATE``, see :func:`transaction`) run right here, in microseconds; BEGIN, COMMIT,
-    ROLLBACK and writes outside such a transaction still go to the thread."""
+    (``BEGIN IMMEDIATE``, see :func:`transaction`) run right here, in microseconds. BEGIN IMMEDIATE
+    is tried here without waiting and goes to the thread only when another process holds the lock;
+    COMMIT/ROLLBACK run here (WAL: no lock wait; synchronous=NORMAL: no fsync, except the occasional
+    auto-checkpoint). Writes outside such a transaction still go to the thread. Each suspension
+    inside a write transaction costs a full event-loop turn while the write lock is held: under load
+    that, not SQL, was what made turn starts queue."""
 
     _write_held = False
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = self._connection
-        if connection is not None and self._running and self._inline(fn, args, connection):
-            return fn(*args, **kwargs)
-        result = await super()._execute(fn, *args, **kwargs)
+        if connection is None or not self._running:
+            return await super()._execute(fn, *args, **kwargs)
         name = getattr(fn, "__name__", "")
         if name == "execute" and args and isinstance(args[0], str) and _head(args[0]) == "BEGIN IMMEDIATE":
+            result = self._try_begin_here(fn, args, kwargs, connection)
+            if result is None:  # another process holds the write lock: wait for it in the thread
+                result = await super()._execute(fn, *args, **kwargs)
             self._write_held = True
-        elif name in ("commit", "rollback"):
+            return result
+        if name in ("commit", "rollback") and isinstance(getattr(fn, "__self__", None), sqlite3.Connection):
             self._write_held = False
-        return result
+            return fn(*args, **kwargs)  # WAL: never waits for a lock; synchronous=NORMAL: no fsync
+        if self._inline(fn, args, connection):
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+    @staticmethod
+    def _try_begin_here(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                        connection: sqlite3.Connection) -> Any:
+        """Take the write lock without waiting, or return None (the caller then waits in the thread)."""
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return None
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _inline(self, fn: Callable[..., Any], args: tuple[Any, ...], connection: sqlite3.Connection) -> bool:
         name = getattr(fn, "__name__", "")
