@@ -155,20 +155,23 @@ class TurnRunner:
         """Save the answer, its usage record and cost, and settle the budget reservation, in one
         transaction. Usage is recorded even when the conversation was deleted meanwhile."""
         async with transaction(self._sessions) as session:
+            # Lock order everywhere: conversation and message rows, then the budget ledger (no deadlocks).
             message = await session.get(Message, plan.turn.assistant_message_id)
+            if message is not None:
+                message.text = outcome.text
+                message.content = [{"type": "text", "text": outcome.text}] if outcome.text else []
+                message.status = outcome.status
+                message.error = outcome.error.model_dump() if outcome.error else None
+                message.updated_at = utcnow()
+                await session.flush()
             cost = await self._billing.record(session, plan.target, plan.reservation, kind="chat", usage=outcome.usage,
                                               message_id=message.id if message else None)
             if message is None:
                 return None
-            message.text = outcome.text
-            message.content = [{"type": "text", "text": outcome.text}] if outcome.text else []
-            message.status = outcome.status
-            message.error = outcome.error.model_dump() if outcome.error else None
             message.usage = usage_doc(outcome.usage, cost, {
                 "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms,
                 "finish_reason": outcome.finish_reason}) if outcome.usage is not None else None
             message.cost_micros = cost.micros
-            message.updated_at = utcnow()
             await session.flush()
             return ev.MessageSnapshot.model_validate(message)
 

@@ -71,10 +71,14 @@ class TitleWriter:
                 await asyncio.shield(self._billing.release(reservation))
             raise
         async with transaction(self._sessions) as session:
-            await self._billing.record(session, plan.target, reservation, kind="title", usage=usage)
+            # Lock order everywhere: the conversation row, then the budget ledger (no deadlocks).
             conversation = await session.get(Conversation, plan.conversation_id)
-            if conversation is None or conversation.title != DEFAULT_TITLE:
-                return
-            conversation.title = title
+            retitled = conversation is not None and conversation.title == DEFAULT_TITLE
+            if conversation is not None and retitled:
+                conversation.title = title
+                await session.flush()
+            await self._billing.record(session, plan.target, reservation, kind="title", usage=usage)
+        if not retitled:
+            return
         await self._bus.publish(plan.conversation_id, ev.to_wire(
             ev.ConversationUpdated(conversation_id=plan.conversation_id, title=title)))

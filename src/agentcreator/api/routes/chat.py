@@ -93,6 +93,7 @@ async def select_version(message_id: str, conversation: OwnedConversation, user:
                          state: AppStateDep, session: SessionDep) -> ThreadPublic:
     """Show the branch through this message version."""
     await state.chat.select_version(user.id, conversation.id, message_id)
+    await session.commit()  # end this read transaction: MariaDB's repeatable read would keep the old snapshot
     await session.refresh(conversation)  # the service changed the active branch in its own transaction
     return await thread(conversation, session)
 
