@@ -151,6 +151,8 @@ class RedisEventBus(EventBus):
         self._redis = redis
         self._retention = max(1, int(retention_seconds))
         self._prefix = prefix
+        # Turns opened by this process: publish needs no GET per event (one round trip per token).
+        self._opened: dict[str, str] = {}
 
     def _key(self, kind: str, channel: str) -> str:
         return f"{self._prefix}{kind}:{channel}"
@@ -162,18 +164,21 @@ class RedisEventBus(EventBus):
             pipe.set(self._key("turnid", channel), turn_id, ex=86400)
             pipe.set(self._key("listen", channel), time.time(), ex=86400)
             await pipe.execute()
+        self._opened[channel] = turn_id
 
     async def _turn_id(self, channel: str) -> str | None:
         raw = await self._redis.get(self._key("turnid", channel))
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def publish(self, channel: str, event: Event) -> str:
-        turn_id = await self._turn_id(channel)
+        turn_id = self._opened.get(channel) or await self._turn_id(channel)
         stream_id = await self._redis.xadd(self._key("turn", channel), {"e": json.dumps(event)}, maxlen=100_000)
         sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
         return f"{turn_id}:{sid}"
 
     async def close(self, channel: str, turn_id: str) -> None:
+        if self._opened.get(channel) == turn_id:
+            del self._opened[channel]
         if await self._turn_id(channel) != turn_id:
             return
         stream = self._key("turn", channel)
