@@ -13,6 +13,9 @@ export interface AssistantFormState {
   max_output_tokens: string
   max_messages: string
   history_window: string
+  /** The assistant's own monthly budget: dollars and tokens ("" = no limit of its own). */
+  budget_dollars: string
+  budget_tokens: string
   tags: string[]
 }
 
@@ -30,6 +33,8 @@ export function toFormState(a?: Assistant | null): AssistantFormState {
     max_output_tokens: str(a?.parameters.max_output_tokens),
     max_messages: str(a?.max_messages ?? 50),
     history_window: str(a?.history_window ?? 20),
+    budget_dollars: a?.budget_monthly_micros == null ? '' : String(a.budget_monthly_micros / 1_000_000),
+    budget_tokens: str(a?.budget_monthly_tokens),
     tags: [...(a?.tags ?? [])],
   }
 }
@@ -39,6 +44,11 @@ function num(text: string | number): number | null {
   if (t === '') return null
   const n = Number(t)
   return Number.isFinite(n) ? n : NaN
+}
+
+function dollarsToMicros(text: string): number | null {
+  const n = num(text)
+  return n === null || Number.isNaN(n) ? n : Math.round(n * 1_000_000)
 }
 
 export function toPayload(s: AssistantFormState): AssistantCreate {
@@ -51,6 +61,8 @@ export function toPayload(s: AssistantFormState): AssistantCreate {
     parameters: { temperature: num(s.temperature), top_p: num(s.top_p), max_output_tokens: num(s.max_output_tokens) },
     max_messages: num(s.max_messages),
     history_window: num(s.history_window),
+    budget_monthly_micros: dollarsToMicros(s.budget_dollars),
+    budget_monthly_tokens: num(s.budget_tokens),
     tags: s.tags,
   }
 }
