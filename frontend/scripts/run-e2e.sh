@@ -12,6 +12,11 @@ if [ ! -x /usr/bin/chromium ]; then
     || { echo "!! could not install chromium"; exit 1; }
 fi
 
+# Emoji the small model likes to write render as boxes in screenshots without a colour emoji font.
+if [ ! -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 || true
+fi
+
 PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || { echo "!! $PY missing: run 'make install' first"; exit 1; }
 PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
