@@ -77,6 +77,7 @@ test('an administrator edits the price table and the budgets', async (t) => {
   await page.getByRole('button', { name: 'Save as new version' }).click()
   await page.getByTestId('price-version').filter({ hasText: note }).waitFor()
   assert.notEqual(await page.getByTestId('price-version').textContent(), before)
+  await page.getByRole('heading', { name: 'Administration' }).scrollIntoViewIfNeeded()
   await shot(page, 'admin-prices')
 
   await page.getByRole('link', { name: 'Budgets' }).click()
