@@ -29,7 +29,9 @@ async def get_session(state: AppStateDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session closes when the handler returns, not when the response ends, so a
+# streamed answer never holds a database connection while the model writes.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False)
 
