@@ -83,6 +83,10 @@ def checks_for(now: datetime, user_id: str, limits: UserLimits, assistant_id: st
     return checks
 
 
+def _tokens(count: int) -> str:
+    return f"{count:,} token" if count == 1 else f"{count:,} tokens"
+
+
 def _resets(check: BudgetCheck) -> str:
     if check.key.scope == "user_day":
         return "resets at 00:00 UTC"
@@ -103,7 +107,7 @@ def refusal(check: BudgetCheck, *, spent_micros: int, reserved_micros: int, spen
     else:
         limit = check.limit_tokens or 0
         used, reserved, needed = spent_tokens, reserved_tokens, needed_tokens
-        size, left, need = f"{limit:,} tokens", f"{max(limit - used - reserved, 0):,} tokens", f"{needed:,} tokens"
+        size, left, need = _tokens(limit), _tokens(max(limit - used - reserved, 0)), _tokens(needed)
         unit = "tokens"
     period = "daily" if check.key.scope == "user_day" else "monthly"
     kind = "budget" if money else "token budget"
