@@ -1,3 +1,5 @@
+// @vitest-environment jsdom
+// (happy-dom drops the first element of what DOMPurify sanitises: its NodeIterator loses the removed <body> root.)
 import { describe, expect, it } from 'vitest'
 import { hasRemoteImages, renderMarkdown } from '@/lib/markdown'
 
