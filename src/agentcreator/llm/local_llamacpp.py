@@ -239,8 +239,10 @@ class LocalLlamaProvider(ModelProvider):
             put(Failed(error=error.to_info()))
         finally:
             try:
-                put(_END)
+                # Release first: callbacks run in order, so the slot is free before the consumer
+                # sees the end of its stream (and a queued request can start at once).
                 loop.call_soon_threadsafe(model.semaphore.release)
+                put(_END)
             except RuntimeError:
                 logger.debug("event loop closed before the local generation of %s ended", model.name)
 
