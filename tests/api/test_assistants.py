@@ -31,7 +31,8 @@ FULL = {
     "tags": ["research", "work"],
 }
 PUBLIC_KEYS = {"id", "name", "description", "instructions", "model", "tools", "parameters", "max_messages",
-               "history_window", "budget_monthly_micros", "budget_monthly_tokens", "tags", "created_at",
+               "history_window", "budget_monthly_micros", "budget_monthly_tokens", "summarize_dropped", "tags",
+               "created_at",
                "updated_at"}
 
 

@@ -17,7 +17,7 @@ from tests.api.test_assistants_factories import get_json, make_assistant
 from tests.conftest import UserSession
 
 PORTABLE = ("name", "description", "instructions", "model", "tools", "parameters", "max_messages",
-            "history_window", "budget_monthly_micros", "budget_monthly_tokens", "tags")
+            "history_window", "budget_monthly_micros", "budget_monthly_tokens", "summarize_dropped", "tags")
 
 
 def portable(assistant: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,8 @@ COPY_SUFFIX = " (copy)"
 NAME_MAX = 200
 # What an export document carries, and what duplicate copies.
 PORTABLE_FIELDS = ("name", "description", "instructions", "model", "tools", "parameters",
-                   "max_messages", "history_window", "budget_monthly_micros", "budget_monthly_tokens", "tags")
+                   "max_messages", "history_window", "budget_monthly_micros", "budget_monthly_tokens",
+                   "summarize_dropped", "tags")
 
 ModelValidator = Callable[[str], Awaitable[None]]
 """Raises an AppError (e.g. ValidationFailed) when the model is unknown or unavailable."""

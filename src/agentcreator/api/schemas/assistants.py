@@ -116,6 +116,9 @@ class AssistantCreate(StrictInput):
     history_window: HistoryWindow | None = None
     budget_monthly_micros: BudgetMicros | None = None
     budget_monthly_tokens: BudgetTokens | None = None
+    summarize_dropped: bool = Field(False, description=(
+        "Keep a running summary of the messages that fall out of the history window and send it "
+        "with the instructions (one extra, metered model call when messages drop out)"))
     tags: Tags = Field(default_factory=list)
 
 
@@ -133,6 +136,7 @@ class AssistantUpdate(StrictInput):
     # null removes the assistant's own limit.
     budget_monthly_micros: BudgetMicros | None = None
     budget_monthly_tokens: BudgetTokens | None = None
+    summarize_dropped: bool | None = None
     tags: Tags | None = None
 
     @model_validator(mode="after")
@@ -159,6 +163,7 @@ class AssistantPublic(BaseModel):
     history_window: int
     budget_monthly_micros: int | None = None
     budget_monthly_tokens: int | None = None
+    summarize_dropped: bool = False
     tags: list[str]
     created_at: datetime
     updated_at: datetime

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
@@ -27,3 +27,5 @@ class Assistant(IdMixin, TimestampMixin, Base):
     # Monthly budget of this assistant (micro-dollars, tokens); None: no limit of its own.
     budget_monthly_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     budget_monthly_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Opt-in: keep a running summary of the messages that fall out of the history window.
+    summarize_dropped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)

@@ -35,6 +35,10 @@ class Conversation(IdMixin, TimestampMixin, Base):
     )
     # A continuation's summary of the conversation it continues; sent with the instructions.
     summary: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    # Running summary of the messages that fell out of the history window (assistant opt-in), and the
+    # last message it covers: it is used only while that message is on the branch being shown.
+    window_summary: Mapped[str | None] = mapped_column(SafeText(), nullable=True)
+    window_summary_through_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # The newest message of the branch being shown (regenerate/edit create sibling branches).
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
