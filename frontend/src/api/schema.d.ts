@@ -782,6 +782,12 @@ export interface components {
             /** Name */
             name: string;
             parameters?: components["schemas"]["AssistantParameters"];
+            /**
+             * Summarize Dropped
+             * @description Keep a running summary of the messages that fall out of the history window and send it with the instructions (one extra, metered model call when messages drop out)
+             * @default false
+             */
+            summarize_dropped: boolean;
             /** Tags */
             tags?: string[];
             /** Tools */
@@ -838,6 +844,11 @@ export interface components {
             /** Name */
             name: string;
             parameters: components["schemas"]["AssistantParameters"];
+            /**
+             * Summarize Dropped
+             * @default false
+             */
+            summarize_dropped: boolean;
             /** Tags */
             tags: string[];
             /** Tools */
@@ -889,6 +900,8 @@ export interface components {
             /** Name */
             name?: string | null;
             parameters?: components["schemas"]["AssistantParameters"] | null;
+            /** Summarize Dropped */
+            summarize_dropped?: boolean | null;
             /** Tags */
             tags?: string[] | null;
             /** Tools */
