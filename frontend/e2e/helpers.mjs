@@ -72,7 +72,7 @@ export async function createAssistant(page, name, description = '') {
   await page.waitForURL((url) => url.pathname === '/assistants')
 }
 
-/** Save a screenshot to docs/screenshots when SCREENSHOT_DIR is set. */
+/** Save a screenshot to SCREENSHOT_DIR when set (run-e2e.sh: a temporary dir, or docs/screenshots with SCREENSHOTS=1). */
 export async function shot(page, name) {
   if (!SCREENSHOT_DIR) return
   mkdirSync(SCREENSHOT_DIR, { recursive: true })

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Start the real backend on a free port with a throw-away data dir, run e2e/*.test.mjs with
 # `node --test`, stop the backend. Needs frontend/dist (scripts/build-frontend.sh).
+# Screenshots go to a temporary directory (printed at the end), or to docs/screenshots with
+# SCREENSHOTS=1 (`npm run screenshots`), so an ordinary test run leaves the work tree clean.
+# Arguments (spec files relative to frontend/, e.g. e2e/chat.test.mjs) run only those specs.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -52,9 +55,17 @@ fi
 "${CLI[@]}" create-admin --email "$ADMIN_EMAIL" --name "Alex Admin" --password "$ADMIN_PASSWORD" >/dev/null \
   || { echo "!! create-admin failed"; exit 1; }
 
+if [ "${SCREENSHOTS:-0}" = 1 ]; then
+  SHOTS="$ROOT/docs/screenshots"
+else
+  SHOTS="${TMPDIR:-/tmp}/agentcreator-e2e-screenshots-$(id -u)"
+  rm -rf "$SHOTS"
+fi
+
 cd frontend
-ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$ROOT/docs/screenshots" \
-  node --test --test-concurrency=1 --test-reporter=spec e2e/
+ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$SHOTS" \
+  node --test --test-concurrency=1 --test-reporter=spec "${@:-e2e/}"
 rc=$?
 if [ "$rc" != 0 ]; then echo "-- backend log (tail) --"; tail -40 "$LOG"; fi
+echo "screenshots: $SHOTS"
 exit $rc

@@ -36,9 +36,11 @@ export interface ChatSocketOptions {
 
 export class FrameError extends Error {
   readonly code: string
+  readonly details: Record<string, unknown> | undefined
   constructor(error: ErrorInfo) {
     super(error.message)
     this.code = error.code
+    this.details = error.details ?? undefined
   }
 }
 

@@ -14,8 +14,14 @@ export function toThreadMessages(thread: ThreadPublic): ThreadMessage[] {
   return thread.data as ThreadMessage[]
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 function toErrorInfo(e: unknown): ErrorInfo {
-  if (e instanceof ApiError || e instanceof FrameError) return { code: e.code, message: e.message }
+  if (e instanceof ApiError || e instanceof FrameError) {
+    return { code: e.code, message: e.message, ...(isRecord(e.details) ? { details: e.details } : {}) }
+  }
   return { code: 'send_failed', message: errorMessage(e) }
 }
 

@@ -17,12 +17,17 @@ export interface ChatState {
   lastEventId: string | null
   /** Replays of turns already saved in the loaded thread: their events are ignored. */
   ignoredTurns: string[]
-  /** Set when the message cap moved this chat to a new conversation (navigate there). */
+  /** Set when the message cap moved this chat to a new conversation. */
   continuedIn: string | null
+  /** This tab's own send moved it (navigate there); false when it was another tab's, or a replay. */
+  followContinuation: boolean
 }
 
 export function emptyChatState(conversationId: string | null = null): ChatState {
-  return { conversationId, messages: [], turn: null, error: null, lastEventId: null, ignoredTurns: [], continuedIn: null }
+  return {
+    conversationId, messages: [], turn: null, error: null, lastEventId: null, ignoredTurns: [], continuedIn: null,
+    followContinuation: false,
+  }
 }
 
 function single(id: string): ThreadMessage['version'] {
@@ -98,6 +103,7 @@ export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
     case 'turn_started':
       if (event.continued_from && event.continued_from === state.conversationId) {
         state.continuedIn = event.conversation_id
+        state.followContinuation = true // only the sender's own stream carries this turn here
         return {}
       }
       if (!belongs(state, event.conversation_id)) return {}
@@ -135,7 +141,11 @@ export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
     case 'conversation_updated':
       return { title: event.title }
     case 'conversation_continued':
-      if (event.conversation_id === state.conversationId) state.continuedIn = event.continued_in_id
+      if (event.conversation_id !== state.conversationId) return {}
+      state.continuedIn = event.continued_in_id
+      // A send of ours is waiting: follow it. Otherwise another tab reached the cap, or opening the
+      // old conversation replayed the event: stay, and show it read-only.
+      state.followContinuation = state.turn !== null
       return {}
   }
 }

@@ -37,6 +37,15 @@ export interface ErrorInfo {
   code: string
   message: string
   retryable?: boolean
+  /** The API error's details (e.g. `continued_in_id` with `conversation_read_only`). */
+  details?: Record<string, unknown> | null
+}
+
+/** Where a refused send should go instead: `conversation_read_only` names the continuation. */
+export function continuedInOf(error: ErrorInfo | null | undefined): string | null {
+  if (error?.code !== 'conversation_read_only') return null
+  const id = error.details?.continued_in_id
+  return typeof id === 'string' && id ? id : null
 }
 
 export interface TurnStarted {

@@ -89,15 +89,25 @@ describe('chat branches and versions', () => {
     expect(chat.isStreaming).toBe(false)
   })
 
-  it('follows the chat to its continuation when the message cap is reached', () => {
+  it('follows the chat to its continuation when its own send reached the message cap', () => {
     const chat = loaded([msg('u1', 'user', null)])
+    chat.state.turn = { turnId: null, messageId: null, queuePosition: null }
     chat.applyEvent({ type: 'conversation_continued', conversation_id: 'c1', continued_in_id: 'c2', summary_source: 'model' }, 'old:1')
     expect(chat.state.continuedIn).toBe('c2')
+    expect(chat.state.followContinuation).toBe(true)
     const other = loaded([])
     other.state.continuedIn = null
     other.applyEvent({ ...started('t9', msg('u9', 'user', null), msg('a9', 'assistant', 'u9')), conversation_id: 'c2', continued_from: 'c1' }, 't9:1')
     expect(other.state.continuedIn).toBe('c2')
+    expect(other.state.followContinuation).toBe(true)
     expect(other.state.messages).toEqual([])
+  })
+
+  it('opening a continued conversation (its event replayed) or another tab reaching the cap does not navigate', () => {
+    const chat = loaded([msg('u1', 'user', null)])
+    chat.applyEvent({ type: 'conversation_continued', conversation_id: 'c1', continued_in_id: 'c2', summary_source: 'model' }, 'old:1')
+    expect(chat.state.continuedIn).toBe('c2')
+    expect(chat.state.followContinuation).toBe(false)
   })
 
   it('stops over the socket when it is open, else over HTTP', async () => {
