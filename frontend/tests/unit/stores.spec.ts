@@ -80,7 +80,7 @@ describe('assistants store', () => {
       return json(204, null)
     }))
     const store = useAssistantsStore()
-    await store.create({ name: 'A', description: '', instructions: '' })
+    await store.create({ name: 'A', description: '', instructions: '', summarize_dropped: false })
     expect(store.count).toBe(1)
     await store.update('1', { name: 'B' })
     expect(store.items.map((a) => a.name)).toEqual(['B'])

@@ -16,6 +16,8 @@ export interface AssistantFormState {
   /** The assistant's own monthly budget: dollars and tokens ("" = no limit of its own). */
   budget_dollars: string
   budget_tokens: string
+  /** Summarise messages that leave the history window (API default false; kept as loaded, no field yet). */
+  summarize_dropped: boolean
   tags: string[]
 }
 
@@ -35,6 +37,7 @@ export function toFormState(a?: Assistant | null): AssistantFormState {
     history_window: str(a?.history_window ?? 20),
     budget_dollars: a?.budget_monthly_micros == null ? '' : String(a.budget_monthly_micros / 1_000_000),
     budget_tokens: str(a?.budget_monthly_tokens),
+    summarize_dropped: a?.summarize_dropped ?? false,
     tags: [...(a?.tags ?? [])],
   }
 }
@@ -63,6 +66,7 @@ export function toPayload(s: AssistantFormState): AssistantCreate {
     history_window: num(s.history_window),
     budget_monthly_micros: dollarsToMicros(s.budget_dollars),
     budget_monthly_tokens: num(s.budget_tokens),
+    summarize_dropped: s.summarize_dropped,
     tags: s.tags,
   }
 }
