@@ -35,6 +35,8 @@ test('usage shows spend and tokens; a budget refuses a send and keeps the draft'
   await page.getByLabel('Message', { exact: true }).fill('Count from one to five.')
   await page.keyboard.press('Enter')
   await page.locator('[data-testid="message"][data-role="assistant"][data-status="complete"]').waitFor({ timeout: 30_000 })
+  // The title is written (and its model call recorded) after the answer: wait for it.
+  await page.getByTestId('chat-title').filter({ hasNotText: 'New conversation' }).waitFor({ timeout: 30_000 })
 
   await page.getByRole('link', { name: 'Usage' }).click()
   const table = page.getByTestId('usage-table')
@@ -47,8 +49,15 @@ test('usage shows spend and tokens; a budget refuses a send and keeps the draft'
   const csv = await readFile(await download.path(), 'utf8')
   assert.ok(csv.split('\n').length >= 2, 'the CSV has a header and at least one row')
 
+  const stat = async (id) => (await page.getByTestId(id).locator('p').nth(1).textContent()).trim()
+  const onUsagePage = { spend: await stat('stat-spend'), tokens: await stat('stat-tokens'), calls: await stat('stat-calls') }
+  assert.equal(onUsagePage.calls, '2', 'the answer and its title')
+
   await page.getByRole('link', { name: 'Dashboard' }).click()
   await page.getByTestId('usage-glance').waitFor()
+  // The dashboard and the usage page read the same API for the same month: the numbers agree.
+  const glance = async (id) => (await page.getByTestId(id).textContent()).trim()
+  assert.deepEqual({ spend: await glance('glance-spend'), tokens: await glance('glance-tokens'), calls: await glance('glance-calls') }, onUsagePage)
   await shot(page, 'dashboard-usage')
 
   // An administrator sets this user's daily token budget to 1: the next send is refused (402).
