@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -66,9 +65,7 @@ async def test_capabilities_and_unknown_model(tmp_path: Path) -> None:
 @pytest.mark.local_model
 async def test_streams_a_short_answer_and_counts_tokens(local: LocalLlamaProvider) -> None:
     req = smol(max_output_tokens=16, temperature=0.0)
-    started = time.monotonic()
     events = await collect(local, req)
-    took = time.monotonic() - started
     end = terminal(events)
     assert isinstance(end, Completed), end
     text = text_of(events)
@@ -79,7 +76,6 @@ async def test_streams_a_short_answer_and_counts_tokens(local: LocalLlamaProvide
     assert usage.input_tokens == local.count_tokens(req.model, req.messages, req.instructions)
     assert 1 <= usage.output_tokens <= 16 + 1  # re-tokenizing the text may differ by a token at the edge
     assert end.finish_reason in ("stop", "length")
-    assert took < 30
     (info,) = await local.list_models()
     assert info.context_length == 2048  # min(configured 2048, SmolLM2's 8192)
 
@@ -97,20 +93,47 @@ async def test_count_tokens_uses_the_model_tokenizer(local: LocalLlamaProvider) 
 
 
 @pytest.mark.local_model
-async def test_closing_the_stream_stops_generation_promptly(local: LocalLlamaProvider) -> None:
+async def test_closing_the_stream_stops_generation(local: LocalLlamaProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the stream stops the worker between tokens and gives the slot back: of the 1000 tokens
+    asked for, only a few more are generated after the consumer went away."""
+    model = local._models[SMOLLM2_NAME]
+    produced = 0
+    real_checkout = model.checkout
+
+    class Counting:  # counts the chunks llama-cpp-python generates, consumed or not
+        def __init__(self, instance: object) -> None:
+            self._instance = instance
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._instance, name)
+
+        def create_chat_completion(self, **kwargs: object) -> object:
+            chunks = self._instance.create_chat_completion(**kwargs)  # type: ignore[attr-defined]
+
+            def counted():  # type: ignore[no-untyped-def]
+                nonlocal produced
+                try:
+                    for chunk in chunks:
+                        produced += 1
+                        yield chunk
+                finally:
+                    chunks.close()
+            return counted()
+
+    monkeypatch.setattr(model, "checkout", lambda: Counting(real_checkout()))
+    monkeypatch.setattr(model, "checkin", lambda instance: model._idle.append(instance._instance))
     stream = local.stream(smol("Write a very long story about a dragon.", max_output_tokens=1000))
     seen = 0
     async for event in stream:
         seen += isinstance(event, TextDelta)
         if seen == 3:
             break
-    started = time.monotonic()
     await stream.aclose()  # type: ignore[attr-defined]
-    model = local._models[SMOLLM2_NAME]
-    await asyncio.wait_for(model.semaphore.acquire(), 5)  # the worker stopped and gave the slot back
-    released_after = time.monotonic() - started
+    # A generous bound only so that a broken stop cannot hang the suite; no duration is asserted.
+    await asyncio.wait_for(model.semaphore.acquire(), 120)  # the worker ended and gave the slot back
     model.semaphore.release()
-    assert released_after < 1.0, f"generation went on for {released_after:.2f}s after the stream was closed"
+    assert produced < 100, f"{produced} chunks were generated: closing the stream did not stop generation"
+    assert len(model._idle) == 1  # the instance went back to the pool
     follow_up = terminal(await collect(local, smol("Say hi.", max_output_tokens=8)))
     assert isinstance(follow_up, Completed)  # the single instance is back in the pool
 
