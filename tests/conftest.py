@@ -176,6 +176,7 @@ async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) ->
     await app_state.turns.stop_all("shutdown")
     await app_state.chat.drain()  # a previous test's turn may still be writing (its title, its usage)
     await _empty_tables(migrated_engine)
+    app_state.billing.invalidate_prices()  # the price table was emptied behind the app's back
     app_state.rate_limiter = MemoryRateLimiter()
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

@@ -8,13 +8,14 @@ settles in the caller's transaction) or :meth:`Billing.release` when the call ne
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentcreator.billing.budgets import UserLimits, checks_for, refusal
+from agentcreator.billing.budgets import BudgetCheck, UserLimits, checks_for, refusal
 from agentcreator.billing.pricing import (
     DEFAULT_MODEL_RATES,
     DEFAULT_TOOL_FEES,
@@ -35,6 +36,10 @@ from agentcreator.repositories.budgets import LedgerKey
 
 log = logging.getLogger(__name__)
 BUDGET_DEFAULTS_KEY = "budget_defaults"
+# The price table is read from the database at most this often per process. An admin's edit through
+# the API invalidates this process's copy at once; other workers see it within this many seconds.
+# (Past costs never change: each usage record names the price version it was priced with.)
+PRICE_TABLE_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,22 @@ class CallTarget:
                                              assistant.budget_monthly_tokens))
 
 
+@dataclass(frozen=True)
+class Quote:
+    """The most a call can cost, and every budget it counts against: computed before the write
+    transaction (reads only), reserved in it (:meth:`Billing.reserve_quote`)."""
+
+    user_id: str
+    micros: int
+    tokens: int
+    checks: tuple[BudgetCheck, ...]
+
+
 @dataclass
 class _Cache:
     stamp: tuple[int, datetime] | None = None
     table: PriceTable = field(default_factory=lambda: PriceTable(None))
+    fresh_until: float = 0.0  # time.monotonic()
 
 
 class Billing:
@@ -87,16 +104,26 @@ class Billing:
 
     # --- prices --------------------------------------------------------------------------------
 
-    async def price_table(self, session: AsyncSession) -> PriceTable:
-        """The current price table (cached per version; every worker sees a new version at once)."""
+    async def price_table(self, session: AsyncSession, *, cached: bool = False) -> PriceTable:
+        """The current price table, checked against the latest version (reloaded when it changed).
+        ``cached`` (the chat hot path): the copy checked less than :data:`PRICE_TABLE_TTL_SECONDS` ago
+        is used as is, unless :meth:`invalidate_prices` was called since."""
+        if cached and self._cache.stamp is not None and time.monotonic() < self._cache.fresh_until:
+            return self._cache.table
         version = await price_repo.latest_version(session)
         if version is None:  # emptied by hand: put the defaults back rather than price everything 0
             version = await price_repo.add_version(session, created_by=None, note="Default list prices",
                                                    models=DEFAULT_MODEL_RATES, tools=DEFAULT_TOOL_FEES)
+            # Not cached: the caller's transaction may still roll this version back (a read session).
+            return await price_repo.load_table(session, version)
         stamp = (version.id, version.created_at)
-        if self._cache.stamp != stamp:
-            self._cache = _Cache(stamp, await price_repo.load_table(session, version))
-        return self._cache.table
+        table = self._cache.table if self._cache.stamp == stamp else await price_repo.load_table(session, version)
+        self._cache = _Cache(stamp, table, time.monotonic() + PRICE_TABLE_TTL_SECONDS)
+        return table
+
+    def invalidate_prices(self) -> None:
+        """Forget the cached price table (an admin saved a new version)."""
+        self._cache = _Cache()
 
     # --- budgets -------------------------------------------------------------------------------
 
@@ -110,34 +137,54 @@ class Billing:
         defaults = await self.platform_defaults(session)
         return UserLimits.merged(defaults.as_dict(), await budget_repo.get_overrides(session, user_id))
 
-    async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
-                      max_output_tokens: int, now: datetime | None = None) -> Reservation:
-        """Reserve the most this call can cost against every budget it counts towards, in the
-        caller's transaction; raise PaymentRequired (the caller rolls back) if one would be exceeded."""
-        table = await self.price_table(session)
+    async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
+                    max_output_tokens: int, now: datetime | None = None) -> Quote:
+        """What :meth:`reserve_quote` will hold for this call (reads only: no write lock needed)."""
+        table = await self.price_table(session, cached=True)
         micros = max_call_cost(table, target.provider, target.model, prompt_tokens=prompt_tokens,
                                max_output_tokens=max_output_tokens, local=target.local)
-        tokens = prompt_tokens + max_output_tokens
         limits = await self.user_limits(session, target.user_id)
         assistant = target.assistant
         checks = checks_for(now or utcnow(), target.user_id, limits,
                             assistant.id if assistant else None, assistant.name if assistant else None,
                             assistant.monthly_micros if assistant else None,
                             assistant.monthly_tokens if assistant else None)
-        for check in checks:
-            await budget_repo.ensure_row(session, check.key, check.start, check.end)
-        for check in checks:
-            if not await budget_repo.try_reserve(session, check.key, micros, tokens, check.limit_micros,
-                                                 check.limit_tokens):
+        return Quote(target.user_id, micros, prompt_tokens + max_output_tokens, tuple(checks))
+
+    async def reserve_quote(self, session: AsyncSession, quote: Quote) -> Reservation:
+        """Reserve ``quote`` against every budget it counts towards, in the caller's write transaction;
+        raise PaymentRequired (the caller rolls back) if one would be exceeded.
+
+        One conditional UPDATE per budget when its ledger row exists (the usual case). On MariaDB the
+        row is made sure of first: an UPDATE that finds no row takes a gap lock under repeatable read,
+        and two such transactions inserting the row next would deadlock."""
+        upsert_first = session.get_bind().dialect.name == "mysql"
+        for check in quote.checks:
+            if upsert_first:
+                await budget_repo.ensure_row(session, check.key, check.start, check.end)
+            reserved = await budget_repo.try_reserve(session, check.key, quote.micros, quote.tokens,
+                                                     check.limit_micros, check.limit_tokens)
+            if not reserved and not upsert_first:  # no row yet (or it was created meanwhile), or no room
+                await budget_repo.ensure_row(session, check.key, check.start, check.end)
+                reserved = await budget_repo.try_reserve(session, check.key, quote.micros, quote.tokens,
+                                                         check.limit_micros, check.limit_tokens)
+            if not reserved:
                 row = await budget_repo.get_row(session, check.key)
                 raise refusal(check, spent_micros=row.spent_micros if row else 0,
                               reserved_micros=row.reserved_micros if row else 0,
                               spent_tokens=row.spent_tokens if row else 0,
                               reserved_tokens=row.reserved_tokens if row else 0,
-                              needed_micros=micros, needed_tokens=tokens)
-        keys = [check.key for check in checks]
-        row = await budget_repo.add_reservation(session, target.user_id, keys, micros, tokens)
-        return Reservation(row.id, tuple(keys), micros, tokens)
+                              needed_micros=quote.micros, needed_tokens=quote.tokens)
+        keys = [check.key for check in quote.checks]
+        row = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
+        return Reservation(row.id, tuple(keys), quote.micros, quote.tokens)
+
+    async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
+                      max_output_tokens: int, now: datetime | None = None) -> Reservation:
+        """:meth:`quote` and :meth:`reserve_quote` in the caller's transaction."""
+        quote = await self.quote(session, target, prompt_tokens=prompt_tokens,
+                                 max_output_tokens=max_output_tokens, now=now)
+        return await self.reserve_quote(session, quote)
 
     async def reserve_now(self, target: CallTarget, *, prompt_tokens: int, max_output_tokens: int) -> Reservation:
         """:meth:`reserve` in a transaction of its own (title and summary calls)."""
@@ -152,21 +199,29 @@ class Billing:
                                     release_tokens=reservation.tokens if still_open else 0,
                                     spent_micros=micros, spent_tokens=tokens)
 
+    async def cost_of(self, session: AsyncSession, target: CallTarget, usage: Usage | None,
+                      tool_calls: dict[str, int] | None = None) -> Cost:
+        """The cost of a call from the current price table (0 when nothing came back)."""
+        table = await self.price_table(session, cached=True)
+        if usage is None:
+            return Cost(0, True, table.version, local=target.local)
+        cost = price_call(table, target.provider, target.model, input_tokens=usage.input_tokens,
+                          cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
+                          tool_calls=tool_calls, local=target.local)
+        if not cost.priced:
+            log.warning("no price for %s/%s in price version %s: counted as 0",
+                        target.provider, target.model, table.version)
+        return cost
+
     async def record(self, session: AsyncSession, target: CallTarget, reservation: Reservation | None, *,
                      kind: str, usage: Usage | None, message_id: str | None = None,
-                     tool_calls: dict[str, int] | None = None) -> Cost:
-        """Price the call, add its usage record and settle its reservation, in the caller's transaction.
-        No usage (nothing came back) costs nothing: the reservation is simply released."""
-        table = await self.price_table(session)
-        if usage is None:
-            cost = Cost(0, True, table.version, local=target.local)
-        else:
-            cost = price_call(table, target.provider, target.model, input_tokens=usage.input_tokens,
-                              cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
-                              tool_calls=tool_calls, local=target.local)
-            if not cost.priced:
-                log.warning("no price for %s/%s in price version %s: counted as 0",
-                            target.provider, target.model, table.version)
+                     tool_calls: dict[str, int] | None = None, cost: Cost | None = None) -> Cost:
+        """Price the call (unless ``cost`` is given, from :meth:`cost_of`), add its usage record and
+        settle its reservation, in the caller's transaction. No usage (nothing came back) costs
+        nothing: the reservation is simply released."""
+        if cost is None:
+            cost = await self.cost_of(session, target, usage, tool_calls)
+        if usage is not None:
             session.add(UsageRecord(
                 user_id=target.user_id, assistant_id=target.assistant.id if target.assistant else None,
                 conversation_id=target.conversation_id, message_id=message_id, kind=kind,

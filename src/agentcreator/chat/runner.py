@@ -17,11 +17,11 @@ from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import AppError
-from agentcreator.db.models import Message
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.llm.base import ModelProvider
 from agentcreator.llm.types import ModelRequest, Usage
+from agentcreator.repositories import messages as message_repo
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class TurnPlan:
     request: ModelRequest
     context_report: dict[str, Any]
     target: CallTarget  # who pays and for which model, for the meter
+    placeholder: ev.MessageSnapshot  # the answer as saved when the turn started
     reservation: Reservation | None = None  # what the budgets hold for this call until it settles
     generate_title_from: str | None = None  # first user text, when the conversation needs a title
 
@@ -155,25 +156,21 @@ class TurnRunner:
         """Save the answer, its usage record and cost, and settle the budget reservation, in one
         transaction. Usage is recorded even when the conversation was deleted meanwhile."""
         async with transaction(self._sessions) as session:
-            # Lock order everywhere: conversation and message rows, then the budget ledger (no deadlocks).
-            message = await session.get(Message, plan.turn.assistant_message_id)
-            if message is not None:
-                message.text = outcome.text
-                message.content = [{"type": "text", "text": outcome.text}] if outcome.text else []
-                message.status = outcome.status
-                message.error = outcome.error.model_dump() if outcome.error else None
-                message.updated_at = utcnow()
-                await session.flush()
-            cost = await self._billing.record(session, plan.target, plan.reservation, kind="chat", usage=outcome.usage,
-                                              message_id=message.id if message else None)
-            if message is None:
-                return None
-            message.usage = usage_doc(outcome.usage, cost, {
+            cost = await self._billing.cost_of(session, plan.target, outcome.usage)
+            usage = usage_doc(outcome.usage, cost, {
                 "latency_ms": outcome.latency_ms, "ttft_ms": outcome.ttft_ms,
                 "finish_reason": outcome.finish_reason}) if outcome.usage is not None else None
-            message.cost_micros = cost.micros
-            await session.flush()
-            return ev.MessageSnapshot.model_validate(message)
+            fields = {"text": outcome.text,
+                      "content": [{"type": "text", "text": outcome.text}] if outcome.text else [],
+                      "status": outcome.status, "error": outcome.error.model_dump() if outcome.error else None,
+                      "usage": usage, "cost_micros": cost.micros, "updated_at": utcnow()}
+            # Lock order everywhere: conversation and message rows, then the budget ledger (no deadlocks).
+            saved = await message_repo.update_fields(session, plan.turn.assistant_message_id, fields)
+            await self._billing.record(session, plan.target, plan.reservation, kind="chat", usage=outcome.usage,
+                                       message_id=plan.turn.assistant_message_id if saved else None, cost=cost)
+        if not saved:
+            return None
+        return plan.placeholder.model_copy(update=fields)
 
 
 async def _finish_even_if_cancelled(coro: Any) -> Any:

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentcreator.billing import Billing, CallTarget
+from agentcreator.billing import Billing, CallTarget, Reservation
+from agentcreator.billing.meter import Quote
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
-from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, read_only
+from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, counted, read_only
 from agentcreator.chat.runner import TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
@@ -33,6 +34,7 @@ from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
+from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
 
@@ -47,7 +49,36 @@ class StartedTurn:
     assistant_message: ev.MessageSnapshot
     continued_from: str | None = None  # the send continued this conversation (message cap reached)
 
-def to_chat_message(message: Message) -> ChatMessage:
+MAX_START_ATTEMPTS = 3  # reads that found the conversation moved by the time of the write, then 409
+
+
+class _CapReached(Exception):  # a signal inside send(), never raised to a caller
+    """The conversation is at its message cap: the send continues it first."""
+
+
+@dataclass
+class _Draft:
+    """A turn worked out from a read: what to save and reserve, and what to send the model."""
+
+    leaf_id: str | None  # the conversation as read: the write checks that it has not moved since
+    message_count: int
+    assistant: Assistant
+    provider: ModelProvider
+    request: ModelRequest
+    report: dict[str, Any]
+    target: CallTarget
+    quote: Quote
+    user_message: Message | None  # not saved yet
+    placeholder: Message  # the answer, saved as ``streaming``
+    title_from: str | None
+
+
+def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> Message:
+    return Message(id=new_id(), conversation_id=conversation_id, role="user", content=parts, text=text_of(parts),
+                   status="complete", parent_id=parent_id)
+
+
+def to_chat_message(message: Any) -> ChatMessage:
     if message.role == "assistant":
         return ChatMessage.assistant(message.text)
     return ChatMessage.model_validate({"role": "user", "content": message.content or
@@ -74,7 +105,10 @@ class ChatService:
 
     async def send(self, user_id: str, conversation_id: str, parts: list[dict[str, Any]]) -> StartedTurn:
         """Send a message; at the message cap the conversation is continued first (see continuation)."""
-        continued = await self._continuations.room_for_send(user_id, conversation_id)
+        try:
+            return await self._start(user_id, conversation_id, "send", parts=parts)
+        except _CapReached:
+            continued = await self._continuations.room_for_send(user_id, conversation_id)
         if continued is None:
             return await self._start(user_id, conversation_id, "send", parts=parts)
         return await self._start(user_id, continued.conversation_id, "send", parts=parts,
@@ -156,76 +190,98 @@ class ChatService:
 
     async def _prepare(self, turn: RunningTurn, user_id: str, conversation_id: str, mode: Mode,
                        parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[StartedTurn, TurnPlan]:
-        async with transaction(self._sessions) as session:
-            conversation = await turn_repo.lock_owned_conversation(session, user_id, conversation_id)
+        """Work the turn out from a plain read, then write it in one short transaction that first checks,
+        under the conversation's row lock (SQLite: the write lock), that nothing moved in between: the
+        shown branch and the message count (every message is added through ``messages.add*``, which
+        counts it). If something moved, read again."""
+        for _ in range(MAX_START_ATTEMPTS):
+            draft = await self._read(user_id, conversation_id, mode, parts, target_id)
+            written = await self._write(turn, user_id, conversation_id, draft)
+            if written is not None:
+                started, reservation = written
+                break
+        else:
+            raise _turn_in_progress()
+        plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=draft.assistant.id,
+                        conversation_id=conversation_id, model_ref=draft.assistant.model, provider=draft.provider,
+                        request=draft.request, context_report=draft.report, target=draft.target,
+                        reservation=reservation, generate_title_from=draft.title_from,
+                        placeholder=started.assistant_message)
+        return started, plan
+
+    async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
+                    target_id: str | None) -> _Draft:
+        async with self._sessions() as session:
+            conversation = await conversation_repo.get_owned(session, user_id, conversation_id)
             if conversation is None:
                 raise NotFound("Conversation")
             if conversation.continued_in_id is not None:
                 raise read_only(conversation)
-            if await turn_repo.has_streaming(session, conversation_id):
+            rows = await turn_repo.branch_rows(session, conversation_id)
+            if any(row.status == "streaming" for row in rows):
                 raise _turn_in_progress()
             assistant = await session.get(Assistant, conversation.assistant_id) if conversation.assistant_id else None
             if assistant is None:
                 raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                code="assistant_deleted")
+            if mode == "send" and counted(turn_repo.branch_to(rows, conversation.active_leaf_id)) >= assistant.max_messages:
+                raise _CapReached
             provider, info = await self._resolve(assistant.model)
-            messages = await turn_repo.all_messages(session, conversation_id)
-            user_message, answer_parent = await self._user_side(session, conversation, messages, mode, parts, target_id)
+            user_message, answer_parent = self._user_side(conversation, rows, mode, parts, target_id)
             if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                 ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
-            assistant_message = await message_repo.add(session, Message(
-                conversation_id=conversation_id, role="assistant", content=[], text="", status="streaming",
-                parent_id=answer_parent.id, model=assistant.model))
-            turn.assistant_message_id = assistant_message.id
-            conversation.active_leaf_id = assistant_message.id
-            branch = turn_repo.branch_to(messages + ([user_message] if user_message else []), answer_parent.id)
+            branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
             request, report = self._build_request(assistant, provider, info, branch, conversation.summary)
             target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
-            # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
-            reservation = await self._billing.reserve(session, target, prompt_tokens=report["total_tokens"],
-                                                      max_output_tokens=report["reply_budget"])
-            report["reserved"] = {"micros": reservation.micros, "tokens": reservation.tokens}
-            assistant_message.context = report
-            needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
-            await session.flush()
-            started = StartedTurn(
-                turn=turn,
-                user_message=ev.MessageSnapshot.model_validate(user_message) if user_message else None,
-                assistant_message=ev.MessageSnapshot.model_validate(assistant_message))
-        plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=assistant.id, conversation_id=conversation_id,
-                        model_ref=assistant.model, provider=provider, request=request, context_report=report,
-                        target=target, reservation=reservation, generate_title_from=answer_parent.text if needs_title else None)
-        return started, plan
+            quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
+                                              max_output_tokens=report["reply_budget"])
+        report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
+        placeholder = Message(id=new_id(), conversation_id=conversation_id, role="assistant", content=[], text="",
+                              status="streaming", parent_id=answer_parent.id, model=assistant.model, context=report)
+        needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
+        return _Draft(conversation.active_leaf_id, conversation.message_count, assistant, provider, request, report,
+                      target, quote, user_message, placeholder, answer_parent.text if needs_title else None)
 
-    async def _user_side(self, session: AsyncSession, conversation: Conversation, messages: list[Message],
-                         mode: Mode, parts: list[dict[str, Any]] | None,
-                         target_id: str | None) -> tuple[Message | None, Message]:
-        """Returns (new user message or None, the message the answer replies to)."""
+    async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
+                     draft: _Draft) -> tuple[StartedTurn, Reservation] | None:
+        """Save the user message and the placeholder and reserve the budgets (402 rolls it all back);
+        None when the conversation moved since it was read."""
+        async with transaction(self._sessions) as session:
+            state = await turn_repo.lock_turn_state(session, user_id, conversation_id)
+            if state is None:
+                raise NotFound("Conversation")
+            if state != (draft.leaf_id, draft.message_count, None):
+                return None
+            added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
+            await message_repo.add_turn(session, conversation_id, added, active_leaf_id=draft.placeholder.id)
+            # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
+            reservation = await self._billing.reserve_quote(session, draft.quote)
+            turn.assistant_message_id = draft.placeholder.id
+            user = draft.user_message
+            return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,
+                               assistant_message=ev.MessageSnapshot.model_validate(draft.placeholder)), reservation
+
+    def _user_side(self, conversation: Conversation, rows: list[Any], mode: Mode, parts: list[dict[str, Any]] | None,
+                   target_id: str | None) -> tuple[Message | None, Any]:
+        """Returns (new user message, not saved yet, or None; the message the answer replies to)."""
         if mode == "send":
-            leaf = turn_repo.branch_to(messages, conversation.active_leaf_id)
-            parent_id = leaf[-1].id if leaf else None
-            message = await self._add_user_message(session, conversation, parts or [], parent_id)
+            leaf = turn_repo.branch_to(rows, conversation.active_leaf_id)
+            message = _user_message(conversation.id, parts or [], leaf[-1].id if leaf else None)
             return message, message
-        target = next((m for m in messages if m.id == target_id), None)
+        target = next((m for m in rows if m.id == target_id), None)
         if target is None:
             raise NotFound("Message")
         if mode == "regenerate":
             if target.role != "assistant" or target.parent_id is None:
                 raise ValidationFailed("Only an assistant's answer can be regenerated.", code="not_regenerable")
-            parent = next((m for m in messages if m.id == target.parent_id), None)
+            parent = next((m for m in rows if m.id == target.parent_id), None)
             if parent is None:
                 raise ValidationFailed("The question this answer replied to is gone.", code="not_regenerable")
             return None, parent
         if target.role != "user":
             raise ValidationFailed("Only your own messages can be edited.", code="not_editable")
-        message = await self._add_user_message(session, conversation, parts or [], target.parent_id)
+        message = _user_message(conversation.id, parts or [], target.parent_id)
         return message, message
-
-    async def _add_user_message(self, session: AsyncSession, conversation: Conversation,
-                                parts: list[dict[str, Any]], parent_id: str | None) -> Message:
-        return await message_repo.add(session, Message(
-            conversation_id=conversation.id, role="user", content=parts, text=text_of(parts),
-            status="complete", parent_id=parent_id))
 
     async def _resolve(self, model_ref: str) -> tuple[ModelProvider, ModelInfo]:
         try:
@@ -236,7 +292,7 @@ class ChatService:
         return provider, info
 
     def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
-                       branch: list[Message], summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
+                       branch: list[Any], summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
         params = assistant.parameters or {}
         instructions = assistant.instructions
         if summary:  # a continuation: the summary of the conversation it continues goes with the instructions

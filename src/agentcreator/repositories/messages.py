@@ -3,6 +3,8 @@ reorder messages). The caller has already checked that the conversation belongs 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +35,30 @@ async def add(session: AsyncSession, message: Message) -> Message:
         .where(Conversation.id == message.conversation_id)
         .values(message_count=Conversation.message_count + 1, last_activity_at=now, updated_at=now))
     return message
+
+
+async def add_turn(session: AsyncSession, conversation_id: str, messages: list[Message],
+                   active_leaf_id: str) -> None:
+    """Add the messages a turn starts with (the user message, if any, and the answer's placeholder)
+    with one ``seq`` lookup, one flush and one conversation update (message count, activity and the
+    branch shown), in the caller's transaction; the same single-writer rule as :func:`add` applies."""
+    seq = await next_seq(session, conversation_id)
+    for offset, message in enumerate(messages):
+        message.seq = seq + offset
+    session.add_all(messages)
+    await session.flush()
+    now = utcnow()
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(message_count=Conversation.message_count + len(messages), last_activity_at=now, updated_at=now,
+                active_leaf_id=active_leaf_id))
+
+
+async def update_fields(session: AsyncSession, message_id: str, fields: dict[str, Any]) -> bool:
+    """Set ``fields`` on one message; False when it no longer exists."""
+    result = await session.execute(update(Message).where(Message.id == message_id).values(**fields))
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 async def count_for_conversation(session: AsyncSession, conversation_id: str) -> int:

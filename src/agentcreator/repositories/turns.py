@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,28 @@ async def lock_owned_conversation(session: AsyncSession, owner_id: str, conversa
         .where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
         .with_for_update()
     )).scalar_one_or_none()
+
+
+async def lock_turn_state(session: AsyncSession, owner_id: str,
+                          conversation_id: str) -> tuple[str | None, int, str | None] | None:
+    """(active_leaf_id, message_count, continued_in_id) of the caller's conversation, row-locked
+    until the transaction ends; None when it does not exist (or is not theirs)."""
+    row = (await session.execute(
+        select(Conversation.active_leaf_id, Conversation.message_count, Conversation.continued_in_id)
+        .where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
+        .with_for_update()
+    )).one_or_none()
+    return (row[0], int(row[1]), row[2]) if row is not None else None
+
+
+async def branch_rows(session: AsyncSession, conversation_id: str) -> list[Any]:
+    """The messages of a conversation with only what a turn start needs (id, parent, role, status,
+    text, content, carried-over origin, seq), oldest first: no usage, context or error documents."""
+    rows = await session.execute(
+        select(Message.id, Message.parent_id, Message.role, Message.status, Message.text, Message.content,
+               Message.carried_from_id, Message.seq)
+        .where(Message.conversation_id == conversation_id).order_by(Message.seq, Message.id))
+    return list(rows.all())
 
 
 async def has_streaming(session: AsyncSession, conversation_id: str) -> bool:
@@ -36,7 +60,7 @@ async def all_messages(session: AsyncSession, conversation_id: str) -> list[Mess
     return list(rows.scalars())
 
 
-def branch_to(messages: list[Message], leaf_id: str | None) -> list[Message]:
+def branch_to(messages: list[Any], leaf_id: str | None) -> list[Any]:
     """The chronological path from the root to ``leaf_id`` (to the newest message when unset)."""
     if not messages:
         return []
@@ -44,7 +68,7 @@ def branch_to(messages: list[Message], leaf_id: str | None) -> list[Message]:
     node = by_id.get(leaf_id) if leaf_id else None
     if node is None:
         node = messages[-1]
-    path: list[Message] = []
+    path: list[Any] = []
     seen: set[str] = set()
     while node is not None and node.id not in seen:
         seen.add(node.id)

@@ -41,10 +41,12 @@ async def get_prices(_: AdminUser, session: SessionDep, state: AppStateDep,
 
 
 @router.put("/prices", operation_id="admin_put_prices")
-async def put_prices(body: PricesUpdate, admin: AdminUser, session: SessionDep) -> PricesPublic:
+async def put_prices(body: PricesUpdate, admin: AdminUser, session: SessionDep,
+                     state: AppStateDep) -> PricesPublic:
     """Replace the price table: saved as a new version. Costs already recorded never change."""
     doc = await price_service.put_prices(session, admin.id, body.note, [m.model_dump() for m in body.models],
                                          [t.model_dump() for t in body.tools])
+    state.billing.invalidate_prices()  # this worker prices with the new version at once (others: see meter)
     return PricesPublic.model_validate(doc, from_attributes=True)
 
 
