@@ -42,6 +42,7 @@ class TurnPlan:
     placeholder: ev.MessageSnapshot  # the answer as saved when the turn started
     reservation: Reservation | None = None  # what the budgets hold for this call until it settles
     generate_title_from: str | None = None  # first user text, when the conversation needs a title
+    summarize_dropped: bool = False  # the assistant keeps a summary of what falls out of the window
 
 
 @dataclass
@@ -57,12 +58,13 @@ class TurnOutcome:
 
 class TurnRunner:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
-                 billing: Billing, title_writer: Any = None) -> None:
+                 billing: Billing, title_writer: Any = None, window_summarizer: Any = None) -> None:
         self._sessions = sessions
         self._billing = billing
         self._bus = bus
         self._turns = turns
         self._title_writer = title_writer
+        self._window_summarizer = window_summarizer
 
     async def run(self, plan: TurnPlan) -> None:
         turn = plan.turn
@@ -86,6 +88,8 @@ class TurnRunner:
         try:
             if plan.generate_title_from and self._title_writer is not None and outcome.status == "complete":
                 await self._title_writer(plan)
+            if plan.summarize_dropped and self._window_summarizer is not None and outcome.status == "complete":
+                await self._window_summarizer(plan)
         finally:
             await self._bus.close(plan.conversation_id, turn.turn_id)
 

@@ -25,6 +25,7 @@ from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, count
 from agentcreator.chat.runner import TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
+from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
 from agentcreator.db.models import Assistant, Conversation, Message
@@ -97,7 +98,8 @@ class ChatService:
         self._settings = settings
         self._billing = billing
         titles = TitleWriter(sessions, bus, billing) if settings.llm.generate_titles else None
-        self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles)
+        self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles,
+                                  window_summarizer=WindowSummarizer(sessions, billing))
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -206,6 +208,7 @@ class ChatService:
                         conversation_id=conversation_id, model_ref=draft.assistant.model, provider=draft.provider,
                         request=draft.request, context_report=draft.report, target=draft.target,
                         reservation=reservation, generate_title_from=draft.title_from,
+                        summarize_dropped=draft.assistant.summarize_dropped,
                         placeholder=started.assistant_message)
         return started, plan
 
@@ -231,7 +234,10 @@ class ChatService:
             if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                 ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
             branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
-            request, report = self._build_request(assistant, provider, info, branch, conversation.summary)
+            window_summary = current_window_summary(conversation, {m.id for m in branch}) \
+                if assistant.summarize_dropped else None
+            request, report = self._build_request(assistant, provider, info, branch, conversation.summary,
+                                                  window_summary)
             target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
             quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
                                               max_output_tokens=report["reply_budget"])
@@ -292,11 +298,14 @@ class ChatService:
         return provider, info
 
     def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
-                       branch: list[Any], summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
+                       branch: list[Any], summary: str | None = None,
+                       window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
         params = assistant.parameters or {}
         instructions = assistant.instructions
         if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
             instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
+        if window_summary:  # opt-in: what fell out of the history window, summarised
+            instructions = f"{instructions}\n\n{WINDOW_SUMMARY_HEADING}\n{window_summary}".strip()
         history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
         reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
                                                               max(256, info.context_length // 4))
@@ -311,7 +320,7 @@ class ChatService:
         report = {
             "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
             "reply_budget": reply_budget, "instructions_tokens": instructions_tokens, "summary": bool(summary),
-            "window": assistant.history_window, "total_tokens": plan.total_tokens,
+            "window_summary": bool(window_summary), "window": assistant.history_window, "total_tokens": plan.total_tokens,
             "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
             "dropped_by_window": [m.id for m in plan.dropped_by_window],
             "dropped_by_budget": [m.id for m in plan.dropped_by_budget],
