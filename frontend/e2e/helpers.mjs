@@ -48,6 +48,8 @@ export function uniqueEmail(prefix) {
 
 export async function register(page, { name, email, password = 'correct-horse-9' }) {
   await page.goto('/register')
+  // A fresh browser's first page load can be slow when the machine is busy: wait longer for it.
+  await page.getByLabel('Name', { exact: true }).waitFor({ timeout: 30_000 })
   await page.getByLabel('Name', { exact: true }).fill(name)
   await page.getByLabel('Email', { exact: true }).fill(email)
   await page.getByLabel('Password', { exact: true }).fill(password)
@@ -58,6 +60,7 @@ export async function register(page, { name, email, password = 'correct-horse-9'
 
 export async function login(page, email, password) {
   await page.goto('/login')
+  await page.getByLabel('Email', { exact: true }).waitFor({ timeout: 30_000 })
   await page.getByLabel('Email', { exact: true }).fill(email)
   await page.getByLabel('Password', { exact: true }).fill(password)
   await page.getByRole('button', { name: 'Sign in' }).click()
