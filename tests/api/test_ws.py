@@ -113,3 +113,21 @@ async def test_another_users_conversation_is_not_found_over_the_socket(
     listing = await live_client.get(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers)
     assert listing.json()["count"] == 0
     assert not any(r.path.endswith("/chat/completions") for r in openai_double.requests)
+
+
+async def test_error_frames_carry_the_same_details_as_http_errors(
+        live_client: httpx.AsyncClient, live_server: str, alice: UserSession, bob: UserSession,
+        openai_double: OpenAIDouble) -> None:
+    limited = await live_client.patch(f"/api/admin/budgets/users/{bob.id}", headers=alice.headers,
+                                      json={"user_daily_tokens": 1})
+    assert limited.status_code == 200, limited.text
+    _, conversation = await make_chat(live_client, bob)
+    async with await authed(live_server, bob) as ws:
+        await ws.send(json.dumps({"type": "send", "conversation_id": conversation["id"], "content": "hello",
+                                  "request_id": "b1"}))
+        frame = await recv_until(ws, lambda f: f.get("type") == "error")
+    error = frame[-1]["error"]
+    assert frame[-1]["request_id"] == "b1"
+    assert error["code"] == "budget_exceeded" and "daily token budget" in error["message"]
+    assert error["details"]["budget"] == "user_daily" and error["details"]["unit"] == "tokens"
+    assert not any(r.path.endswith("/chat/completions") for r in openai_double.requests)

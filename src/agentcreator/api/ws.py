@@ -87,7 +87,8 @@ class Connection:
             await self.send({"type": "error", "request_id": request_id, "error": {
                 "code": "validation_error", "message": exc.errors()[0].get("msg", "Invalid frame")}})
         except AppError as exc:
-            await self.send({"type": "error", "request_id": request_id, "error": {"code": exc.code, "message": exc.message}})
+            # The same body as the HTTP error (details included, e.g. continued_in_id or the budget).
+            await self.send({"type": "error", "request_id": request_id, "error": exc.to_body()["error"]})
 
     async def _conversation_action(self, kind: str, conversation_id: str, frame: dict[str, Any]) -> None:
         chat = self.state.chat
