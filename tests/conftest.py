@@ -119,7 +119,8 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
             {"name": "double", "base_url": double_url}] if double_url else []),
         "openai_api_key": "sk-test-double" if double_url else None,
         "openai_base_url": double_url,
-        "chat": ChatSettings(disconnect_grace_seconds=1.0, heartbeat_seconds=0.5, ws_auth_check_seconds=0.3),
+        # Listeners touch their channel every second: the grace period needs a margin above that.
+        "chat": ChatSettings(disconnect_grace_seconds=4.0, heartbeat_seconds=0.5, ws_auth_check_seconds=0.3),
     }
     values.update(overrides)
     return Settings(**values)

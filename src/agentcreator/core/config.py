@@ -62,7 +62,8 @@ class LLMSettings(BaseModel):
 
 class ChatSettings(BaseModel):
     # A turn whose last listener left is stopped after this grace period (a client may reconnect).
-    disconnect_grace_seconds: float = Field(15.0, ge=0)
+    # Listeners signal once a second (chat/listen.py), so anything under 3 s would stop live answers.
+    disconnect_grace_seconds: float = Field(15.0, ge=3.0)
     heartbeat_seconds: float = Field(15.0, gt=0)
     # How long the events of a finished turn stay available for resuming clients.
     replay_retention_seconds: float = Field(120.0, ge=0)
