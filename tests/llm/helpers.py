@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TypeVar
@@ -64,12 +63,11 @@ def tool_calls_done(events: list[StreamEvent]) -> list[ToolCallDone]:
     return of_type(events, ToolCallDone)
 
 
-async def first_then_close(stream: AsyncIterator[StreamEvent]) -> tuple[StreamEvent, float]:
-    """Read one event, then close the stream; return the event and how long closing took."""
+async def first_then_close(stream: AsyncIterator[StreamEvent]) -> StreamEvent:
+    """Read one event, then close the stream (a hang guard bounds the close); return the event."""
     event = await anext(stream)
-    started = time.monotonic()
-    await stream.aclose()  # type: ignore[attr-defined]
-    return event, time.monotonic() - started
+    await asyncio.wait_for(stream.aclose(), 10)  # type: ignore[attr-defined]
+    return event
 
 
 async def wait_for_thread_event(event: threading.Event, seconds: float = 5.0) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -144,8 +143,8 @@ async def test_error_object_in_stream(provider: OpenAICompatibleProvider, openai
 async def test_closing_the_stream_disconnects_upstream(provider: OpenAICompatibleProvider,
                                                        openai_double: OpenAIDouble) -> None:
     openai_double.push(Script(text=["first", "never"], stall_after=1, stall_seconds=30))
-    first, took = await first_then_close(provider.stream(request(model="llama3.2")))
-    assert first.type == "text_delta" and took < 2
+    first = await first_then_close(provider.stream(request(model="llama3.2")))
+    assert first.type == "text_delta"
     assert await wait_for_thread_event(openai_double.last_request.disconnected)
 
 
@@ -159,11 +158,9 @@ async def test_cancelling_mid_stall(provider: OpenAICompatibleProvider, openai_d
 
     task = asyncio.create_task(consume())
     await asyncio.wait_for(seen.wait(), 5)
-    started = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 2
+        await asyncio.wait_for(task, 10)  # a hang guard only: the double would stall for 30 s
     assert await wait_for_thread_event(openai_double.last_request.disconnected)
 
 
