@@ -88,8 +88,10 @@ async def test_client_gone_stops_the_turn_after_the_grace_period(
     _, conversation = await make_chat(live_client, alice)
     async with live_client.stream("POST", f"/api/conversations/{conversation['id']}/messages",
                                   headers=alice.headers | SSE, json={"content": "hi"}) as response:
+        received = ""
         async for event in sse_events(response):
-            if event.type == "text_delta" and event.data["text"] == " alone":
+            received += event.data["text"] if event.type == "text_delta" else ""
+            if received == "Left alone":  # deltas that arrive together come as one
                 break  # the client goes away mid-answer
 
     async def stopped() -> dict | None:
@@ -120,7 +122,7 @@ async def test_reconnecting_with_last_event_id_gets_the_rest_without_loss(
         assert resumed.status_code == 200
         rest = [e async for e in sse_events(resumed)]
     deltas = [e.data["text"] for e in seen + rest if e.type == "text_delta"]
-    assert deltas == words
+    assert "".join(deltas) == "".join(words)
     assert rest[0].id != seen[-1].id and rest[-1].type in {"turn_completed", "conversation_updated"}
 
 

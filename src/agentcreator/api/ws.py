@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketState
 
 from agentcreator.api.deps import authenticate
 from agentcreator.api.schemas.chat import MessageCreate
-from agentcreator.chat.listen import Heartbeat, follow
+from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
@@ -49,6 +49,15 @@ class Connection:
         async with self.send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_json(frame)
+
+    async def send_events(self, conversation_id: str, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """One ``event`` frame per event, the whole batch under one hold of the send lock."""
+        async with self.send_lock:
+            for event_id, event in batch:
+                if self.ws.application_state != WebSocketState.CONNECTED:
+                    return
+                await self.ws.send_json({"type": "event", "conversation_id": conversation_id, "id": event_id,
+                                         "event": event})
 
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch_auth())
@@ -136,11 +145,11 @@ class Connection:
         bus, heartbeat = self.state.bus, self.state.settings.chat.heartbeat_seconds
         waker = self.wakers[conversation_id]
         while True:
-            async for item in follow(bus, conversation_id, after, heartbeat):
-                if isinstance(item, Heartbeat):
+            async for batch in follow_batches(bus, conversation_id, after, heartbeat):
+                if isinstance(batch, Heartbeat):
                     continue
-                after, event = item
-                await self.send({"type": "event", "conversation_id": conversation_id, "id": after, "event": event})
+                after = batch[-1][0]
+                await self.send_events(conversation_id, batch)
             waker.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waker.wait(), timeout=1.0)

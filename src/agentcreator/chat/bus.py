@@ -46,8 +46,17 @@ class EventBus(ABC):
         """Mark the turn finished (if it is still the channel's current one): subscribers drain and stop."""
 
     @abstractmethod
-    def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+    def batches(self, channel: str, after: str | None = None,
+                idle_seconds: float = 1.0) -> AsyncIterator[list[tuple[str, Event]]]:
+        """Yield lists of (id, event) of the channel's current turn after ``after`` (everything there
+        is at each step, so a slow reader catches up in one go), and an empty list whenever nothing
+        came for ``idle_seconds``; ends when the turn closes. Waiting never needs cancelling."""
+
+    async def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
         """Yield (id, event) of the channel's current turn after ``after``, until the turn closes."""
+        async for batch in self.batches(channel, after):
+            for item in batch:
+                yield item
 
     @abstractmethod
     async def touch(self, channel: str) -> None:
@@ -114,22 +123,27 @@ class MemoryEventBus(EventBus):
             turn.changed.set()
         self._stops = {s for s in self._stops if s[0] != channel}
 
-    async def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+    async def batches(self, channel: str, after: str | None = None,
+                      idle_seconds: float = 1.0) -> AsyncIterator[list[tuple[str, Event]]]:
         turn = self._turns.get(channel)
         if turn is None:
             return
         after_turn, after_pos = parse_event_id(after)
         index = int(after_pos) if after_turn == turn.turn_id and after_pos and after_pos.isdigit() else 0
         while True:
-            while index < len(turn.events):
-                yield turn.events[index]
-                index += 1
+            if index < len(turn.events):
+                batch = turn.events[index:]
+                index += len(batch)
+                yield batch
+                continue
             if turn.closed:
                 return
-            turn.changed.clear()
-            if index < len(turn.events) or turn.closed:
-                continue
-            await turn.changed.wait()
+            turn.changed.clear()  # nothing can be published between the check above and the wait
+            try:
+                async with asyncio.timeout(idle_seconds):
+                    await turn.changed.wait()
+            except TimeoutError:
+                yield []
 
     async def touch(self, channel: str) -> None:
         self._listened[channel] = time.time()
@@ -189,26 +203,33 @@ class RedisEventBus(EventBus):
             pipe.delete(self._key("stop", channel))
             await pipe.execute()
 
-    async def subscribe(self, channel: str, after: str | None = None) -> AsyncIterator[tuple[str, Event]]:
+    async def batches(self, channel: str, after: str | None = None,
+                      idle_seconds: float = 1.0) -> AsyncIterator[list[tuple[str, Event]]]:
         turn_id = await self._turn_id(channel)
         if turn_id is None:
             return
         after_turn, after_pos = parse_event_id(after)
         cursor = after_pos if after_turn == turn_id and after_pos else "0"
         stream = self._key("turn", channel)
+        block_ms = max(1, int(idle_seconds * 1000))
         while True:
-            reply = await self._redis.xread({stream: cursor}, block=1000, count=500)
+            reply = await self._redis.xread({stream: cursor}, block=block_ms, count=500)
             if not reply:
                 if await self._redis.exists(stream) == 0 and await self._turn_id(channel) != turn_id:
                     return
+                yield []
                 continue
+            batch: list[tuple[str, Event]] = []
             for sid_raw, fields in reply[0][1]:
                 cursor = sid_raw.decode() if isinstance(sid_raw, bytes) else sid_raw
                 payload = fields.get(b"e") or fields.get("e")
                 event = json.loads(payload)
                 if event.get("type") == _CLOSE:
+                    if batch:
+                        yield batch
                     return
-                yield f"{turn_id}:{cursor}", event
+                batch.append((f"{turn_id}:{cursor}", event))
+            yield batch
 
     async def touch(self, channel: str) -> None:
         await self._redis.set(self._key("listen", channel), time.time(), ex=86400)

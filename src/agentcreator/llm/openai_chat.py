@@ -16,15 +16,20 @@ Streaming with ``stream_options: {include_usage: true}``. Mapping:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
+from openai._constants import RAW_RESPONSE_HEADER
 
 from agentcreator.llm._openai_common import broken_stream, make_client, translate_openai_error
 from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.errors import ProviderUnavailable
+from agentcreator.llm.sse import SSEDecoder
 from agentcreator.llm.tokens import openai_token_counter
 from agentcreator.llm.types import (
     ChatMessage,
@@ -109,8 +114,9 @@ class _ChatMapper:
     finish: str | None = None
     usage: Usage | None = None
 
-    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
-        """One chunk as the server sent it (a plain dict: see :meth:`OpenAICompatibleProvider.stream`)."""
+    def feed(self, chunk: dict[str, Any]) -> list[str | StreamEvent]:
+        """One chunk as the server sent it (a plain dict); text comes out as plain strings, for the
+        reader to join with the text of the same network read."""
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             details = usage.get("prompt_tokens_details") or {}
@@ -119,13 +125,13 @@ class _ChatMapper:
                                output_tokens=usage.get("completion_tokens") or 0,
                                cached_input_tokens=details.get("cached_tokens") or 0,
                                reasoning_tokens=completion.get("reasoning_tokens") or 0)
-        events: list[StreamEvent] = []
+        events: list[str | StreamEvent] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
                 self.text.append(content)
-                events.append(TextDelta(text=content))
+                events.append(content)
             for tool_delta in delta.get("tool_calls") or ():
                 events.extend(self._tool_delta(tool_delta))
             if choice.get("finish_reason"):
@@ -162,6 +168,51 @@ class _ChatMapper:
 
 
 _RawStream = openai.AsyncStream[object]
+
+
+async def _read_chunks(response: httpx2.Response, mapper: _ChatMapper) -> AsyncIterator[list[StreamEvent]]:
+    """The events of each network read. Text deltas that arrived together become one ``TextDelta``
+    (token by token while the platform keeps up; fewer, larger deltas when it falls behind), in order
+    with the tool-call events. An ``error`` object in the stream raises ``APIError`` as the SDK does,
+    after what came before it."""
+    decoder = SSEDecoder()
+    done = False
+    async for raw in response.aiter_bytes():
+        if done:
+            continue  # read to the end so the connection can be reused
+        events: list[StreamEvent] = []
+        text: list[str] = []
+        error: openai.APIError | None = None
+        for sse in decoder.feed(raw):
+            if sse.data.startswith(b"[DONE]"):
+                done = True
+                break
+            chunk = json.loads(sse.data)
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("error"):
+                error = _stream_error(chunk["error"], response.request)
+                break
+            for event in mapper.feed(chunk):
+                if isinstance(event, str):
+                    text.append(event)
+                    continue
+                if text:
+                    events.append(TextDelta(text="".join(text)))
+                    text = []
+                events.append(event)
+        if text:
+            events.append(TextDelta(text="".join(text)))
+        if events:
+            yield events
+        if error is not None:
+            raise error
+
+
+def _stream_error(body: Any, request: httpx2.Request) -> openai.APIError:
+    message = body.get("message") if isinstance(body, dict) else None
+    return openai.APIError(message if isinstance(message, str) and message else "An error occurred during streaming",
+                           request, body=body)
 
 
 class OpenAICompatibleProvider(ModelProvider):
@@ -209,27 +260,30 @@ class OpenAICompatibleProvider(ModelProvider):
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         mapper = _ChatMapper()
         try:
-            # The SDK's low-level post (auth, retries, HTTP errors, SSE decoding, in-stream errors) with
-            # the chunks left as the dicts the server sent: ``chat.completions.create`` re-validates
-            # its params and builds a pydantic object per chunk, which was the largest CPU cost per
-            # token of the whole platform (docs/performance.md).
-            upstream = await self._client.post("/chat/completions", body={**request_params(request), "stream": True},
-                                               cast_to=object, stream=True, stream_cls=_RawStream)
+            # The SDK's low-level post (auth, retries, HTTP errors before the stream) returning the raw
+            # response: the body is decoded here, per network read rather than per token. The SDK's
+            # ``chat.completions.create`` re-validates its params and builds an object per chunk, which
+            # was the largest CPU cost per token of the whole platform (docs/performance.md).
+            upstream = await self._client.post(
+                "/chat/completions", body={**request_params(request), "stream": True}, cast_to=object,
+                stream=True, stream_cls=_RawStream, options={"headers": {RAW_RESPONSE_HEADER: "stream"}})
         except openai.OpenAIError as exc:
             yield Failed(error=translate_openai_error(exc, self.name).to_info())
             return
         failure: Failed | None = None
         try:
-            async for chunk in upstream:
-                for event in mapper.feed(chunk):
+            async for events in _read_chunks(upstream.http_response, mapper):
+                for event in events:
                     yield event
         except openai.OpenAIError as exc:
-            error = translate_openai_error(exc, self.name)
-            if isinstance(exc, openai.APIConnectionError):
-                error = broken_stream(self.name, exc)
-            failure = Failed(error=error.to_info())
+            failure = Failed(error=translate_openai_error(exc, self.name).to_info())
+        except httpx2.TimeoutException:
+            failure = Failed(error=ProviderUnavailable(f"Provider '{self.name}' timed out",
+                                                       provider=self.name).to_info())
+        except (httpx2.HTTPError, OSError, ValueError) as exc:  # a dropped connection, a torn body, bad JSON
+            failure = Failed(error=broken_stream(self.name, exc).to_info())
         finally:
-            await upstream.close()
+            await upstream.http_response.aclose()
         if failure is None and mapper.finish is None:
             failure = Failed(error=broken_stream(self.name).to_info())
         usage = mapper.usage or self._estimate(request, mapper)
