@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.api.chat_helpers import make_chat
+from tests.api.chat_helpers import eventually, make_chat, send
 from tests.conftest import UserSession
 from tests.llm.openai_double import OpenAIDouble, Script
 
@@ -105,14 +105,26 @@ async def test_another_users_conversation_is_not_found_over_the_socket(
         live_client: httpx.AsyncClient, live_server: str, alice: UserSession, bob: UserSession,
         openai_double: OpenAIDouble) -> None:
     _, conversation = await make_chat(live_client, alice)
+    openai_double.push(Script(text=["private"]))  # alice's last turn stays replayable on the bus
+    assert (await send(live_client, alice, conversation["id"], "secret")).status_code == 201
+    openai_double.push(Script(text=["Secrets"]))
+
+    async def titled() -> bool:  # the title is written after the answer, with a second call
+        return len(openai_double.requests) == 2
+
+    assert await eventually(titled)
+    upstream_calls = len(openai_double.requests)
     async with await authed(live_server, bob) as ws:
-        for frame in ({"type": "subscribe"}, {"type": "send", "content": "hi"}, {"type": "stop"}):
+        for frame in ({"type": "subscribe"}, {"type": "send", "content": "hi"}, {"type": "stop"},
+                      {"type": "regenerate", "message_id": "m"}, {"type": "edit", "message_id": "m", "content": "x"}):
             await ws.send(json.dumps(frame | {"conversation_id": conversation["id"], "request_id": "x"}))
             answer = await recv(ws)
             assert answer["type"] == "error" and answer["error"]["code"] == "not_found"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}  # no event of alice's turn reached bob
     listing = await live_client.get(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers)
-    assert listing.json()["count"] == 0
-    assert not any(r.path.endswith("/chat/completions") for r in openai_double.requests)
+    assert [m["text"] for m in listing.json()["data"]] == ["secret", "private"]
+    assert len(openai_double.requests) == upstream_calls
 
 
 async def test_error_frames_carry_the_same_details_as_http_errors(

@@ -86,7 +86,9 @@ class Connection:
                 await self._reauth(str(frame.get("token", "")))
                 await self.send({"type": "ack", "request_id": request_id, "of": "auth"})
             elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "stop"):
-                conversation_id = await self._owned(frame.get("conversation_id"))
+                conversation_id = frame.get("conversation_id")
+                if not isinstance(conversation_id, str) or not conversation_id:
+                    raise NotFound("Conversation")
                 await self._conversation_action(kind, conversation_id, frame)
                 await self.send({"type": "ack", "request_id": request_id, "of": kind,
                                  "conversation_id": conversation_id})
@@ -102,15 +104,18 @@ class Connection:
     async def _conversation_action(self, kind: str, conversation_id: str, frame: dict[str, Any]) -> None:
         chat = self.state.chat
         if kind == "subscribe":
+            await self._owned(conversation_id)
             self._subscribe(conversation_id, frame.get("last_event_id"))
         elif kind == "unsubscribe":
             task = self.subscriptions.pop(conversation_id, None)
             if task is not None:
                 task.cancel()
         elif kind == "stop":
+            await self._owned(conversation_id)
             await chat.stop(conversation_id)
         else:
-            self._subscribe(conversation_id, None, keep_existing=True)
+            # The chat service reads the conversation with an owner check (404 for anyone else), so the
+            # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
             if kind == "send":
                 await chat.send(self.user_id, conversation_id, MessageCreate.model_validate(
@@ -120,15 +125,13 @@ class Connection:
             else:
                 await chat.edit(self.user_id, conversation_id, message_id, MessageCreate.model_validate(
                     {"content": frame.get("content")}).parts())
+            self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
 
-    async def _owned(self, conversation_id: Any) -> str:
-        if not isinstance(conversation_id, str) or not conversation_id:
-            raise NotFound("Conversation")
+    async def _owned(self, conversation_id: str) -> None:
         async with self.state.sessions() as session:
             if await conversation_repo.get_owned(session, self.user_id, conversation_id) is None:
                 raise NotFound("Conversation")
-        return conversation_id
 
     def _subscribe(self, conversation_id: str, last_event_id: Any, keep_existing: bool = False) -> None:
         if keep_existing and conversation_id in self.subscriptions:
