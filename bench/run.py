@@ -249,6 +249,10 @@ async def probe(users: list[User], args: argparse.Namespace, server_port: int, s
         if "ws" in modes:
             await ws.connect()
         turns: dict[str, list[Turn]] = {m: [] for m in modes}
+        # Per turn, from the stub's clock: before = request sent -> upstream request arrived (the turn
+        # start), after = first token written by the stub -> first token received (the relay).
+        split: dict[str, dict[str, list[float]]] = {m: {"before_ms": [], "after_ms": []} for m in modes}
+        stub_client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{stub_port}", timeout=10)
         body = direct_body(PROMPT, short)
         conv = {m: "" for m in modes}
         for i in range(args.probe_turns + 2):  # two warm-up rounds
@@ -263,12 +267,19 @@ async def probe(users: list[User], args: argparse.Namespace, server_port: int, s
                     t = await platform_sse_turn(sse, user.token, conv[m], PROMPT)
                 else:
                     t = await ws.turn(conv[m], PROMPT)
+                timings = (await stub_client.get("/v1/_bench/timings")).json()
                 if i >= 2:
                     turns[m].append(t)
+                    if timings and t.first is not None:
+                        arrived, first_written = timings[-1]
+                        split[m]["before_ms"].append((arrived - t.sent) * 1000)
+                        split[m]["after_ms"].append((t.first - first_written) * 1000)
+        await stub_client.aclose()
         direct.close()
         sse.close()
         await ws.close()
-    return {m: report.summarize(ts, (0.0, 1.0)) for m, ts in turns.items()}
+    return {m: {**report.summarize(ts, (0.0, 1.0)),
+                **{k: {"p50": report.pct(v, 50), "p95": report.pct(v, 95)} for k, v in split[m].items()}} for m, ts in turns.items()}
 
 
 async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port: int,
@@ -359,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nlatency probe, 1 user, 8-token replies (ms):  " + "  ".join(
             f"{m}: ttft p50 {report._f(p[m]['ttft_ms']['p50'], 2)} p95 {report._f(p[m]['ttft_ms']['p95'], 2)}"
             for m in p))
+        print("  where (p50): " + "  ".join(
+            f"{m}: to upstream {report._f(p[m]['before_ms']['p50'], 2)}, first token back "
+            f"{report._f(p[m]['after_ms']['p50'], 2)}" for m in p if p[m].get("before_ms")))
     if local:
         print("\n" + local_bench.text(local))
     print("\ntargets:\n" + report.targets_text(targets))

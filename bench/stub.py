@@ -3,6 +3,8 @@
 Speaks just enough HTTP/1.1 (keep-alive, chunked responses) on raw asyncio streams:
 
 * ``GET /v1/models`` lists ``stub-model``;
+* ``GET /v1/_bench/timings`` returns (and forgets) when each streamed request arrived and when its
+  first token was written, for the latency probe's breakdown;
 * ``POST /v1/chat/completions`` with ``stream: true`` answers in Chat Completions SSE: a role chunk,
   ``tokens`` content chunks (each token is exactly ``TOKEN_CHARS`` characters, so a client can count
   tokens from the text even when a proxy coalesces deltas), a ``finish_reason`` chunk, a usage chunk
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import time
 
@@ -60,12 +63,16 @@ class Stub:
         self.tokens, self.ttft, self.itl = tokens, ttft, itl
         self.requests = 0
         self.active = 0
+        # (request arrived, first token written), perf_counter (CLOCK_MONOTONIC: comparable across
+        # processes on Linux), of the last streamed requests: the latency probe's breakdown.
+        self.timings: collections.deque[tuple[float, float]] = collections.deque(maxlen=1000)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
+                    arrived = time.perf_counter()
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 lines = head.decode("latin-1").split("\r\n")
@@ -80,7 +87,10 @@ class Stub:
                     writer.write(_json_response(200, {"object": "list", "data": [
                         {"id": "stub-model", "object": "model", "created": 0, "owned_by": "bench"}]}))
                 elif method == "POST" and path.endswith("/chat/completions"):
-                    await self._complete(json.loads(body or b"{}"), writer)
+                    await self._complete(json.loads(body or b"{}"), writer, arrived)
+                elif method == "GET" and path.endswith("/_bench/timings"):
+                    writer.write(_json_response(200, list(self.timings)))
+                    self.timings.clear()
                 else:
                     writer.write(_json_response(404, {"error": {"message": "not found", "code": "not_found"}}))
                 await writer.drain()
@@ -89,7 +99,7 @@ class Stub:
         finally:
             writer.close()
 
-    async def _complete(self, request: dict, writer: asyncio.StreamWriter) -> None:
+    async def _complete(self, request: dict, writer: asyncio.StreamWriter, arrived: float) -> None:
         self.requests += 1
         started = time.monotonic()
         limit = request.get("max_tokens") or request.get("max_completion_tokens") or self.tokens
@@ -113,6 +123,8 @@ class Stub:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 writer.write(TOKENS[i % len(TOKENS)])
+                if i == 0:
+                    self.timings.append((arrived, time.perf_counter()))
                 if writer.transport.get_write_buffer_size() > 65536:
                     await writer.drain()
             tail = FINISH["length" if count < self.tokens else "stop"]
