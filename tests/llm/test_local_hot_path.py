@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentcreator.llm.local_llamacpp import _END, CHAT_SAMPLING, SMOLLM2_NAME, LocalLlamaProvider, _Handoff
-from agentcreator.llm.types import Completed, TextDelta, UsageReported
+from agentcreator.llm.types import ChatMessage, Completed, TextDelta, UsageReported
 from tests.llm.helpers import collect, request, terminal, text_of
 
 
@@ -114,3 +114,15 @@ async def test_a_slow_consumer_gets_the_tokens_merged(local: LocalLlamaProvider)
     assert terminal(rest).usage.output_tokens >= 2
     whole = await collect(local, req)
     assert first.text + deltas[0].text == text_of(whole)  # merging loses nothing
+
+
+@pytest.mark.local_model
+async def test_counts_are_remembered_and_stay_exact(local: LocalLlamaProvider) -> None:
+    model = local._models[SMOLLM2_NAME]
+    history = [ChatMessage.user("Hello there"), ChatMessage.assistant("Hi! How can I help?")]
+    first = [local.count_tokens(SMOLLM2_NAME, [message], "") for message in history]
+    hits = model._count_cached.cache_info().hits
+    again = [local.count_tokens(SMOLLM2_NAME, [message], "") for message in history]
+    assert again == first and model._count_cached.cache_info().hits == hits + 2
+    for messages in ([{"role": "user", "content": "Hello there"}], [{"role": "user", "content": "word " * 5_000}]):
+        assert model.count_prompt(messages) == len(model.prompt(messages)[0])  # large ones are not cached
