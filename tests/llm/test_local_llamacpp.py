@@ -107,8 +107,8 @@ async def test_closing_the_stream_stops_generation(local: LocalLlamaProvider, mo
         def __getattr__(self, name: str) -> object:
             return getattr(self._instance, name)
 
-        def create_chat_completion(self, **kwargs: object) -> object:
-            chunks = self._instance.create_chat_completion(**kwargs)  # type: ignore[attr-defined]
+        def create_completion(self, **kwargs: object) -> object:
+            chunks = self._instance.create_completion(**kwargs)  # type: ignore[attr-defined]
 
             def counted():  # type: ignore[no-untyped-def]
                 nonlocal produced
