@@ -39,7 +39,7 @@ test: install services
 	@scripts/run-tests.sh
 
 lint: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 
 bench: install
 	@test -x $(VENV)/bin/py-spy || $(PIP) install --quiet -e '.[bench]'

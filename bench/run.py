@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-turns", type=int, default=20, help="turns per user per phase at most")
     p.add_argument("--turn-timeout", type=float, default=60.0, help="a turn not finished by then is an error")
     p.add_argument("--probe-turns", type=int, default=40, help="latency probe turns per mode (0: skip)")
-    p.add_argument("--local-runs", type=int, default=3, help="local model runs per side (0: skip)")
+    p.add_argument("--local-runs", type=int, default=9,
+                   help="local model runs per side, in alternating pairs (0: skip; few pairs are noisy)")
     p.add_argument("--local-tokens", type=int, default=128)
     p.add_argument("--pg", action="store_true", help="PostgreSQL + Redis, several workers")
     p.add_argument("--workers", type=int, default=None, help="server workers (default 1; 2 with --pg)")
@@ -279,7 +280,8 @@ async def probe(users: list[User], args: argparse.Namespace, server_port: int, s
         sse.close()
         await ws.close()
     return {m: {**report.summarize(ts, (0.0, 1.0)),
-                **{k: {"p50": report.pct(v, 50), "p95": report.pct(v, 95)} for k, v in split[m].items()}} for m, ts in turns.items()}
+                **{k: {"p50": report.pct(v, 50), "p95": report.pct(v, 95)} for k, v in split[m].items()}}
+            for m, ts in turns.items()}
 
 
 async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port: int,
@@ -291,9 +293,10 @@ async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port:
     users = await setup(base, max(levels), levels, modes, args.tokens)
     print(f"set up {len(users)} users through the API in {time.perf_counter() - started:.1f}s", flush=True)
     # Warm-up: imports, tokenizer, pools.
+    platform_modes = [m for m in modes if m != "direct"]
     warm = HttpConnection("127.0.0.1", server_port)
-    for _ in range(2):
-        await platform_sse_turn(warm, users[0].token, users[0].conversations[(0, modes[-1])], PROMPT)
+    for _ in range(2 if platform_modes else 0):
+        await platform_sse_turn(warm, users[0].token, users[0].conversations[(0, platform_modes[-1])], PROMPT)
     warm.close()
     result: dict[str, Any] = {"probe": None, "phases": []}
     if args.probe_turns:

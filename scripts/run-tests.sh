@@ -14,7 +14,7 @@ ran=()
 skipped=()
 
 echo "== lint (ruff) =="
-.venv/bin/ruff check src tests || status=1
+.venv/bin/ruff check src tests bench || status=1
 
 echo "== leg: sqlite (all Python suites) =="
 if $PYTEST -q; then ran+=("sqlite"); else status=1; ran+=("sqlite(FAILED)"); fi
