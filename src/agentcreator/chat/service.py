@@ -28,16 +28,16 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
-from agentcreator.db.models import Assistant, Conversation, Message
 from agentcreator.db.session import transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
-from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.repositories.messages import NewMessage
+from agentcreator.repositories.turns import AssistantConfig, ConversationState
 
 log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New conversation"
@@ -63,20 +63,21 @@ class _Draft:
 
     leaf_id: str | None  # the conversation as read: the write checks that it has not moved since
     message_count: int
-    assistant: Assistant
+    first_seq: int  # the ``seq`` of the first message saved (valid while the count has not moved)
+    assistant: AssistantConfig
     provider: ModelProvider
     request: ModelRequest
     report: dict[str, Any]
     target: CallTarget
     quote: Quote
-    user_message: Message | None  # not saved yet
-    placeholder: Message  # the answer, saved as ``streaming``
+    user_message: NewMessage | None  # not saved yet
+    placeholder: NewMessage  # the answer, saved as ``streaming``
     title_from: str | None
 
 
-def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> Message:
-    return Message(id=new_id(), conversation_id=conversation_id, role="user", content=parts, text=text_of(parts),
-                   status="complete", parent_id=parent_id)
+def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
+    return message_repo.new_message(conversation_id=conversation_id, role="user", content=parts,
+                                    text=text_of(parts), parent_id=parent_id)
 
 
 def to_chat_message(message: Any) -> ChatMessage:
@@ -170,6 +171,9 @@ class ChatService:
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
                      continued_from: str | None = None) -> StartedTurn:
         if self._turns.get(conversation_id) is not None:
+            async with self._sessions() as session:  # another user's conversation is a 404, running or not
+                if not await turn_repo.is_owned(session, user_id, conversation_id):
+                    raise NotFound("Conversation")
             raise _turn_in_progress()
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
         self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
@@ -215,15 +219,15 @@ class ChatService:
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None) -> _Draft:
         async with self._sessions() as session:
-            conversation = await conversation_repo.get_owned(session, user_id, conversation_id)
-            if conversation is None:
+            found = await turn_repo.turn_start(session, user_id, conversation_id)
+            if found is None:
                 raise NotFound("Conversation")
+            conversation, assistant = found
             if conversation.continued_in_id is not None:
                 raise read_only(conversation)
             rows = await turn_repo.branch_rows(session, conversation_id)
             if any(row.status == "streaming" for row in rows):
                 raise _turn_in_progress()
-            assistant = await session.get(Assistant, conversation.assistant_id) if conversation.assistant_id else None
             if assistant is None:
                 raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                code="assistant_deleted")
@@ -242,24 +246,31 @@ class ChatService:
             quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
                                               max_output_tokens=report["reply_budget"])
         report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
-        placeholder = Message(id=new_id(), conversation_id=conversation_id, role="assistant", content=[], text="",
-                              status="streaming", parent_id=answer_parent.id, model=assistant.model, context=report)
+        placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
+                                               parent_id=answer_parent.id, model=assistant.model, context=report)
         needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
-        return _Draft(conversation.active_leaf_id, conversation.message_count, assistant, provider, request, report,
-                      target, quote, user_message, placeholder, answer_parent.text if needs_title else None)
+        first_seq = max((row.seq for row in rows), default=0) + 1
+        return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
+                      request, report, target, quote, user_message, placeholder,
+                      answer_parent.text if needs_title else None)
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
                      draft: _Draft) -> tuple[StartedTurn, Reservation] | None:
         """Save the user message and the placeholder and reserve the budgets (402 rolls it all back);
-        None when the conversation moved since it was read."""
+        None when the conversation moved since it was read.
+
+        The conversation is claimed first: one conditional UPDATE that re-checks, under the row's lock
+        (held to the end; SQLite: the write lock), that it is as read, and counts the new messages."""
+        added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
         async with transaction(self._sessions) as session:
-            state = await turn_repo.lock_turn_state(session, user_id, conversation_id)
-            if state is None:
-                raise NotFound("Conversation")
-            if state != (draft.leaf_id, draft.message_count, None):
-                return None
-            added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
-            await message_repo.add_turn(session, conversation_id, added, active_leaf_id=draft.placeholder.id)
+            now = utcnow()
+            if not await turn_repo.claim_turn(session, user_id, conversation_id, expected_leaf=draft.leaf_id,
+                                              expected_count=draft.message_count, added=len(added),
+                                              new_leaf=draft.placeholder.id, now=now):
+                if not await turn_repo.is_owned(session, user_id, conversation_id):
+                    raise NotFound("Conversation")
+                return None  # it moved (or was continued): read again
+            await message_repo.insert_rows(session, added, draft.first_seq, now)
             # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
             reservation = await self._billing.reserve_quote(session, draft.quote)
             turn.assistant_message_id = draft.placeholder.id
@@ -267,8 +278,8 @@ class ChatService:
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,
                                assistant_message=ev.MessageSnapshot.model_validate(draft.placeholder)), reservation
 
-    def _user_side(self, conversation: Conversation, rows: list[Any], mode: Mode, parts: list[dict[str, Any]] | None,
-                   target_id: str | None) -> tuple[Message | None, Any]:
+    def _user_side(self, conversation: ConversationState, rows: list[Any], mode: Mode,
+                   parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[NewMessage | None, Any]:
         """Returns (new user message, not saved yet, or None; the message the answer replies to)."""
         if mode == "send":
             leaf = turn_repo.branch_to(rows, conversation.active_leaf_id)
@@ -297,7 +308,7 @@ class ChatService:
                                    code="model_unavailable") from exc
         return provider, info
 
-    def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
+    def _build_request(self, assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo,
                        branch: list[Any], summary: str | None = None,
                        window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
         params = assistant.parameters or {}
