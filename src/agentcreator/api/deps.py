@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
+from agentcreator.core.security import AccessClaims
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
@@ -17,7 +18,7 @@ from agentcreator.repositories import users as user_repo
 from agentcreator.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: FastAPI runs a plain def in a worker thread
     return request.app.state.services
 
 
@@ -36,7 +37,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def client_address(request: Request, state: AppStateDep) -> str:
+async def client_address(request: Request, state: AppStateDep) -> str:
     """The client's address; X-Forwarded-For is honoured only when configured."""
     if state.settings.auth.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
@@ -48,6 +49,13 @@ def client_address(request: Request, state: AppStateDep) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+def _check_access(claims: AccessClaims, is_disabled: bool, token_version: int, revoked: bool) -> None:
+    if is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+    if claims.token_version != token_version or revoked:
+        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+
+
 async def authenticate(session: AsyncSession, state: AppState, token: str) -> tuple[User, str]:
     """Resolve an access token to an active user and its session id, or raise Unauthorized."""
     claims = state.tokens.verify(token)
@@ -55,20 +63,36 @@ async def authenticate(session: AsyncSession, state: AppState, token: str) -> tu
     if found is None:
         raise Unauthorized("Invalid access token", code="invalid_token")
     user, auth_session = found
-    if user.is_disabled:
-        raise Unauthorized("This account is disabled", code="account_disabled")
-    if claims.token_version != user.token_version or auth_session.revoked_at is not None:
-        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+    _check_access(claims, user.is_disabled, user.token_version, auth_session.revoked_at is not None)
     return user, auth_session.id
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Not authenticated", code="not_authenticated")
+    return credentials.credentials
 
 
 async def _current_auth(
     session: SessionDep, state: AppStateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tuple[User, str]:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Not authenticated", code="not_authenticated")
-    return await authenticate(session, state, credentials.credentials)
+    return await authenticate(session, state, _bearer_token(credentials))
+
+
+async def current_user_id(
+    state: AppStateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The same checks as :data:`CurrentUser`, for routes that need only the user's id (the chat
+    turns): three columns in a Core query, in a session closed before the route runs, so a streamed
+    answer holds no connection."""
+    claims = state.tokens.verify(_bearer_token(credentials))
+    async with state.sessions() as session:
+        access = await user_repo.access_state(session, claims.user_id, claims.session_id)
+    if access is None:
+        raise Unauthorized("Invalid access token", code="invalid_token")
+    _check_access(claims, access.is_disabled, access.token_version, access.revoked_at is not None)
+    return claims.user_id
 
 
 CurrentAuth = Annotated[tuple[User, str], Depends(_current_auth)]
@@ -83,6 +107,7 @@ async def current_session_id(auth: CurrentAuth) -> str:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUserId = Annotated[str, Depends(current_user_id)]
 CurrentSessionId = Annotated[str, Depends(current_session_id)]
 
 
