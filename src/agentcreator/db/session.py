@@ -147,6 +147,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 _HOLDING: ContextVar[bool] = ContextVar("agentcreator_sqlite_write", default=False)
 WRITE_LOCK_WAIT_SECONDS = 30.0
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")  # built once: every write transaction runs it
 
 
 def _sqlite_write_lock(factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
@@ -188,5 +189,5 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
             yield session
         return
     async with _sqlite_writer(lock), factory() as session, session.begin():
-        await session.execute(text("BEGIN IMMEDIATE"))
+        await session.execute(_BEGIN_IMMEDIATE)
         yield session
