@@ -120,6 +120,7 @@ class Billing:
         self._settings = settings
         self._cache = _Cache()
         self._defaults: tuple[UserLimits, float] | None = None  # (limits, fresh until, time.monotonic())
+        self._unpriced_logged: set[tuple[str, str, int | None]] = set()
 
     # --- prices --------------------------------------------------------------------------------
 
@@ -241,9 +242,12 @@ class Billing:
         cost = price_call(table, target.provider, target.model, input_tokens=usage.input_tokens,
                           cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
                           tool_calls=tool_calls, local=target.local)
-        if not cost.priced:
-            log.warning("no price for %s/%s in price version %s: counted as 0",
-                        target.provider, target.model, table.version)
+        if not cost.priced and (target.provider, target.model, table.version) not in self._unpriced_logged:
+            # Once per model and price version per process: the usage records flag every such call.
+            self._unpriced_logged.add((target.provider, target.model, table.version))
+            log.warning("no price for %s/%s in price version %s: counted as 0 (usage records are flagged "
+                        "unpriced; logged once per model and price version)", target.provider, target.model,
+                        table.version)
         return cost
 
     async def record(self, session: AsyncSession, target: CallTarget, reservation: Reservation | None, *,
