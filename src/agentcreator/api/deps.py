@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
-from agentcreator.core.security import AccessClaims
+from agentcreator.core.security import AccessClaims, TokenSigner
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
@@ -49,6 +51,28 @@ async def client_address(request: Request, state: AppStateDep) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+# Access tokens this process has verified, per signer: checking a JWT's signature costs more CPU than
+# the rest of a request's auth. Only what ``TokenSigner.verify`` accepted is kept, and an entry past
+# its expiry is verified (and so refused) again. Revocation is unaffected: it is checked in the
+# database on every request.
+_VERIFIED_MAX = 4096
+_verified: weakref.WeakKeyDictionary[TokenSigner, dict[str, AccessClaims]] = weakref.WeakKeyDictionary()
+
+
+def verify_access_token(state: AppState, token: str) -> AccessClaims:
+    """``state.tokens.verify(token)``, remembered for the token's lifetime."""
+    cache = _verified.get(state.tokens)
+    if cache is None:
+        cache = _verified[state.tokens] = {}
+    claims = cache.pop(token, None)
+    if claims is None or time.time() >= claims.expires_at.timestamp():
+        claims = state.tokens.verify(token)
+        if len(cache) >= _VERIFIED_MAX:
+            del cache[next(iter(cache))]  # the least recently used
+    cache[token] = claims  # (re)inserted last: the dict's order is the recency order
+    return claims
+
+
 def _check_access(claims: AccessClaims, is_disabled: bool, token_version: int, revoked: bool) -> None:
     if is_disabled:
         raise Unauthorized("This account is disabled", code="account_disabled")
@@ -58,7 +82,7 @@ def _check_access(claims: AccessClaims, is_disabled: bool, token_version: int, r
 
 async def authenticate(session: AsyncSession, state: AppState, token: str) -> tuple[User, str]:
     """Resolve an access token to an active user and its session id, or raise Unauthorized."""
-    claims = state.tokens.verify(token)
+    claims = verify_access_token(state, token)
     found = await user_repo.get_with_session(session, claims.user_id, claims.session_id)
     if found is None:
         raise Unauthorized("Invalid access token", code="invalid_token")
@@ -86,7 +110,7 @@ async def current_user_id(
     """The same checks as :data:`CurrentUser`, for routes that need only the user's id (the chat
     turns): three columns in a Core query, in a session closed before the route runs, so a streamed
     answer holds no connection."""
-    claims = state.tokens.verify(_bearer_token(credentials))
+    claims = verify_access_token(state, _bearer_token(credentials))
     async with state.sessions() as session:
         access = await user_repo.access_state(session, claims.user_id, claims.session_id)
     if access is None:
