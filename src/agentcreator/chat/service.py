@@ -89,6 +89,28 @@ def to_chat_message(message: Any) -> ChatMessage:
 def text_of(parts: list[dict[str, Any]]) -> str:
     return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
 
+
+class _PromptCache:
+    """Each history message as sent to the model, with its token count, by provider, model and message
+    id: a turn sends the same history as the one before plus two messages. A message never changes
+    once it is in a history (edits and regenerations add new ones; streaming answers are not sent)."""
+
+    MAX_ITEMS = 20_000
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
+
+    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
+        key = (provider.name, model, message.id)
+        item = self._items.get(key)
+        if item is None:
+            chat = to_chat_message(message)
+            item = (chat, provider.count_tokens(model, [chat], ""))
+            if len(self._items) >= self.MAX_ITEMS:
+                del self._items[next(iter(self._items))]  # the oldest
+            self._items[key] = item
+        return item
+
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  models: ModelRegistry, settings: Settings, billing: Billing) -> None:
@@ -103,6 +125,7 @@ class ChatService:
                                   window_summarizer=WindowSummarizer(sessions, billing))
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prompts = _PromptCache()
 
     # --- use cases ------------------------------------------------------------------------------
 
@@ -323,10 +346,10 @@ class ChatService:
         instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
         plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
                             reply_budget=reply_budget, instructions_tokens=instructions_tokens,
-                            count=lambda m: provider.count_tokens(info.name, [to_chat_message(m)], ""))
+                            count=lambda m: self._prompts.get(provider, info.name, m)[1])
         request = ModelRequest(
             model=info.name, instructions=instructions,
-            messages=[to_chat_message(m) for m in plan.kept],
+            messages=[self._prompts.get(provider, info.name, m)[0] for m in plan.kept],
             temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
         report = {
             "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
