@@ -69,7 +69,7 @@ async def send(conversation_id: str, body: MessageCreate, user_id: CurrentUserId
 
 @router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def regenerate(conversation_id: str, message_id: str, user_id: CurrentUserId, state: AppStateDep,
+async def regenerate(message_id: str, conversation_id: str, user_id: CurrentUserId, state: AppStateDep,
                      request: Request,
                      accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
@@ -79,7 +79,7 @@ async def regenerate(conversation_id: str, message_id: str, user_id: CurrentUser
 
 @router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def edit(conversation_id: str, message_id: str, body: MessageCreate, user_id: CurrentUserId,
+async def edit(message_id: str, conversation_id: str, body: MessageCreate, user_id: CurrentUserId,
                state: AppStateDep, request: Request,
                accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
