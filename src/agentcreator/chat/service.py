@@ -254,13 +254,17 @@ class ChatService:
             if assistant is None:
                 raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                code="assistant_deleted")
-            if mode == "send" and counted(turn_repo.branch_to(rows, conversation.active_leaf_id)) >= assistant.max_messages:
+            shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
+            if mode == "send" and counted(shown) >= assistant.max_messages:
                 raise _CapReached
             provider, info = await self._resolve(assistant.model)
-            user_message, answer_parent = self._user_side(conversation, rows, mode, parts, target_id)
+            user_message, answer_parent = self._user_side(conversation, rows, shown, mode, parts, target_id)
             if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                 ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
-            branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
+            if mode == "send":  # the new message continues the branch shown
+                branch = [*shown, user_message]
+            else:
+                branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
             window_summary = current_window_summary(conversation, {m.id for m in branch}) \
                 if assistant.summarize_dropped else None
             request, report = self._build_request(assistant, provider, info, branch, conversation.summary,
@@ -301,12 +305,12 @@ class ChatService:
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,
                                assistant_message=ev.MessageSnapshot.model_validate(draft.placeholder)), reservation
 
-    def _user_side(self, conversation: ConversationState, rows: list[Any], mode: Mode,
+    def _user_side(self, conversation: ConversationState, rows: list[Any], shown: list[Any], mode: Mode,
                    parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[NewMessage | None, Any]:
-        """Returns (new user message, not saved yet, or None; the message the answer replies to)."""
+        """Returns (new user message, not saved yet, or None; the message the answer replies to).
+        ``shown``: the branch shown (``send`` only)."""
         if mode == "send":
-            leaf = turn_repo.branch_to(rows, conversation.active_leaf_id)
-            message = _user_message(conversation.id, parts or [], leaf[-1].id if leaf else None)
+            message = _user_message(conversation.id, parts or [], shown[-1].id if shown else None)
             return message, message
         target = next((m for m in rows if m.id == target_id), None)
         if target is None:
