@@ -119,7 +119,8 @@ class Billing:
         self._sessions = sessions
         self._settings = settings
         self._cache = _Cache()
-        self._defaults: tuple[UserLimits, float] | None = None  # (limits, fresh until, time.monotonic())
+        self._defaults: tuple[UserLimits, float] | None = None  # (limits, fresh until: time.monotonic())
+        self._defaults_generation = 0  # bumped by invalidate_defaults: a read that started before is not kept
         self._unpriced_logged: set[tuple[str, str, int | None]] = set()
 
     # --- prices --------------------------------------------------------------------------------
@@ -153,17 +154,19 @@ class Billing:
         :meth:`invalidate_defaults` was called since."""
         if cached and self._defaults is not None and time.monotonic() < self._defaults[1]:
             return self._defaults[0]
+        generation = self._defaults_generation
         saved = await platform_settings.get(session, BUDGET_DEFAULTS_KEY)
         base = UserLimits(self._settings.user_daily_micros, self._settings.user_monthly_micros,
                           self._settings.user_daily_tokens, self._settings.user_monthly_tokens).as_dict()
         limits = UserLimits.merged(base, saved if isinstance(saved, dict) else {})
-        if cached:
+        if cached and generation == self._defaults_generation:
             self._defaults = (limits, time.monotonic() + BUDGET_DEFAULTS_TTL_SECONDS)
         return limits
 
     def invalidate_defaults(self) -> None:
         """Forget the cached budget defaults (an admin saved new ones)."""
         self._defaults = None
+        self._defaults_generation += 1
 
     async def user_limits(self, session: AsyncSession, user_id: str, *, cached: bool = False) -> UserLimits:
         """The user's effective limits: the platform defaults (``cached``: see :meth:`platform_defaults`)
