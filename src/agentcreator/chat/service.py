@@ -1,8 +1,10 @@
 """Chat use cases: send, regenerate, edit-and-resend, stop, choose a version.
 
-A turn starts in one short transaction (lock the conversation, refuse a second turn, save the user
-message and an empty ``streaming`` assistant message, load the branch), then the runner streams
-with no DB session open. Regenerate adds a sibling answer; edit adds a sibling user message and
+A turn starts with a plain read (conversation and assistant, the messages, the budget quote: owner-
+scoped, so another user's conversation is a 404 here) and one short write transaction: claim the
+conversation with a conditional UPDATE (it must be as read: a second turn gets 409), save the user
+message and an empty ``streaming`` assistant message, reserve the budgets (402 saves nothing). Then
+the runner streams with no DB session open. Regenerate adds a sibling answer; edit adds a sibling user message and
 answers it: both become the active branch, and older versions stay browsable.
 """
 
