@@ -188,3 +188,18 @@ async def test_no_room_for_a_title_falls_back_to_the_first_words_without_a_call(
 
     assert await eventually(titled) == "Plan a trip to Lisbon in"
     assert chat_calls(openai_double) == 1
+
+
+async def test_a_default_changed_by_an_admin_holds_for_the_very_next_send(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    """Turn starts keep the platform defaults cached; the admin route drops that copy at once."""
+    _, [conversation_id] = await _limited_chat(client, alice, "none", 1)
+    assert (await send(client, alice, conversation_id, "one")).status_code == 201  # the defaults are cached now
+    changed = await client.patch("/api/admin/budgets/defaults", headers=alice.headers, json={"user_daily_tokens": 1})
+    assert changed.status_code == 200, changed.text
+    refused = await send(client, alice, conversation_id, "two")
+    assert refused.status_code == 402
+    assert refused.json()["error"]["details"]["budget"] == "user_daily"
+    assert chat_calls(openai_double) == 1
+    await client.patch("/api/admin/budgets/defaults", headers=alice.headers, json={"user_daily_tokens": None})
+    assert (await send(client, alice, conversation_id, "three")).status_code == 201

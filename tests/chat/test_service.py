@@ -13,6 +13,7 @@ from sqlalchemy import select
 from agentcreator.chat.bus import MemoryEventBus
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
+from agentcreator.core.errors import Conflict, NotFound
 from agentcreator.db.models import Assistant, Conversation, Message, User
 from agentcreator.db.session import transaction
 from agentcreator.llm.registry import ModelRegistry
@@ -102,3 +103,24 @@ async def test_shutdown_marks_running_answers_interrupted(rig: Rig, app_state: A
     answer = await stored_answer(app_state, rig.conversation_id)
     assert (answer.status, answer.text) == ("interrupted", "partial")
     assert rig.provider.closed_early == 1
+
+
+async def test_another_users_running_conversation_is_not_found_rather_than_busy(
+        rig: Rig, app_state: AppState) -> None:
+    """The routes leave the owner check to the service: a turn running in someone else's conversation
+    must not show through as 409 (which would confirm that the conversation exists)."""
+    rig.provider.push([TextDelta(text="x"), Hang()])
+    started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    async with transaction(app_state.sessions) as session:
+        other = User(email="other@example.com", name="Other", password_hash="x")
+        session.add(other)
+    parts = [{"type": "text", "text": "hijack"}]
+    for attempt in (rig.service.send(other.id, rig.conversation_id, parts),
+                    rig.service.regenerate(other.id, rig.conversation_id, started.assistant_message.id),
+                    rig.service.edit(other.id, rig.conversation_id, started.user_message.id, parts)):
+        with pytest.raises(NotFound):
+            await attempt
+    with pytest.raises(Conflict):  # the owner is told it is busy
+        await rig.service.send(rig.user_id, rig.conversation_id, parts)
+    started.turn.stop("user")
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)

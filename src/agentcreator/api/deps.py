@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
+from agentcreator.core.security import AccessClaims, TokenSigner
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
@@ -17,7 +20,7 @@ from agentcreator.repositories import users as user_repo
 from agentcreator.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: FastAPI runs a plain def in a worker thread
     return request.app.state.services
 
 
@@ -36,7 +39,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def client_address(request: Request, state: AppStateDep) -> str:
+async def client_address(request: Request, state: AppStateDep) -> str:
     """The client's address; X-Forwarded-For is honoured only when configured."""
     if state.settings.auth.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
@@ -48,27 +51,72 @@ def client_address(request: Request, state: AppStateDep) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+# Access tokens this process has verified, per signer: checking a JWT's signature costs more CPU than
+# the rest of a request's auth. Only what ``TokenSigner.verify`` accepted is kept, and an entry past
+# its expiry is verified (and so refused) again. Revocation is unaffected: it is checked in the
+# database on every request.
+_VERIFIED_MAX = 4096
+_verified: weakref.WeakKeyDictionary[TokenSigner, dict[str, AccessClaims]] = weakref.WeakKeyDictionary()
+
+
+def verify_access_token(state: AppState, token: str) -> AccessClaims:
+    """``state.tokens.verify(token)``, remembered for the token's lifetime."""
+    cache = _verified.get(state.tokens)
+    if cache is None:
+        cache = _verified[state.tokens] = {}
+    claims = cache.pop(token, None)
+    if claims is None or time.time() >= claims.expires_at.timestamp():
+        claims = state.tokens.verify(token)
+        if len(cache) >= _VERIFIED_MAX:
+            del cache[next(iter(cache))]  # the least recently used
+    cache[token] = claims  # (re)inserted last: the dict's order is the recency order
+    return claims
+
+
+def _check_access(claims: AccessClaims, is_disabled: bool, token_version: int, revoked: bool) -> None:
+    if is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+    if claims.token_version != token_version or revoked:
+        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+
+
 async def authenticate(session: AsyncSession, state: AppState, token: str) -> tuple[User, str]:
     """Resolve an access token to an active user and its session id, or raise Unauthorized."""
-    claims = state.tokens.verify(token)
+    claims = verify_access_token(state, token)
     found = await user_repo.get_with_session(session, claims.user_id, claims.session_id)
     if found is None:
         raise Unauthorized("Invalid access token", code="invalid_token")
     user, auth_session = found
-    if user.is_disabled:
-        raise Unauthorized("This account is disabled", code="account_disabled")
-    if claims.token_version != user.token_version or auth_session.revoked_at is not None:
-        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+    _check_access(claims, user.is_disabled, user.token_version, auth_session.revoked_at is not None)
     return user, auth_session.id
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Not authenticated", code="not_authenticated")
+    return credentials.credentials
 
 
 async def _current_auth(
     session: SessionDep, state: AppStateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tuple[User, str]:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Not authenticated", code="not_authenticated")
-    return await authenticate(session, state, credentials.credentials)
+    return await authenticate(session, state, _bearer_token(credentials))
+
+
+async def current_user_id(
+    state: AppStateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The same checks as :data:`CurrentUser`, for routes that need only the user's id (the chat
+    turns): three columns in a Core query, in a session closed before the route runs, so a streamed
+    answer holds no connection."""
+    claims = verify_access_token(state, _bearer_token(credentials))
+    async with state.sessions() as session:
+        access = await user_repo.access_state(session, claims.user_id, claims.session_id)
+    if access is None:
+        raise Unauthorized("Invalid access token", code="invalid_token")
+    _check_access(claims, access.is_disabled, access.token_version, access.revoked_at is not None)
+    return claims.user_id
 
 
 CurrentAuth = Annotated[tuple[User, str], Depends(_current_auth)]
@@ -83,6 +131,7 @@ async def current_session_id(auth: CurrentAuth) -> str:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUserId = Annotated[str, Depends(current_user_id)]
 CurrentSessionId = Annotated[str, Depends(current_session_id)]
 
 

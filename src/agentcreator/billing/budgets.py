@@ -10,7 +10,8 @@ models, which cost nothing, are still held to token budgets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from agentcreator.billing.pricing import format_usd
@@ -64,13 +65,19 @@ def month_bounds(now: datetime) -> tuple[str, datetime, datetime]:
     return start.strftime("%Y-%m"), start, end
 
 
+@lru_cache(maxsize=4)
+def _periods(day: date) -> tuple[tuple[str, datetime, datetime], tuple[str, datetime, datetime]]:
+    """The day's and the month's bounds of a UTC date (computed once per day: every call needs them)."""
+    now = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return day_bounds(now), month_bounds(now)
+
+
 def checks_for(now: datetime, user_id: str, limits: UserLimits, assistant_id: str | None = None,
                assistant_name: str | None = None, assistant_micros: int | None = None,
                assistant_tokens: int | None = None) -> list[BudgetCheck]:
     """Every scope a call counts against, always in the same order (no lock-order deadlocks).
     Scopes without a limit are still kept up to date, so a limit set mid-period starts right."""
-    day, day_start, day_end = day_bounds(now)
-    month, month_start, month_end = month_bounds(now)
+    (day, day_start, day_end), (month, month_start, month_end) = _periods(now.astimezone(UTC).date())
     checks = [
         BudgetCheck(LedgerKey("user_day", user_id, day), limits.user_daily_micros, limits.user_daily_tokens,
                     day_start, day_end),

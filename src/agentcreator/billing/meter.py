@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,12 +25,12 @@ from agentcreator.billing.pricing import (
     price_call,
 )
 from agentcreator.core.config import BillingSettings
-from agentcreator.db.models import Assistant, UsageRecord
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.llm.types import Usage
 from agentcreator.repositories import budgets as budget_repo
 from agentcreator.repositories import platform_settings
+from agentcreator.repositories import usage as usage_repo
 from agentcreator.repositories import usage_prices as price_repo
 from agentcreator.repositories.budgets import LedgerKey
 
@@ -40,6 +40,9 @@ BUDGET_DEFAULTS_KEY = "budget_defaults"
 # the API invalidates this process's copy at once; other workers see it within this many seconds.
 # (Past costs never change: each usage record names the price version it was priced with.)
 PRICE_TABLE_TTL_SECONDS = 5.0
+# The platform's budget defaults, likewise: the admin route invalidates this process's copy at once,
+# other workers read them again within this many seconds. Per-user overrides are always read.
+BUDGET_DEFAULTS_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,21 @@ class AssistantBudget:
     monthly_tokens: int | None = None
 
 
+class BudgetedAssistant(Protocol):
+    """What a call target needs of an assistant (an ORM ``Assistant`` or a turn start's read of it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def budget_monthly_micros(self) -> int | None: ...
+    @property
+    def budget_monthly_tokens(self) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class CallTarget:
     """What is called and for whom: enough to price, reserve and record it."""
@@ -70,7 +88,7 @@ class CallTarget:
     conversation_id: str | None = None
 
     @classmethod
-    def of(cls, user_id: str, assistant: Assistant, *, local: bool, conversation_id: str | None) -> CallTarget:
+    def of(cls, user_id: str, assistant: BudgetedAssistant, *, local: bool, conversation_id: str | None) -> CallTarget:
         """The target of a call made with ``assistant``'s model ("provider/model")."""
         provider, _, model = assistant.model.partition("/")
         return cls(user_id=user_id, provider=provider, model=model, local=local, conversation_id=conversation_id,
@@ -101,6 +119,9 @@ class Billing:
         self._sessions = sessions
         self._settings = settings
         self._cache = _Cache()
+        self._defaults: tuple[UserLimits, float] | None = None  # (limits, fresh until: time.monotonic())
+        self._defaults_generation = 0  # bumped by invalidate_defaults: a read that started before is not kept
+        self._unpriced_logged: set[tuple[str, str, int | None]] = set()
 
     # --- prices --------------------------------------------------------------------------------
 
@@ -127,14 +148,30 @@ class Billing:
 
     # --- budgets -------------------------------------------------------------------------------
 
-    async def platform_defaults(self, session: AsyncSession) -> UserLimits:
+    async def platform_defaults(self, session: AsyncSession, *, cached: bool = False) -> UserLimits:
+        """The platform's budget defaults (settings, overlaid with what an admin saved). ``cached``
+        (the chat hot path): the copy read less than :data:`BUDGET_DEFAULTS_TTL_SECONDS` ago, unless
+        :meth:`invalidate_defaults` was called since."""
+        if cached and self._defaults is not None and time.monotonic() < self._defaults[1]:
+            return self._defaults[0]
+        generation = self._defaults_generation
         saved = await platform_settings.get(session, BUDGET_DEFAULTS_KEY)
         base = UserLimits(self._settings.user_daily_micros, self._settings.user_monthly_micros,
                           self._settings.user_daily_tokens, self._settings.user_monthly_tokens).as_dict()
-        return UserLimits.merged(base, saved if isinstance(saved, dict) else {})
+        limits = UserLimits.merged(base, saved if isinstance(saved, dict) else {})
+        if cached and generation == self._defaults_generation:
+            self._defaults = (limits, time.monotonic() + BUDGET_DEFAULTS_TTL_SECONDS)
+        return limits
 
-    async def user_limits(self, session: AsyncSession, user_id: str) -> UserLimits:
-        defaults = await self.platform_defaults(session)
+    def invalidate_defaults(self) -> None:
+        """Forget the cached budget defaults (an admin saved new ones)."""
+        self._defaults = None
+        self._defaults_generation += 1
+
+    async def user_limits(self, session: AsyncSession, user_id: str, *, cached: bool = False) -> UserLimits:
+        """The user's effective limits: the platform defaults (``cached``: see :meth:`platform_defaults`)
+        overlaid with the user's overrides, which are always read."""
+        defaults = await self.platform_defaults(session, cached=cached)
         return UserLimits.merged(defaults.as_dict(), await budget_repo.get_overrides(session, user_id))
 
     async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
@@ -143,7 +180,7 @@ class Billing:
         table = await self.price_table(session, cached=True)
         micros = max_call_cost(table, target.provider, target.model, prompt_tokens=prompt_tokens,
                                max_output_tokens=max_output_tokens, local=target.local)
-        limits = await self.user_limits(session, target.user_id)
+        limits = await self.user_limits(session, target.user_id, cached=True)
         assistant = target.assistant
         checks = checks_for(now or utcnow(), target.user_id, limits,
                             assistant.id if assistant else None, assistant.name if assistant else None,
@@ -176,8 +213,8 @@ class Billing:
                               reserved_tokens=row.reserved_tokens if row else 0,
                               needed_micros=quote.micros, needed_tokens=quote.tokens)
         keys = [check.key for check in quote.checks]
-        row = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
-        return Reservation(row.id, tuple(keys), quote.micros, quote.tokens)
+        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
+        return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 
     async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
                       max_output_tokens: int, now: datetime | None = None) -> Reservation:
@@ -208,9 +245,12 @@ class Billing:
         cost = price_call(table, target.provider, target.model, input_tokens=usage.input_tokens,
                           cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
                           tool_calls=tool_calls, local=target.local)
-        if not cost.priced:
-            log.warning("no price for %s/%s in price version %s: counted as 0",
-                        target.provider, target.model, table.version)
+        if not cost.priced and (target.provider, target.model, table.version) not in self._unpriced_logged:
+            # Once per model and price version per process: the usage records flag every such call.
+            self._unpriced_logged.add((target.provider, target.model, table.version))
+            log.warning("no price for %s/%s in price version %s: counted as 0 (usage records are flagged "
+                        "unpriced; logged once per model and price version)", target.provider, target.model,
+                        table.version)
         return cost
 
     async def record(self, session: AsyncSession, target: CallTarget, reservation: Reservation | None, *,
@@ -222,14 +262,14 @@ class Billing:
         if cost is None:
             cost = await self.cost_of(session, target, usage, tool_calls)
         if usage is not None:
-            session.add(UsageRecord(
-                user_id=target.user_id, assistant_id=target.assistant.id if target.assistant else None,
-                conversation_id=target.conversation_id, message_id=message_id, kind=kind,
-                provider=target.provider, model=target.model, input_tokens=usage.input_tokens,
-                cached_input_tokens=usage.cached_input_tokens, output_tokens=usage.output_tokens,
-                reasoning_tokens=usage.reasoning_tokens, tool_calls=sum((tool_calls or {}).values()),
-                estimated=usage.estimated, cost_micros=cost.micros, price_version=cost.version,
-                priced=cost.priced))
+            await usage_repo.add_record(session, {
+                "user_id": target.user_id, "assistant_id": target.assistant.id if target.assistant else None,
+                "conversation_id": target.conversation_id, "message_id": message_id, "kind": kind,
+                "provider": target.provider, "model": target.model, "input_tokens": usage.input_tokens,
+                "cached_input_tokens": usage.cached_input_tokens, "output_tokens": usage.output_tokens,
+                "reasoning_tokens": usage.reasoning_tokens, "tool_calls": sum((tool_calls or {}).values()),
+                "estimated": usage.estimated, "cost_micros": cost.micros, "price_version": cost.version,
+                "priced": cost.priced})
         if reservation is not None:
             tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
             await self._settle(session, reservation, cost.micros, tokens)

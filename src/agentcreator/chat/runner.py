@@ -169,7 +169,7 @@ class TurnRunner:
                       "status": outcome.status, "error": outcome.error.model_dump() if outcome.error else None,
                       "usage": usage, "cost_micros": cost.micros, "updated_at": utcnow()}
             # Lock order everywhere: conversation and message rows, then the budget ledger (no deadlocks).
-            saved = await message_repo.update_fields(session, plan.turn.assistant_message_id, fields)
+            saved = await message_repo.save_answer(session, plan.turn.assistant_message_id, fields)
             await self._billing.record(session, plan.target, plan.reservation, kind="chat", usage=outcome.usage,
                                        message_id=plan.turn.assistant_message_id if saved else None, cost=cost)
         if not saved:

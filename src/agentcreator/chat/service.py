@@ -1,8 +1,10 @@
 """Chat use cases: send, regenerate, edit-and-resend, stop, choose a version.
 
-A turn starts in one short transaction (lock the conversation, refuse a second turn, save the user
-message and an empty ``streaming`` assistant message, load the branch), then the runner streams
-with no DB session open. Regenerate adds a sibling answer; edit adds a sibling user message and
+A turn starts with a plain read (conversation and assistant, the messages, the budget quote: owner-
+scoped, so another user's conversation is a 404 here) and one short write transaction: claim the
+conversation with a conditional UPDATE (it must be as read: a second turn gets 409), save the user
+message and an empty ``streaming`` assistant message, reserve the budgets (402 saves nothing). Then
+the runner streams with no DB session open. Regenerate adds a sibling answer; edit adds a sibling user message and
 answers it: both become the active branch, and older versions stay browsable.
 """
 
@@ -28,16 +30,16 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
-from agentcreator.db.models import Assistant, Conversation, Message
 from agentcreator.db.session import transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
-from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.repositories.messages import NewMessage
+from agentcreator.repositories.turns import AssistantConfig, ConversationState
 
 log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New conversation"
@@ -63,20 +65,21 @@ class _Draft:
 
     leaf_id: str | None  # the conversation as read: the write checks that it has not moved since
     message_count: int
-    assistant: Assistant
+    first_seq: int  # the ``seq`` of the first message saved (valid while the count has not moved)
+    assistant: AssistantConfig
     provider: ModelProvider
     request: ModelRequest
     report: dict[str, Any]
     target: CallTarget
     quote: Quote
-    user_message: Message | None  # not saved yet
-    placeholder: Message  # the answer, saved as ``streaming``
+    user_message: NewMessage | None  # not saved yet
+    placeholder: NewMessage  # the answer, saved as ``streaming``
     title_from: str | None
 
 
-def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> Message:
-    return Message(id=new_id(), conversation_id=conversation_id, role="user", content=parts, text=text_of(parts),
-                   status="complete", parent_id=parent_id)
+def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
+    return message_repo.new_message(conversation_id=conversation_id, role="user", content=parts,
+                                    text=text_of(parts), parent_id=parent_id)
 
 
 def to_chat_message(message: Any) -> ChatMessage:
@@ -87,6 +90,28 @@ def to_chat_message(message: Any) -> ChatMessage:
 
 def text_of(parts: list[dict[str, Any]]) -> str:
     return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+
+
+class _PromptCache:
+    """Each history message as sent to the model, with its token count, by provider, model and message
+    id: a turn sends the same history as the one before plus two messages. A message never changes
+    once it is in a history (edits and regenerations add new ones; streaming answers are not sent)."""
+
+    MAX_ITEMS = 20_000
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
+
+    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
+        key = (provider.name, model, message.id)
+        item = self._items.get(key)
+        if item is None:
+            chat = to_chat_message(message)
+            item = (chat, provider.count_tokens(model, [chat], ""))
+            if len(self._items) >= self.MAX_ITEMS:
+                del self._items[next(iter(self._items))]  # the oldest
+            self._items[key] = item
+        return item
 
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
@@ -102,6 +127,7 @@ class ChatService:
                                   window_summarizer=WindowSummarizer(sessions, billing))
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prompts = _PromptCache()
 
     # --- use cases ------------------------------------------------------------------------------
 
@@ -170,6 +196,9 @@ class ChatService:
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
                      continued_from: str | None = None) -> StartedTurn:
         if self._turns.get(conversation_id) is not None:
+            async with self._sessions() as session:  # another user's conversation is a 404, running or not
+                if not await turn_repo.is_owned(session, user_id, conversation_id):
+                    raise NotFound("Conversation")
             raise _turn_in_progress()
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
         self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
@@ -215,25 +244,29 @@ class ChatService:
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None) -> _Draft:
         async with self._sessions() as session:
-            conversation = await conversation_repo.get_owned(session, user_id, conversation_id)
-            if conversation is None:
+            found = await turn_repo.turn_start(session, user_id, conversation_id)
+            if found is None:
                 raise NotFound("Conversation")
+            conversation, assistant = found
             if conversation.continued_in_id is not None:
                 raise read_only(conversation)
             rows = await turn_repo.branch_rows(session, conversation_id)
             if any(row.status == "streaming" for row in rows):
                 raise _turn_in_progress()
-            assistant = await session.get(Assistant, conversation.assistant_id) if conversation.assistant_id else None
             if assistant is None:
                 raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                code="assistant_deleted")
-            if mode == "send" and counted(turn_repo.branch_to(rows, conversation.active_leaf_id)) >= assistant.max_messages:
+            shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
+            if mode == "send" and counted(shown) >= assistant.max_messages:
                 raise _CapReached
             provider, info = await self._resolve(assistant.model)
-            user_message, answer_parent = self._user_side(conversation, rows, mode, parts, target_id)
+            user_message, answer_parent = self._user_side(conversation, rows, shown, mode, parts, target_id)
             if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                 ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
-            branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
+            if mode == "send":  # the new message continues the branch shown
+                branch = [*shown, user_message]
+            else:
+                branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
             window_summary = current_window_summary(conversation, {m.id for m in branch}) \
                 if assistant.summarize_dropped else None
             request, report = self._build_request(assistant, provider, info, branch, conversation.summary,
@@ -242,24 +275,31 @@ class ChatService:
             quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
                                               max_output_tokens=report["reply_budget"])
         report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
-        placeholder = Message(id=new_id(), conversation_id=conversation_id, role="assistant", content=[], text="",
-                              status="streaming", parent_id=answer_parent.id, model=assistant.model, context=report)
+        placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
+                                               parent_id=answer_parent.id, model=assistant.model, context=report)
         needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
-        return _Draft(conversation.active_leaf_id, conversation.message_count, assistant, provider, request, report,
-                      target, quote, user_message, placeholder, answer_parent.text if needs_title else None)
+        first_seq = max((row.seq for row in rows), default=0) + 1
+        return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
+                      request, report, target, quote, user_message, placeholder,
+                      answer_parent.text if needs_title else None)
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
                      draft: _Draft) -> tuple[StartedTurn, Reservation] | None:
         """Save the user message and the placeholder and reserve the budgets (402 rolls it all back);
-        None when the conversation moved since it was read."""
+        None when the conversation moved since it was read.
+
+        The conversation is claimed first: one conditional UPDATE that re-checks, under the row's lock
+        (held to the end; SQLite: the write lock), that it is as read, and counts the new messages."""
+        added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
         async with transaction(self._sessions) as session:
-            state = await turn_repo.lock_turn_state(session, user_id, conversation_id)
-            if state is None:
-                raise NotFound("Conversation")
-            if state != (draft.leaf_id, draft.message_count, None):
-                return None
-            added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
-            await message_repo.add_turn(session, conversation_id, added, active_leaf_id=draft.placeholder.id)
+            now = utcnow()
+            if not await turn_repo.claim_turn(session, user_id, conversation_id, expected_leaf=draft.leaf_id,
+                                              expected_count=draft.message_count, added=len(added),
+                                              new_leaf=draft.placeholder.id, now=now):
+                if not await turn_repo.is_owned(session, user_id, conversation_id):
+                    raise NotFound("Conversation")
+                return None  # it moved (or was continued): read again
+            await message_repo.insert_rows(session, added, draft.first_seq, now)
             # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
             reservation = await self._billing.reserve_quote(session, draft.quote)
             turn.assistant_message_id = draft.placeholder.id
@@ -267,12 +307,12 @@ class ChatService:
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,
                                assistant_message=ev.MessageSnapshot.model_validate(draft.placeholder)), reservation
 
-    def _user_side(self, conversation: Conversation, rows: list[Any], mode: Mode, parts: list[dict[str, Any]] | None,
-                   target_id: str | None) -> tuple[Message | None, Any]:
-        """Returns (new user message, not saved yet, or None; the message the answer replies to)."""
+    def _user_side(self, conversation: ConversationState, rows: list[Any], shown: list[Any], mode: Mode,
+                   parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[NewMessage | None, Any]:
+        """Returns (new user message, not saved yet, or None; the message the answer replies to).
+        ``shown``: the branch shown (``send`` only)."""
         if mode == "send":
-            leaf = turn_repo.branch_to(rows, conversation.active_leaf_id)
-            message = _user_message(conversation.id, parts or [], leaf[-1].id if leaf else None)
+            message = _user_message(conversation.id, parts or [], shown[-1].id if shown else None)
             return message, message
         target = next((m for m in rows if m.id == target_id), None)
         if target is None:
@@ -297,7 +337,7 @@ class ChatService:
                                    code="model_unavailable") from exc
         return provider, info
 
-    def _build_request(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
+    def _build_request(self, assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo,
                        branch: list[Any], summary: str | None = None,
                        window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
         params = assistant.parameters or {}
@@ -312,10 +352,10 @@ class ChatService:
         instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
         plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
                             reply_budget=reply_budget, instructions_tokens=instructions_tokens,
-                            count=lambda m: provider.count_tokens(info.name, [to_chat_message(m)], ""))
+                            count=lambda m: self._prompts.get(provider, info.name, m)[1])
         request = ModelRequest(
             model=info.name, instructions=instructions,
-            messages=[to_chat_message(m) for m in plan.kept],
+            messages=[self._prompts.get(provider, info.name, m)[0] for m in plan.kept],
             temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
         report = {
             "model": f"{info.provider}/{info.name}", "context_length": info.context_length,

@@ -48,7 +48,8 @@ class LoopSideSQLite(aiosqlite.Connection):
     and, under load, of the write lock's hold time. In WAL mode only taking the write lock can wait
     (on another writer) and only COMMIT does disk work (checkpoints), so: cursors, fetches, reads
     (``SELECT``), and every statement of a transaction that already holds the write lock
-    (``BEGIN IMMEDIATE``, see :func:`transaction`) run right here, in microseconds. BEGIN IMMEDIATE
+    (``BEGIN IMMEDIATE``, see :func:`transaction`; ``executemany`` too, e.g. a turn's two messages)
+    run right here, in microseconds. BEGIN IMMEDIATE
     is tried here without waiting and goes to the thread only when another process holds the lock;
     COMMIT/ROLLBACK run here (WAL: no lock wait; synchronous=NORMAL: no fsync, except the occasional
     auto-checkpoint). Writes outside such a transaction still go to the thread. Each suspension
@@ -96,11 +97,14 @@ class LoopSideSQLite(aiosqlite.Connection):
             return True
         if name == "close":
             return isinstance(owner, sqlite3.Cursor)
-        if name == "execute" and isinstance(owner, sqlite3.Cursor) and args and isinstance(args[0], str):
+        if name in ("execute", "executemany") and isinstance(owner, sqlite3.Cursor) and args \
+                and isinstance(args[0], str):
             head = _head(args[0])
             if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "END", "PRAGMA", "VACUUM", "ATTACH")):
                 return False
-            return head.startswith("SELECT") or (self._write_held and connection.in_transaction)
+            if name == "execute" and head.startswith("SELECT"):
+                return True
+            return self._write_held and connection.in_transaction
         return False
 
 
@@ -147,6 +151,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 _HOLDING: ContextVar[bool] = ContextVar("agentcreator_sqlite_write", default=False)
 WRITE_LOCK_WAIT_SECONDS = 30.0
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")  # built once: every write transaction runs it
 
 
 def _sqlite_write_lock(factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
@@ -188,5 +193,5 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
             yield session
         return
     async with _sqlite_writer(lock), factory() as session, session.begin():
-        await session.execute(text("BEGIN IMMEDIATE"))
+        await session.execute(_BEGIN_IMMEDIATE)
         yield session

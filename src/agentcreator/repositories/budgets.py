@@ -4,6 +4,9 @@ A reservation is a conditional ``UPDATE budget_ledger SET reserved = reserved + 
 AND spent + reserved + :amount <= :limit``: PostgreSQL re-checks the condition after waiting for a
 concurrent writer's row lock, InnoDB updates with a locking (current) read, and SQLite serialises
 writers, so concurrent reservations can never together pass a limit.
+
+The statements a chat turn runs (reserve, settle) are Core statements built once with bound
+parameters: no ORM bulk-update bookkeeping and no statement built and cache-keyed per call.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import BudgetLedger, BudgetReservation, UsageRecord, UserBudget
+from agentcreator.db.types import new_id, utcnow
+
+_ledger = BudgetLedger.__table__
+_reservations = BudgetReservation.__table__
+_user_budgets = UserBudget.__table__
+# b_*: a bound parameter named like a column is reserved in an UPDATE
+_KEY = (_ledger.c.scope == bindparam("b_scope"), _ledger.c.subject_id == bindparam("b_subject_id"),
+        _ledger.c.period == bindparam("b_period"))
 
 
 @dataclass(frozen=True)
@@ -38,12 +49,23 @@ async def get_row(session: AsyncSession, key: LedgerKey) -> BudgetLedger | None:
     return (await session.execute(select(BudgetLedger).where(*_where(key)))).scalar_one_or_none()
 
 
+def _key(key: LedgerKey) -> dict[str, str]:
+    return {"b_scope": key.scope, "b_subject_id": key.subject_id, "b_period": key.period}
+
+
+_ROW_EXISTS = select(_ledger.c.scope).where(*_KEY)
+
+
+async def row_exists(session: AsyncSession, key: LedgerKey) -> bool:
+    return (await session.execute(_ROW_EXISTS, _key(key))).first() is not None
+
+
 async def ensure_row(session: AsyncSession, key: LedgerKey, start: datetime, end: datetime) -> None:
     """Create the ledger row of ``key`` if missing, starting from what the usage records of the
     period already hold (usage recorded before budgets existed). Safe against concurrent creators.
     On MariaDB the upsert takes the row's exclusive lock at once (INSERT IGNORE would take a shared
     lock, and two such transactions upgrading to the reservation UPDATE would deadlock)."""
-    if await get_row(session, key) is not None:
+    if await row_exists(session, key):
         return
     column = UsageRecord.assistant_id if key.scope.startswith("assistant") else UsageRecord.user_id
     spent = (await session.execute(
@@ -66,42 +88,64 @@ async def ensure_row(session: AsyncSession, key: LedgerKey, start: datetime, end
     await session.execute(stmt)
 
 
+def _reserve(limit_micros: bool, limit_tokens: bool) -> Any:
+    stmt = update(_ledger).where(*_KEY).values(
+        reserved_micros=_ledger.c.reserved_micros + bindparam("micros"),
+        reserved_tokens=_ledger.c.reserved_tokens + bindparam("tokens"))
+    if limit_micros:
+        stmt = stmt.where(_ledger.c.spent_micros + _ledger.c.reserved_micros + bindparam("micros")
+                          <= bindparam("limit_micros"))
+    if limit_tokens:
+        stmt = stmt.where(_ledger.c.spent_tokens + _ledger.c.reserved_tokens + bindparam("tokens")
+                          <= bindparam("limit_tokens"))
+    return stmt
+
+
+_RESERVE = {(m, t): _reserve(m, t) for m in (False, True) for t in (False, True)}
+
+
 async def try_reserve(session: AsyncSession, key: LedgerKey, micros: int, tokens: int,
                       limit_micros: int | None, limit_tokens: int | None) -> bool:
     """Add ``micros``/``tokens`` to the reserved amounts unless that would pass a limit."""
-    stmt = update(BudgetLedger).where(*_where(key)).values(
-        reserved_micros=BudgetLedger.reserved_micros + micros,
-        reserved_tokens=BudgetLedger.reserved_tokens + tokens)
-    if limit_micros is not None:
-        stmt = stmt.where(BudgetLedger.spent_micros + BudgetLedger.reserved_micros + micros <= limit_micros)
-    if limit_tokens is not None:
-        stmt = stmt.where(BudgetLedger.spent_tokens + BudgetLedger.reserved_tokens + tokens <= limit_tokens)
-    result = await session.execute(stmt)
+    result = await session.execute(_RESERVE[limit_micros is not None, limit_tokens is not None], {
+        **_key(key), "micros": micros, "tokens": tokens, "limit_micros": limit_micros,
+        "limit_tokens": limit_tokens})
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+_APPLY = update(_ledger).where(*_KEY).values(
+    reserved_micros=_ledger.c.reserved_micros - bindparam("release_micros"),
+    reserved_tokens=_ledger.c.reserved_tokens - bindparam("release_tokens"),
+    spent_micros=_ledger.c.spent_micros + bindparam("spent_micros"),
+    spent_tokens=_ledger.c.spent_tokens + bindparam("spent_tokens"))
 
 
 async def apply(session: AsyncSession, key: LedgerKey, *, release_micros: int, release_tokens: int,
                 spent_micros: int, spent_tokens: int) -> None:
     """Settle: drop the reserved amounts and add what was really spent."""
-    await session.execute(update(BudgetLedger).where(*_where(key)).values(
-        reserved_micros=BudgetLedger.reserved_micros - release_micros,
-        reserved_tokens=BudgetLedger.reserved_tokens - release_tokens,
-        spent_micros=BudgetLedger.spent_micros + spent_micros,
-        spent_tokens=BudgetLedger.spent_tokens + spent_tokens))
+    await session.execute(_APPLY, {**_key(key), "release_micros": release_micros, "release_tokens": release_tokens,
+                                   "spent_micros": spent_micros, "spent_tokens": spent_tokens})
+
+
+_ADD_RESERVATION = insert(_reservations)
 
 
 async def add_reservation(session: AsyncSession, user_id: str, keys: list[LedgerKey], micros: int,
-                          tokens: int) -> BudgetReservation:
-    reservation = BudgetReservation(user_id=user_id, keys=[k.as_list() for k in keys], micros=micros,
-                                    tokens=tokens)
-    session.add(reservation)
-    await session.flush()
-    return reservation
+                          tokens: int) -> str:
+    """Record an open reservation; returns its id."""
+    reservation_id = new_id()
+    await session.execute(_ADD_RESERVATION, {
+        "id": reservation_id, "user_id": user_id, "keys": [k.as_list() for k in keys], "micros": micros,
+        "tokens": tokens, "created_at": utcnow()})
+    return reservation_id
+
+
+_TAKE_RESERVATION = delete(_reservations).where(_reservations.c.id == bindparam("reservation_id"))
 
 
 async def take_reservation(session: AsyncSession, reservation_id: str) -> bool:
     """Delete an open reservation; False when it is already gone (settled, or released at start-up)."""
-    result = await session.execute(delete(BudgetReservation).where(BudgetReservation.id == reservation_id))
+    result = await session.execute(_TAKE_RESERVATION, {"reservation_id": reservation_id})
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
@@ -109,9 +153,12 @@ async def open_reservations(session: AsyncSession) -> list[BudgetReservation]:
     return list((await session.execute(select(BudgetReservation))).scalars())
 
 
+_OVERRIDES = select(_user_budgets.c.overrides).where(_user_budgets.c.user_id == bindparam("user_id"))
+
+
 async def get_overrides(session: AsyncSession, user_id: str) -> dict[str, Any]:
-    row = await session.get(UserBudget, user_id)
-    return dict(row.overrides) if row is not None else {}
+    overrides = (await session.execute(_OVERRIDES, {"user_id": user_id})).scalar_one_or_none()
+    return dict(overrides) if overrides is not None else {}
 
 
 async def put_overrides(session: AsyncSession, user_id: str, overrides: dict[str, Any]) -> None:

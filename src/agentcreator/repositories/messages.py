@@ -3,13 +3,18 @@ reorder messages). The caller has already checked that the conversation belongs 
 
 from __future__ import annotations
 
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import Conversation, Message
-from agentcreator.db.types import utcnow
+from agentcreator.db.types import new_id, utcnow
+
+_messages = Message.__table__
+_INSERT = insert(_messages)
 
 
 async def next_seq(session: AsyncSession, conversation_id: str) -> int:
@@ -37,22 +42,58 @@ async def add(session: AsyncSession, message: Message) -> Message:
     return message
 
 
-async def add_turn(session: AsyncSession, conversation_id: str, messages: list[Message],
-                   active_leaf_id: str) -> None:
-    """Add the messages a turn starts with (the user message, if any, and the answer's placeholder)
-    with one ``seq`` lookup, one flush and one conversation update (message count, activity and the
-    branch shown), in the caller's transaction; the same single-writer rule as :func:`add` applies."""
-    seq = await next_seq(session, conversation_id)
+class NewMessage(SimpleNamespace):
+    """A message not saved yet, with every column as an attribute (``seq`` and the timestamps are set
+    by :func:`insert_rows`); it reads like a loaded row and validates as a ``MessageSnapshot``."""
+
+    id: str
+    conversation_id: str
+    seq: int | None
+    role: str
+    content: list[dict[str, Any]]
+    text: str
+    status: str
+    error: dict[str, Any] | None
+    parent_id: str | None
+    model: str | None
+    usage: dict[str, Any] | None
+    cost_micros: int | None
+    carried_from_id: str | None
+    context: dict[str, Any] | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def new_message(*, conversation_id: str, role: str, parent_id: str | None,
+                content: list[dict[str, Any]] | None = None, text: str = "", status: str = "complete",
+                model: str | None = None, context: dict[str, Any] | None = None) -> NewMessage:
+    return NewMessage(id=new_id(), conversation_id=conversation_id, seq=None, role=role, content=content or [],
+                      text=text, status=status, error=None, parent_id=parent_id, model=model, usage=None,
+                      cost_micros=None, carried_from_id=None, context=context, created_at=None, updated_at=None)
+
+
+async def insert_rows(session: AsyncSession, messages: list[NewMessage], first_seq: int, now: datetime) -> None:
+    """Insert the messages a turn starts with, numbered from ``first_seq`` and stamped ``now``, in
+    one Core INSERT. The caller counts them on the conversation in the same transaction
+    (:func:`agentcreator.repositories.turns.claim_turn`) and knows ``first_seq`` from a read that
+    the claim proved current (the count did not move, so no message was added since)."""
     for offset, message in enumerate(messages):
-        message.seq = seq + offset
-    session.add_all(messages)
-    await session.flush()
-    now = utcnow()
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(message_count=Conversation.message_count + len(messages), last_activity_at=now, updated_at=now,
-                active_leaf_id=active_leaf_id))
+        message.seq = first_seq + offset
+        message.created_at = message.updated_at = now
+    await session.execute(_INSERT, [vars(message) for message in messages])
+
+
+_ANSWER_FIELDS = ("text", "content", "status", "error", "usage", "cost_micros", "updated_at")
+_SAVE_ANSWER = (update(_messages).where(_messages.c.id == bindparam("message_id"))
+                .values({name: bindparam(f"v_{name}") for name in _ANSWER_FIELDS}))
+
+
+async def save_answer(session: AsyncSession, message_id: str, fields: dict[str, Any]) -> bool:
+    """Set an answer's text, content, status, error, usage, cost and ``updated_at`` (all of them, in
+    ``fields``) with one Core UPDATE; False when the message no longer exists."""
+    params = {f"v_{name}": fields[name] for name in _ANSWER_FIELDS}
+    result = await session.execute(_SAVE_ANSWER, {"message_id": message_id, **params})
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 async def update_fields(session: AsyncSession, message_id: str, fields: dict[str, Any]) -> bool:

@@ -1,14 +1,121 @@
-"""Queries the chat turn runner needs: locking a conversation, the active branch, turn state."""
+"""Queries the chat turn runner needs: locking a conversation, the active branch, turn state.
+
+The turn-start statements are SQLAlchemy Core statements built once, with bound parameters: they
+return plain rows (no ORM identity map, no unit of work) and skip building and cache-keying a
+statement per call, which was most of their CPU cost on the chat hot path."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Conversation, Message
+from agentcreator.db.models import Assistant, Conversation, Message
 from agentcreator.db.types import utcnow
+from agentcreator.repositories.assistants import plausible_id
+
+_conversations = Conversation.__table__
+_assistants = Assistant.__table__
+_messages = Message.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """What a turn start reads of a conversation."""
+
+    id: str
+    assistant_id: str | None
+    title: str
+    continued_in_id: str | None
+    summary: str | None
+    window_summary: str | None
+    window_summary_through_id: str | None
+    message_count: int
+    active_leaf_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    """What a turn start reads of the conversation's assistant."""
+
+    id: str
+    name: str
+    model: str
+    instructions: str
+    parameters: dict[str, Any]
+    max_messages: int
+    history_window: int
+    summarize_dropped: bool
+    budget_monthly_micros: int | None
+    budget_monthly_tokens: int | None
+
+
+_CONVERSATION_COLUMNS = [_conversations.c[name] for name in ConversationState.__slots__]
+_ASSISTANT_COLUMNS = [_assistants.c[name].label(f"a_{name}") for name in AssistantConfig.__slots__]
+_TURN_START = (
+    select(*_CONVERSATION_COLUMNS, *_ASSISTANT_COLUMNS)
+    .select_from(_conversations.outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id))
+    .where(_conversations.c.id == bindparam("conversation_id"), _conversations.c.owner_id == bindparam("owner_id")))
+
+
+async def turn_start(session: AsyncSession, owner_id: str,
+                     conversation_id: str) -> tuple[ConversationState, AssistantConfig | None] | None:
+    """The caller's conversation and its assistant (None when deleted), in one statement; None when
+    the conversation does not exist or is not theirs."""
+    if not plausible_id(conversation_id):
+        return None
+    row = (await session.execute(_TURN_START, {"conversation_id": conversation_id,
+                                               "owner_id": owner_id})).one_or_none()
+    if row is None:
+        return None
+    values = row._mapping
+    conversation = ConversationState(*(values[name] for name in ConversationState.__slots__))
+    if values["a_id"] is None:
+        return conversation, None
+    return conversation, AssistantConfig(*(values[f"a_{name}"] for name in AssistantConfig.__slots__))
+
+
+def _claim(leaf_known: bool) -> Any:
+    leaf = _conversations.c.active_leaf_id
+    return (update(_conversations)
+            .where(_conversations.c.id == bindparam("conversation_id"),
+                   _conversations.c.owner_id == bindparam("b_owner_id"),
+                   leaf == bindparam("expected_leaf") if leaf_known else leaf.is_(None),
+                   _conversations.c.message_count == bindparam("expected_count"),
+                   _conversations.c.continued_in_id.is_(None))
+            .values(message_count=_conversations.c.message_count + bindparam("added"),
+                    active_leaf_id=bindparam("new_leaf"), last_activity_at=bindparam("now"),
+                    updated_at=bindparam("now")))
+
+
+_CLAIM = {True: _claim(True), False: _claim(False)}
+
+
+async def claim_turn(session: AsyncSession, owner_id: str, conversation_id: str, *, expected_leaf: str | None,
+                     expected_count: int, added: int, new_leaf: str, now: datetime) -> bool:
+    """Count ``added`` new messages and show ``new_leaf``, if the caller's conversation is still as
+    read (shown branch, message count, not continued). The UPDATE re-checks that under the row's
+    lock (held until the transaction ends; SQLite: the write lock), so of concurrent starters from
+    the same read only one gets True. False: it moved, was continued, or is gone (:func:`turn_state`
+    tells which)."""
+    result = await session.execute(_CLAIM[expected_leaf is not None], {
+        "conversation_id": conversation_id, "b_owner_id": owner_id, "expected_leaf": expected_leaf,
+        "expected_count": expected_count, "added": added, "new_leaf": new_leaf, "now": now})
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+_OWNED = select(_conversations.c.id).where(_conversations.c.id == bindparam("conversation_id"),
+                                           _conversations.c.owner_id == bindparam("owner_id"))
+
+
+async def is_owned(session: AsyncSession, owner_id: str, conversation_id: str) -> bool:
+    if not plausible_id(conversation_id):
+        return False
+    return (await session.execute(_OWNED, {"conversation_id": conversation_id,
+                                           "owner_id": owner_id})).first() is not None
 
 
 async def lock_owned_conversation(session: AsyncSession, owner_id: str, conversation_id: str) -> Conversation | None:
@@ -21,26 +128,17 @@ async def lock_owned_conversation(session: AsyncSession, owner_id: str, conversa
     )).scalar_one_or_none()
 
 
-async def lock_turn_state(session: AsyncSession, owner_id: str,
-                          conversation_id: str) -> tuple[str | None, int, str | None] | None:
-    """(active_leaf_id, message_count, continued_in_id) of the caller's conversation, row-locked
-    until the transaction ends; None when it does not exist (or is not theirs)."""
-    row = (await session.execute(
-        select(Conversation.active_leaf_id, Conversation.message_count, Conversation.continued_in_id)
-        .where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
-        .with_for_update()
-    )).one_or_none()
-    return (row[0], int(row[1]), row[2]) if row is not None else None
+_BRANCH_ROWS = (
+    select(_messages.c.id, _messages.c.parent_id, _messages.c.role, _messages.c.status, _messages.c.text,
+           _messages.c.content, _messages.c.carried_from_id, _messages.c.seq)
+    .where(_messages.c.conversation_id == bindparam("conversation_id"))
+    .order_by(_messages.c.seq, _messages.c.id))
 
 
 async def branch_rows(session: AsyncSession, conversation_id: str) -> list[Any]:
     """The messages of a conversation with only what a turn start needs (id, parent, role, status,
     text, content, carried-over origin, seq), oldest first: no usage, context or error documents."""
-    rows = await session.execute(
-        select(Message.id, Message.parent_id, Message.role, Message.status, Message.text, Message.content,
-               Message.carried_from_id, Message.seq)
-        .where(Message.conversation_id == conversation_id).order_by(Message.seq, Message.id))
-    return list(rows.all())
+    return list((await session.execute(_BRANCH_ROWS, {"conversation_id": conversation_id})).all())
 
 
 async def has_streaming(session: AsyncSession, conversation_id: str) -> bool:

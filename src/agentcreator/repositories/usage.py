@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import Assistant, Conversation, UsageRecord, User
+from agentcreator.db.types import new_id, utcnow
 
 GroupBy = Literal["day", "assistant", "model", "conversation", "kind", "user"]
 
@@ -117,3 +118,14 @@ async def page_records(session: AsyncSession, where: UsageFilter, after: tuple[d
         stmt = stmt.where(or_(UsageRecord.created_at > after[0],
                               and_(UsageRecord.created_at == after[0], UsageRecord.id > after[1])))
     return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+_INSERT_RECORD = insert(UsageRecord.__table__)
+
+
+async def add_record(session: AsyncSession, values: dict[str, Any]) -> str:
+    """Insert one usage record (every column but ``id`` and ``created_at`` in ``values``) with a Core
+    INSERT built once; returns its id."""
+    record_id = new_id()
+    await session.execute(_INSERT_RECORD, {"id": record_id, "created_at": utcnow(), **values})
+    return record_id

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import AuthSession, User
@@ -21,14 +23,37 @@ async def count(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
 
 
+# Built once: every authenticated request runs one of these.
+_WITH_SESSION = (select(User, AuthSession).join(AuthSession, AuthSession.user_id == User.id)
+                 .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id")))
+_users = User.__table__
+_auth_sessions = AuthSession.__table__
+_ACCESS_STATE = (
+    select(_users.c.is_disabled, _users.c.token_version, _auth_sessions.c.revoked_at)
+    .select_from(_users.join(_auth_sessions, _auth_sessions.c.user_id == _users.c.id))
+    .where(_users.c.id == bindparam("user_id"), _auth_sessions.c.id == bindparam("session_id")))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessState:
+    """What decides whether an access token still holds: the user's flags and its session's revocation."""
+
+    is_disabled: bool
+    token_version: int
+    revoked_at: datetime | None
+
+
 async def get_with_session(session: AsyncSession, user_id: str, session_id: str) -> tuple[User, AuthSession] | None:
     """The user and the auth session an access token names, in one query."""
-    row = (await session.execute(
-        select(User, AuthSession)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == user_id, AuthSession.id == session_id)
-    )).first()
+    row = (await session.execute(_WITH_SESSION, {"user_id": user_id, "session_id": session_id})).first()
     return (row[0], row[1]) if row else None
+
+
+async def access_state(session: AsyncSession, user_id: str, session_id: str) -> AccessState | None:
+    """:func:`get_with_session` reduced to the three columns an access check reads (a Core row: no
+    ORM objects), for routes that need only the user's id."""
+    row = (await session.execute(_ACCESS_STATE, {"user_id": user_id, "session_id": session_id})).first()
+    return AccessState(bool(row[0]), int(row[1]), row[2]) if row else None
 
 
 def _search_filter(q: str | None) -> list[Any]:

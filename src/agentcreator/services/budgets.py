@@ -25,6 +25,7 @@ async def update_defaults(session: AsyncSession, billing: Billing, changes: dict
     current.update({k: v for k, v in changes.items() if k in USER_LIMIT_FIELDS})
     await platform_settings.put(session, BUDGET_DEFAULTS_KEY, current)
     await session.commit()
+    billing.invalidate_defaults()  # turn starts use a cached copy (other workers: within its TTL)
     return UserLimits(**current)
 
 

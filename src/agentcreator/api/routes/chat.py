@@ -1,4 +1,7 @@
-"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, stop, resume, thread."""
+"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, stop, resume, thread.
+
+Send, regenerate and edit take no ``OwnedConversation``: the chat service reads the conversation
+scoped to its owner anyway (another user's is a 404 from there), and the route holds no session."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedConversation, SessionDep
+from agentcreator.api.deps import AppStateDep, CurrentUser, CurrentUserId, OwnedConversation, SessionDep
 from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
 from agentcreator.api.sse import sse_response
 from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
@@ -57,34 +60,30 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
              responses=_STREAM_DOC)
-async def send(body: MessageCreate, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
-               session: SessionDep, request: Request,
-               accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+async def send(conversation_id: str, body: MessageCreate, user_id: CurrentUserId, state: AppStateDep,
+               request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
-    await session.close()  # the turn opens its own short transactions: hold no connection while it runs
-    started = await state.chat.send(user.id, conversation.id, body.parts())
+    started = await state.chat.send(user_id, conversation_id, body.parts())
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def regenerate(message_id: str, conversation: OwnedConversation, user: CurrentUser, state: AppStateDep,
-                     session: SessionDep, request: Request,
+async def regenerate(message_id: str, conversation_id: str, user_id: CurrentUserId, state: AppStateDep,
+                     request: Request,
                      accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
-    await session.close()
-    started = await state.chat.regenerate(user.id, conversation.id, message_id)
+    started = await state.chat.regenerate(user_id, conversation_id, message_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def edit(message_id: str, body: MessageCreate, conversation: OwnedConversation, user: CurrentUser,
-               state: AppStateDep, session: SessionDep, request: Request,
+async def edit(message_id: str, conversation_id: str, body: MessageCreate, user_id: CurrentUserId,
+               state: AppStateDep, request: Request,
                accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
-    await session.close()
-    started = await state.chat.edit(user.id, conversation.id, message_id, body.parts())
+    started = await state.chat.edit(user_id, conversation_id, message_id, body.parts())
     return await _respond(state, request, started, _wants_stream(accept))
 
 

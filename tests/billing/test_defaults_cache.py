@@ -1,0 +1,31 @@
+"""Turn starts read the platform's budget defaults from a per-process copy: an admin's save drops it
+at once, including a copy read while the save happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentcreator.billing import meter
+from agentcreator.billing.meter import Billing
+from agentcreator.core.config import BillingSettings
+
+
+async def test_a_copy_read_while_an_admin_saves_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    billing = Billing(None, BillingSettings())  # type: ignore[arg-type]  # no session is used below
+    saved: list[dict[str, Any]] = [{"user_daily_tokens": 1}]
+
+    async def read(_session: Any, _key: str) -> dict[str, Any]:
+        value = saved[0]
+        if value == {"user_daily_tokens": 1}:  # the admin saves (and invalidates) while this read runs
+            saved[0] = {"user_daily_tokens": 2}
+            billing.invalidate_defaults()
+        return value
+
+    monkeypatch.setattr(meter.platform_settings, "get", read)
+    assert (await billing.platform_defaults(None, cached=True)).user_daily_tokens == 1  # type: ignore[arg-type]
+    assert (await billing.platform_defaults(None, cached=True)).user_daily_tokens == 2  # type: ignore[arg-type]
+    saved[0] = {"user_daily_tokens": 3}  # written by another worker: this one keeps its copy for the TTL
+    assert (await billing.platform_defaults(None, cached=True)).user_daily_tokens == 2  # type: ignore[arg-type]
+    assert (await billing.platform_defaults(None)).user_daily_tokens == 3  # type: ignore[arg-type]  # uncached
