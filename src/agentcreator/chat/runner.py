@@ -45,6 +45,18 @@ class TurnPlan:
     summarize_dropped: bool = False  # the assistant keeps a summary of what falls out of the window
 
 
+@dataclass(frozen=True)
+class RelayPace:
+    """While more than ``above_turns`` turns run in this process, relay at most every ``seconds``
+    (settings ``chat.relay_pace_above_turns`` / ``chat.relay_pace_ms``; ``seconds`` 0: never)."""
+
+    above_turns: int = 32
+    seconds: float = 0.0
+
+    def wait(self, running_turns: int) -> float:
+        return self.seconds if self.seconds and running_turns > self.above_turns else 0.0
+
+
 @dataclass
 class TurnOutcome:
     text: str
@@ -58,8 +70,10 @@ class TurnOutcome:
 
 class TurnRunner:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
-                 billing: Billing, title_writer: Any = None, window_summarizer: Any = None) -> None:
+                 billing: Billing, title_writer: Any = None, window_summarizer: Any = None,
+                 pace: RelayPace | None = None) -> None:
         self._sessions = sessions
+        self._pace = pace or RelayPace()
         self._billing = billing
         self._bus = bus
         self._turns = turns
@@ -111,6 +125,9 @@ class TurnRunner:
                     parts.append(event.text)
                     await self._bus.publish(plan.conversation_id, {
                         "type": "text_delta", "message_id": message_id, "text": event.text})
+                    pause = self._pace.wait(len(self._turns))
+                    if pause:  # what arrives meanwhile waits in the socket and comes as one delta
+                        await asyncio.sleep(pause)
                 elif event.type == "queued":
                     await self._bus.publish(plan.conversation_id, ev.to_wire(
                         ev.Queued(message_id=message_id, position=event.position)))

@@ -24,7 +24,7 @@ from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
 from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, counted, read_only
-from agentcreator.chat.runner import TurnPlan, TurnRunner
+from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
@@ -123,8 +123,9 @@ class ChatService:
         self._settings = settings
         self._billing = billing
         titles = TitleWriter(sessions, bus, billing) if settings.llm.generate_titles else None
+        pace = RelayPace(settings.chat.relay_pace_above_turns, settings.chat.relay_pace_ms / 1000)
         self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles,
-                                  window_summarizer=WindowSummarizer(sessions, billing))
+                                  window_summarizer=WindowSummarizer(sessions, billing), pace=pace)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self._prompts = _PromptCache()
