@@ -55,6 +55,12 @@ async def events_of(bus: MemoryEventBus, channel: str) -> list[dict]:
     return [event async for _, event in bus.subscribe(channel)]
 
 
+async def first_text(bus: MemoryEventBus, channel: str) -> None:
+    async for _, event in bus.subscribe(channel):
+        if event["type"] == "text_delta":
+            return
+
+
 async def stored_answer(app_state: AppState, conversation_id: str) -> Message:
     async with app_state.sessions() as session:
         return (await session.execute(select(Message).where(
@@ -87,6 +93,7 @@ async def test_deleting_the_conversation_mid_answer_ends_the_stream_cleanly(rig:
     rig.provider.push([TextDelta(text="x"), Hang()])
     started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
     reader = asyncio.create_task(events_of(rig.bus, rig.conversation_id))
+    await asyncio.wait_for(first_text(rig.bus, rig.conversation_id), timeout=10)  # the answer is under way
     async with transaction(app_state.sessions) as session:
         await session.delete(await session.get(Conversation, rig.conversation_id))
     started.turn.stop("user")
@@ -124,3 +131,19 @@ async def test_another_users_running_conversation_is_not_found_rather_than_busy(
         await rig.service.send(rig.user_id, rig.conversation_id, parts)
     started.turn.stop("user")
     await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+
+
+async def test_a_turn_stopped_before_its_runner_began_is_saved_stopped_and_released(
+        rig: Rig, app_state: AppState) -> None:
+    """Stop right after the send, before the runner task ran once: cancelling a task that never started
+    would skip its cleanup (the answer stuck 'streaming', the conversation busy for good)."""
+    rig.provider.push([TextDelta(text="never sent")])
+    started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
+    started.turn.stop("user")  # no await in between: the runner has not begun
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    answer = await stored_answer(app_state, rig.conversation_id)
+    assert (answer.status, answer.text) == ("stopped", "")
+    assert rig.provider.requests == []  # the model was never called
+    rig.provider.push([TextDelta(text="next")])
+    again = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "again"}])
+    await asyncio.wait_for(again.turn.finished.wait(), timeout=10)  # the conversation is not left busy

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
 from agentcreator.core.security import AccessClaims, TokenSigner
 from agentcreator.db.models import Assistant, Conversation, User
+from agentcreator.db.session import session_scope
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
@@ -28,7 +29,7 @@ AppStateDep = Annotated[AppState, Depends(get_state)]
 
 
 async def get_session(state: AppStateDep) -> AsyncIterator[AsyncSession]:
-    async with state.sessions() as session:
+    async with session_scope(state.sessions) as session:
         yield session
 
 
@@ -111,7 +112,7 @@ async def current_user_id(
     turns): three columns in a Core query, in a session closed before the route runs, so a streamed
     answer holds no connection."""
     claims = verify_access_token(state, _bearer_token(credentials))
-    async with state.sessions() as session:
+    async with session_scope(state.sessions) as session:
         access = await user_repo.access_state(session, claims.user_id, claims.session_id)
     if access is None:
         raise Unauthorized("Invalid access token", code="invalid_token")

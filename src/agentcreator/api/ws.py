@@ -25,6 +25,7 @@ from agentcreator.api.deps import authenticate
 from agentcreator.api.schemas.chat import MessageCreate
 from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
+from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
 from agentcreator.state import AppState
@@ -129,7 +130,7 @@ class Connection:
             self.wakers[conversation_id].set()
 
     async def _owned(self, conversation_id: str) -> None:
-        async with self.state.sessions() as session:
+        async with session_scope(self.state.sessions) as session:
             if await conversation_repo.get_owned(session, self.user_id, conversation_id) is None:
                 raise NotFound("Conversation")
 
@@ -158,7 +159,7 @@ class Connection:
                 await asyncio.wait_for(waker.wait(), timeout=1.0)
 
     async def _reauth(self, token: str) -> None:
-        async with self.state.sessions() as session:
+        async with session_scope(self.state.sessions) as session:
             user, session_id = await authenticate(session, self.state, token)
         if user.id != self.user_id:
             raise Unauthorized("A socket cannot change user", code="invalid_token")
@@ -168,7 +169,7 @@ class Connection:
         interval = self.state.settings.chat.ws_auth_check_seconds
         while True:
             await asyncio.sleep(interval)
-            async with self.state.sessions() as session:
+            async with session_scope(self.state.sessions) as session:
                 found = await user_repo.get_with_session(session, self.user_id, self.session_id)
             user, auth_session = found if found else (None, None)
             if (user is None or auth_session is None or user.is_disabled or auth_session.revoked_at is not None
@@ -185,7 +186,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         frame = await asyncio.wait_for(websocket.receive_json(), timeout=state.settings.chat.ws_auth_timeout_seconds)
         if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
             raise Unauthorized("The first frame must be {type: auth, token}")
-        async with state.sessions() as session:
+        async with session_scope(state.sessions) as session:
             user, session_id = await authenticate(session, state, frame["token"])
     except WebSocketDisconnect:
         return

@@ -30,7 +30,7 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import AppError, Conflict, NotFound, PaymentRequired
 from agentcreator.db.models import Assistant, Conversation, Message
-from agentcreator.db.session import transaction
+from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest, Usage
@@ -84,7 +84,7 @@ class Continuations:
 
     async def room_for_send(self, user_id: str, conversation_id: str) -> Continued | None:
         """None when the conversation can take another message; otherwise continue it first."""
-        async with self._sessions() as session:
+        async with session_scope(self._sessions) as session:
             conversation = await conversation_repo.get_owned(session, user_id, conversation_id)
             if conversation is None:
                 raise NotFound("Conversation")

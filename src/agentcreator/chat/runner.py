@@ -82,6 +82,7 @@ class TurnRunner:
 
     async def run(self, plan: TurnPlan) -> None:
         turn = plan.turn
+        turn.started = True
         try:
             outcome = await self._stream(plan)
             snapshot = await _finish_even_if_cancelled(self._persist(plan, outcome))
@@ -116,6 +117,9 @@ class TurnRunner:
         finish_reason: str | None = None
         error: ev.ErrorInfo | None = None
         status = "complete"
+        if plan.turn.stop_reason is not None:  # stopped before the runner began: the model is not called
+            return TurnOutcome(text="", status="interrupted" if plan.turn.stop_reason == "shutdown" else "stopped",
+                               error=None, usage=None, finish_reason=None, latency_ms=0, ttft_ms=None)
         stream = plan.provider.stream(plan.request)
         try:
             async for event in stream:

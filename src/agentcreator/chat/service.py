@@ -30,7 +30,7 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
-from agentcreator.db.session import transaction
+from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
@@ -157,7 +157,7 @@ class ChatService:
             local.stop("user")
             await local.finished.wait()
             return True
-        async with self._sessions() as session:
+        async with session_scope(self._sessions) as session:
             running = await turn_repo.has_streaming(session, conversation_id)
         if running:  # running on another worker: ask through the bus
             turn_id = await self._bus_turn_id(conversation_id)
@@ -197,7 +197,7 @@ class ChatService:
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
                      continued_from: str | None = None) -> StartedTurn:
         if self._turns.get(conversation_id) is not None:
-            async with self._sessions() as session:  # another user's conversation is a 404, running or not
+            async with session_scope(self._sessions) as session:  # another user's conversation is a 404, running or not
                 if not await turn_repo.is_owned(session, user_id, conversation_id):
                     raise NotFound("Conversation")
             raise _turn_in_progress()
@@ -244,7 +244,7 @@ class ChatService:
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None) -> _Draft:
-        async with self._sessions() as session:
+        async with session_scope(self._sessions) as session:
             found = await turn_repo.turn_start(session, user_id, conversation_id)
             if found is None:
                 raise NotFound("Conversation")

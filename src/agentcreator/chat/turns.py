@@ -17,11 +17,14 @@ class RunningTurn:
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    started: bool = False  # the runner has begun: before that, cancelling its task would skip its cleanup
 
     def stop(self, reason: StopReason) -> None:
+        """Cancel the running answer; a runner that has not begun yet sees ``stop_reason`` instead (a
+        task cancelled before its first step never runs, so it could not save or release anything)."""
         if self.stop_reason is None:
             self.stop_reason = reason
-        if self.task is not None and not self.task.done():
+        if self.started and self.task is not None and not self.task.done():
             self.task.cancel()
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentcreator.billing import Billing
 from agentcreator.core.errors import AppError, PaymentRequired
 from agentcreator.db.models import Conversation, Message
-from agentcreator.db.session import transaction
+from agentcreator.db.session import session_scope, transaction
 from agentcreator.llm.types import ChatMessage, ModelRequest
 from agentcreator.repositories import turns as turn_repo
 
@@ -72,7 +72,7 @@ class WindowSummarizer:
             plan.context_report.get("dropped_by_budget", []))
         if not dropped_ids:
             return
-        async with self._sessions() as session:
+        async with session_scope(self._sessions) as session:
             conversation = await session.get(Conversation, plan.conversation_id)
             if conversation is None:
                 return

@@ -65,6 +65,8 @@ class LoopSideSQLite(aiosqlite.Connection):
         name = getattr(fn, "__name__", "")
         if name == "execute" and args and isinstance(args[0], str) and _head(args[0]) == "BEGIN IMMEDIATE":
             result = self._try_begin_here(fn, args, kwargs, connection)
+            if result is None and _BEGIN_WITHOUT_WAITING.get():
+                raise WriteLockBusy("the SQLite write lock is held")
             if result is None:  # another process holds the write lock: wait for it in the thread
                 result = await super()._execute(fn, *args, **kwargs)
             self._write_held = True
@@ -139,6 +141,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(parsed, pool_pre_ping=True, **SERVER_POOL | kwargs)
 
 
+def _closes_inline(factory: async_sessionmaker[AsyncSession]) -> bool:
+    bind = factory.kw.get("bind")
+    return bind is not None and getattr(bind, "dialect", None) is not None and bind.dialect.name == "sqlite"
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """``async with factory() as session``, minus SQLAlchemy's cancellation shield on exit where the
+    close cannot suspend (SQLite: it runs inline on the loop, see :class:`LoopSideSQLite`). The
+    shield is a new task and three event-loop turns per session: under load, at ~10 ms a turn, that
+    was most of a chat turn start's latency (docs/performance.md). Database servers keep it: their
+    close is network I/O that a cancellation must not cut short."""
+    session = factory()
+    if not _closes_inline(factory):
+        async with session:
+            yield session
+        return
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -184,14 +209,58 @@ async def _sqlite_writer(lock: asyncio.Lock) -> AsyncIterator[None]:
             lock.release()
 
 
+class WriteLockBusy(Exception):
+    """BEGIN IMMEDIATE was asked not to wait and the write lock is held (see :func:`transaction`)."""
+
+
+_BEGIN_WITHOUT_WAITING: ContextVar[bool] = ContextVar("agentcreator_sqlite_begin_now", default=False)
+
+
+def _is_busy(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, WriteLockBusy):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return False
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A short unit of work: commit on success, roll back on error, always close."""
+    """A short unit of work: commit on success, roll back on error, always close.
+
+    SQLite: the write lock is taken first, right on the event loop, with no queueing when it is free.
+    A unit of work whose statements run inline (see :class:`LoopSideSQLite`) never suspends between
+    BEGIN IMMEDIATE and COMMIT, so the event loop itself keeps writers apart. Queueing on the asyncio
+    lock (FIFO) is only the fallback for a busy lock: a writer suspended mid-transaction, or another
+    process. Queueing every writer cost a full event-loop turn per handover: under load (a loop turn
+    of ~10 ms at 200 streams) that capped the whole process at ~100 write transactions per second
+    and made turn starts wait ~200 ms (docs/performance.md)."""
     lock = _sqlite_write_lock(factory)
     if lock is None:
-        async with factory() as session, session.begin():
+        async with session_scope(factory) as session, session.begin():
             yield session
         return
-    async with _sqlite_writer(lock), factory() as session, session.begin():
+    if not _HOLDING.get() and not lock.locked():
+        started = False
+        try:
+            async with session_scope(factory) as session, session.begin():
+                token = _BEGIN_WITHOUT_WAITING.set(True)
+                try:
+                    await session.execute(_BEGIN_IMMEDIATE)
+                finally:
+                    _BEGIN_WITHOUT_WAITING.reset(token)
+                started = True
+                holding = _HOLDING.set(True)
+                try:
+                    yield session
+                finally:
+                    _HOLDING.reset(holding)
+            return
+        except Exception as exc:
+            if started or not _is_busy(exc):
+                raise
+    async with _sqlite_writer(lock), session_scope(factory) as session, session.begin():
         await session.execute(_BEGIN_IMMEDIATE)
         yield session

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from agentcreator.db.models import User
+from agentcreator.db.session import session_scope
 from agentcreator.repositories import auth_sessions as session_repo
 from agentcreator.repositories import platform_settings as settings_repo
 from agentcreator.repositories import users as user_repo
@@ -108,7 +109,7 @@ async def create_admin(state: AppState, *, email: str, name: str, password: str)
     if "@" not in email or len(email) > 320:
         raise ValueError(f"not an email address: {email!r}")
     name = name.strip() or "Administrator"
-    async with state.sessions() as session:
+    async with session_scope(state.sessions) as session:
         existing = await user_repo.get_by_email(session, email)
         if existing is not None:
             if existing.is_admin and not existing.is_disabled:

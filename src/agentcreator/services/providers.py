@@ -15,6 +15,7 @@ from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound
 from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Provider
+from agentcreator.db.session import session_scope
 from agentcreator.llm.registry import ModelRegistry, ProviderConfig, build_provider, configs_from_settings
 from agentcreator.llm.types import ModelSpec
 from agentcreator.repositories import providers as provider_repo
@@ -62,7 +63,7 @@ class ProviderService:
 
     async def reload(self) -> None:
         """Rebuild the registry from the environment and the database."""
-        async with self._sessions() as session:
+        async with session_scope(self._sessions) as session:
             rows = await provider_repo.list_all(session)
         configs = list(self._env) + [db_config(r, self._secrets) for r in rows if r.name not in self.environment_names]
         await self._registry.replace(configs)

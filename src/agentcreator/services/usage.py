@@ -20,6 +20,7 @@ from agentcreator.billing import Billing
 from agentcreator.billing.budgets import checks_for, day_bounds, month_bounds
 from agentcreator.core.errors import Forbidden, ValidationFailed
 from agentcreator.db.models import User
+from agentcreator.db.session import session_scope
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import budgets as budget_repo
 from agentcreator.repositories import usage as usage_repo
@@ -91,7 +92,7 @@ async def export_csv(sessions: async_sessionmaker[AsyncSession], where: UsageFil
     writer.writerow(CSV_COLUMNS)
     after: tuple[datetime, str] | None = None
     while True:
-        async with sessions() as session:
+        async with session_scope(sessions) as session:
             page = await usage_repo.page_records(session, where, after, _PAGE)
         for record, email in page:
             writer.writerow([_cell(v) for v in (

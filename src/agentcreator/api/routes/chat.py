@@ -18,6 +18,7 @@ from agentcreator.chat.listen import follow
 from agentcreator.chat.service import StartedTurn
 from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
+from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.state import AppState
 
@@ -49,7 +50,7 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
             break
     await started.turn.finished.wait()
     if final is None:
-        async with state.sessions() as session:
+        async with session_scope(state.sessions) as session:
             message = await turn_repo.get_message(session, conversation_id, started.assistant_message.id)
             if message is None:
                 raise NotFound("Message")
