@@ -109,6 +109,10 @@ class OpenAITokenCounter:
                 self._encoding, self._exact = _load_encoding()
                 self._loaded = True
 
+    def warm(self) -> None:
+        """Load the encoding now (start-up) rather than inside the first chat request."""
+        self._ensure()
+
     @property
     def exact(self) -> bool:
         self._ensure()
