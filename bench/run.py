@@ -43,6 +43,8 @@ VENV_BIN = Path(sys.executable).parent
 PROMPT = "Tell me a short story about a cat."
 PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 PG_DB = "agentcreator_bench"
+# Users chat back to back in one conversation per phase: no continuation at the default 50-message cap.
+MAX_MESSAGES = 10_000
 
 
 @dataclass
@@ -120,7 +122,8 @@ async def setup(base: str, users: int, levels: list[int], modes: list[str], toke
                 r.raise_for_status()
                 headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
                 r = await client.post("/api/assistants", headers=headers, json={
-                    "name": "Bench", "model": "stub/stub-model", "parameters": {"max_output_tokens": tokens}})
+                    "name": "Bench", "model": "stub/stub-model", "parameters": {"max_output_tokens": tokens},
+                    "max_messages": MAX_MESSAGES})
                 r.raise_for_status()
                 user = User(token=headers["Authorization"][7:], assistant_id=r.json()["id"])
                 for level in [lv for lv in levels if lv > i] + [0]:  # level 0: the latency probe
@@ -234,7 +237,8 @@ async def probe(users: list[User], args: argparse.Namespace, server_port: int, s
     user = users[0]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server_port}", timeout=60) as client:
         r = await client.post("/api/assistants", headers={"Authorization": f"Bearer {user.token}"}, json={
-            "name": "Probe", "model": "stub/stub-model", "parameters": {"max_output_tokens": short}})
+            "name": "Probe", "model": "stub/stub-model", "parameters": {"max_output_tokens": short},
+            "max_messages": MAX_MESSAGES})
         r.raise_for_status()
         assistant = r.json()["id"]
 

@@ -376,7 +376,8 @@ class ChatService:
 
         while not turn.finished.is_set():
             try:
-                await asyncio.wait_for(turn.finished.wait(), timeout=interval)
+                async with asyncio.timeout(interval):  # not wait_for: that makes a task per poll
+                    await turn.finished.wait()
                 return
             except TimeoutError:
                 pass
