@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
@@ -44,7 +44,9 @@ class AppState:
     def build(cls, settings: Settings) -> AppState:
         engine = create_engine(settings.resolved_database_url)
         sessions = create_session_factory(engine)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = Redis(connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_max_connections, timeout=30)) \
+            if settings.redis_url else None
         secrets = SecretBox(settings.secret_key)
         retention = settings.chat.replay_retention_seconds
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)

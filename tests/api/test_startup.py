@@ -34,3 +34,21 @@ async def test_startup_loads_the_tokenizer_and_freezes_its_heap(tmp_path: Path) 
         counter._loaded, counter._encoding, counter._exact = saved
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+async def test_redis_waits_for_a_free_connection_instead_of_failing(tmp_path: Path) -> None:
+    """Every live stream's listener holds a Redis connection while it waits: with redis-py's default
+    pool (100, fails at once) 200 streams on two workers failed with 'Too many connections'."""
+    from redis.asyncio import BlockingConnectionPool
+
+    from agentcreator.state import AppState
+
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'redis.db'}", tmp_path,
+                             redis_url="redis://127.0.0.1:6379/15", redis_max_connections=321)
+    state = AppState.build(settings)
+    try:
+        assert state.redis is not None
+        pool = state.redis.connection_pool
+        assert isinstance(pool, BlockingConnectionPool) and pool.max_connections == 321
+    finally:
+        await state.close()

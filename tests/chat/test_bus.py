@@ -90,6 +90,17 @@ async def test_stop_requests_are_per_turn(bus: EventBus) -> None:
     assert not await bus.stop_requested("c5", "t2")
 
 
+async def test_watch_state_reads_the_stop_and_the_listening_time_together(bus: EventBus) -> None:
+    assert await bus.watch_state("c7", "t1") == (False, None)
+    await bus.open("c7", "t1")
+    await bus.touch("c7")
+    listened = await bus.last_listened("c7")
+    assert await bus.watch_state("c7", "t1") == (False, listened)
+    await bus.request_stop("c7", "t1")
+    assert await bus.watch_state("c7", "t1") == (True, listened)
+    assert await bus.watch_state("c7", "t2") == (False, listened)  # a stop belongs to its turn
+
+
 async def test_touch_records_listening_time(bus: EventBus) -> None:
     await bus.open("c6", "t")
     first = await bus.last_listened("c6")

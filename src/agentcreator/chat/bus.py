@@ -72,6 +72,10 @@ class EventBus(ABC):
     @abstractmethod
     async def stop_requested(self, channel: str, turn_id: str) -> bool: ...
 
+    async def watch_state(self, channel: str, turn_id: str) -> tuple[bool, float | None]:
+        """(stop requested for the turn, last listened) together: what a running turn's watchdog polls."""
+        return await self.stop_requested(channel, turn_id), await self.last_listened(channel)
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -240,6 +244,11 @@ class RedisEventBus(EventBus):
 
     async def request_stop(self, channel: str, turn_id: str) -> None:
         await self._redis.set(self._key("stop", channel), turn_id, ex=3600)
+
+    async def watch_state(self, channel: str, turn_id: str) -> tuple[bool, float | None]:
+        stop, listened = await self._redis.mget(self._key("stop", channel), self._key("listen", channel))
+        stop = stop.decode() if isinstance(stop, bytes) else stop
+        return stop == turn_id, float(listened) if listened is not None else None
 
     async def stop_requested(self, channel: str, turn_id: str) -> bool:
         raw = await self._redis.get(self._key("stop", channel))

@@ -381,10 +381,10 @@ class ChatService:
                 return
             except TimeoutError:
                 pass
-            if await self._bus.stop_requested(turn.conversation_id, turn.turn_id):
+            stop, last = await self._bus.watch_state(turn.conversation_id, turn.turn_id)  # one round trip
+            if stop:
                 turn.stop("user")
                 return
-            last = await self._bus.last_listened(turn.conversation_id)
             if last is not None and time.time() - last > grace:
                 log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
                 turn.stop("client_gone")

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("DATA_DIR", "data_dir"))
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    # Connections per worker. Every live stream's listener holds one while it waits for events (a
+    # blocking XREAD of up to a second), so this bounds the streams a worker can serve; a request that
+    # finds the pool busy waits for a connection instead of failing.
+    redis_max_connections: int = Field(1000, ge=10, validation_alias=AliasChoices(
+        "REDIS_MAX_CONNECTIONS", "redis_max_connections"))
     secret_key: str = Field(DEV_SECRET, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
     web_dir: Path | None = Field(None, validation_alias=AliasChoices("WEB_DIR", "web_dir"))
     host: str = "127.0.0.1"
