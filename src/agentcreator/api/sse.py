@@ -53,6 +53,10 @@ class EventStreamResponse(StreamingResponse):
         watcher = asyncio.create_task(watch())
         try:
             await self.stream_response(send)
+            if watcher.done() and not watcher.cancelled():
+                # The client left during the last write: take delivery of the watcher's cancellation
+                # here rather than at the server's next await.
+                await asyncio.sleep(0)
         except asyncio.CancelledError:
             if not watcher.done() or watcher.cancelled():
                 raise  # cancelled from elsewhere (shutdown): not ours to swallow
