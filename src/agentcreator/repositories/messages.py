@@ -96,12 +96,6 @@ async def save_answer(session: AsyncSession, message_id: str, fields: dict[str, 
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
-async def update_fields(session: AsyncSession, message_id: str, fields: dict[str, Any]) -> bool:
-    """Set ``fields`` on one message; False when it no longer exists."""
-    result = await session.execute(update(Message).where(Message.id == message_id).values(**fields))
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
-
-
 async def count_for_conversation(session: AsyncSession, conversation_id: str) -> int:
     return int((await session.execute(
         select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
