@@ -133,17 +133,25 @@ async def test_another_users_running_conversation_is_not_found_rather_than_busy(
     await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
 
 
+@pytest.mark.parametrize("early", [False, True], ids=["model-called-after-save", "model-called-early"])
 async def test_a_turn_stopped_before_its_runner_began_is_saved_stopped_and_released(
-        rig: Rig, app_state: AppState) -> None:
+        rig: Rig, app_state: AppState, early: bool) -> None:
     """Stop right after the send, before the runner task ran once: cancelling a task that never started
-    would skip its cleanup (the answer stuck 'streaming', the conversation busy for good)."""
-    rig.provider.push([TextDelta(text="never sent")])
+    would skip its cleanup (the answer stuck 'streaming', the conversation busy for good). A model
+    call started while the turn was saved (chat/early_call) is closed with none of its text used."""
+    chat = app_state.settings.chat.model_copy(update={"early_model_call": early})
+    rig.service = ChatService(app_state.sessions, rig.bus, TurnRegistry(), ModelRegistry.of(rig.provider),
+                              app_state.settings.model_copy(update={"chat": chat}), app_state.billing)
+    rig.provider.push([TextDelta(text="never sent"), Hang()])
     started = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "hi"}])
     started.turn.stop("user")  # no await in between: the runner has not begun
     await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
     answer = await stored_answer(app_state, rig.conversation_id)
     assert (answer.status, answer.text) == ("stopped", "")
-    assert rig.provider.requests == []  # the model was never called
+    if early:
+        assert (len(rig.provider.requests), rig.provider.closed_early) == (1, 1)  # called, then closed
+    else:
+        assert rig.provider.requests == []  # the model was never called
     rig.provider.push([TextDelta(text="next")])
     again = await rig.service.send(rig.user_id, rig.conversation_id, [{"type": "text", "text": "again"}])
     await asyncio.wait_for(again.turn.finished.wait(), timeout=10)  # the conversation is not left busy

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentcreator.billing import Billing, CallTarget, Reservation, usage_doc
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
+from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import AppError
 from agentcreator.db.session import transaction
@@ -43,6 +44,7 @@ class TurnPlan:
     reservation: Reservation | None = None  # what the budgets hold for this call until it settles
     generate_title_from: str | None = None  # first user text, when the conversation needs a title
     summarize_dropped: bool = False  # the assistant keeps a summary of what falls out of the window
+    early: EarlyCall | None = None  # the model call, when it started while the turn was saved
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,11 @@ class TurnRunner:
         error: ev.ErrorInfo | None = None
         status = "complete"
         if plan.turn.stop_reason is not None:  # stopped before the runner began: the model is not called
+            if plan.early is not None:  # (or, called early, is cancelled before any of its events is used)
+                await plan.early.aclose()
             return TurnOutcome(text="", status="interrupted" if plan.turn.stop_reason == "shutdown" else "stopped",
                                error=None, usage=None, finish_reason=None, latency_ms=0, ttft_ms=None)
-        stream = plan.provider.stream(plan.request)
+        stream = plan.early if plan.early is not None else plan.provider.stream(plan.request)
         try:
             async for event in stream:
                 if event.type == "text_delta":

@@ -24,12 +24,14 @@ from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
 from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, counted, read_only
+from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
-from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
+from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from agentcreator.core.security import AccessClaims, check_access
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
@@ -38,8 +40,10 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.repositories import users as user_repo
 from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
+from agentcreator.repositories.users import AccessState
 
 log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New conversation"
@@ -132,23 +136,29 @@ class ChatService:
 
     # --- use cases ------------------------------------------------------------------------------
 
-    async def send(self, user_id: str, conversation_id: str, parts: list[dict[str, Any]]) -> StartedTurn:
+    # ``access``: the caller's verified access token, when its user and session are still to be
+    # checked (HTTP): the check is part of the turn's first read, before anything else (401).
+
+    async def send(self, user_id: str, conversation_id: str, parts: list[dict[str, Any]], *,
+                   access: AccessClaims | None = None) -> StartedTurn:
         """Send a message; at the message cap the conversation is continued first (see continuation)."""
         try:
-            return await self._start(user_id, conversation_id, "send", parts=parts)
+            return await self._start(user_id, conversation_id, "send", parts=parts, access=access)
         except _CapReached:
             continued = await self._continuations.room_for_send(user_id, conversation_id)
         if continued is None:
-            return await self._start(user_id, conversation_id, "send", parts=parts)
+            return await self._start(user_id, conversation_id, "send", parts=parts, access=access)
         return await self._start(user_id, continued.conversation_id, "send", parts=parts,
-                                 continued_from=continued.continued_from)
+                                 continued_from=continued.continued_from, access=access)
 
-    async def regenerate(self, user_id: str, conversation_id: str, message_id: str) -> StartedTurn:
-        return await self._start(user_id, conversation_id, "regenerate", target_id=message_id)
+    async def regenerate(self, user_id: str, conversation_id: str, message_id: str, *,
+                         access: AccessClaims | None = None) -> StartedTurn:
+        return await self._start(user_id, conversation_id, "regenerate", target_id=message_id, access=access)
 
     async def edit(self, user_id: str, conversation_id: str, message_id: str,
-                   parts: list[dict[str, Any]]) -> StartedTurn:
-        return await self._start(user_id, conversation_id, "edit", parts=parts, target_id=message_id)
+                   parts: list[dict[str, Any]], *, access: AccessClaims | None = None) -> StartedTurn:
+        return await self._start(user_id, conversation_id, "edit", parts=parts, target_id=message_id,
+                                 access=access)
 
     async def stop(self, conversation_id: str) -> bool:
         """Stop the conversation's running turn (the caller checked ownership). False if none runs."""
@@ -195,24 +205,31 @@ class ChatService:
 
     async def _start(self, user_id: str, conversation_id: str, mode: Mode, *,
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
-                     continued_from: str | None = None) -> StartedTurn:
+                     continued_from: str | None = None, access: AccessClaims | None = None) -> StartedTurn:
         if self._turns.get(conversation_id) is not None:
             async with session_scope(self._sessions) as session:  # another user's conversation is a 404, running or not
+                if access is not None:
+                    _check(access, await user_repo.access_state(session, access.user_id, access.session_id))
                 if not await turn_repo.is_owned(session, user_id, conversation_id):
                     raise NotFound("Conversation")
             raise _turn_in_progress()
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
         self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
         try:
-            started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id)
+            started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id, access)
         except BaseException:
             self._turns.release(turn)
             raise
         started.continued_from = continued_from
-        await self._bus.open(conversation_id, turn.turn_id)
-        await self._bus.publish(conversation_id, ev.to_wire(ev.TurnStarted(
-            turn_id=turn.turn_id, conversation_id=conversation_id, user_message=started.user_message,
-            assistant_message=started.assistant_message, continued_from=continued_from)))
+        try:
+            await self._bus.open(conversation_id, turn.turn_id)
+            await self._bus.publish(conversation_id, ev.to_wire(ev.TurnStarted(
+                turn_id=turn.turn_id, conversation_id=conversation_id, user_message=started.user_message,
+                assistant_message=started.assistant_message, continued_from=continued_from)))
+        except BaseException:
+            if plan.early is not None:  # the runner will not take it over
+                await plan.early.aclose()
+            raise
         turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
         watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
         for task in (turn.task, watchdog):
@@ -221,17 +238,26 @@ class ChatService:
         return started
 
     async def _prepare(self, turn: RunningTurn, user_id: str, conversation_id: str, mode: Mode,
-                       parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[StartedTurn, TurnPlan]:
+                       parts: list[dict[str, Any]] | None, target_id: str | None,
+                       access: AccessClaims | None) -> tuple[StartedTurn, TurnPlan]:
         """Work the turn out from a plain read, then write it in one short transaction that first checks,
         under the conversation's row lock (SQLite: the write lock), that nothing moved in between: the
         shown branch and the message count (every message is added through ``messages.add*``, which
         counts it). If something moved, read again."""
         for _ in range(MAX_START_ATTEMPTS):
-            draft = await self._read(user_id, conversation_id, mode, parts, target_id)
-            written = await self._write(turn, user_id, conversation_id, draft)
+            draft = await self._read(user_id, conversation_id, mode, parts, target_id, access)
+            early = await EarlyCall.start(draft.provider, draft.request) if self._call_early(draft.quote) else None
+            try:
+                written = await self._write(turn, user_id, conversation_id, draft)
+            except BaseException:
+                if early is not None:
+                    await early.aclose()
+                raise
             if written is not None:
                 started, reservation = written
                 break
+            if early is not None:
+                await early.aclose()
         else:
             raise _turn_in_progress()
         plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=draft.assistant.id,
@@ -239,13 +265,23 @@ class ChatService:
                         request=draft.request, context_report=draft.report, target=draft.target,
                         reservation=reservation, generate_title_from=draft.title_from,
                         summarize_dropped=draft.assistant.summarize_dropped,
-                        placeholder=started.assistant_message)
+                        placeholder=started.assistant_message, early=early)
         return started, plan
 
+    def _call_early(self, quote: Quote) -> bool:
+        """Call the model while the turn is saved when no budget can refuse the call (chat/early_call)."""
+        return self._settings.chat.early_model_call and all(
+            check.limit_micros is None and check.limit_tokens is None for check in quote.checks)
+
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
-                    target_id: str | None) -> _Draft:
+                    target_id: str | None, access: AccessClaims | None) -> _Draft:
         async with session_scope(self._sessions) as session:
-            found = await turn_repo.turn_start(session, user_id, conversation_id)
+            if access is None:
+                found = await turn_repo.turn_start(session, user_id, conversation_id)
+            else:
+                state, found = await turn_repo.turn_start_with_access(session, user_id, conversation_id,
+                                                                      access.session_id)
+                _check(access, state)
             if found is None:
                 raise NotFound("Conversation")
             conversation, assistant = found
@@ -389,6 +425,13 @@ class ChatService:
                 log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
                 turn.stop("client_gone")
                 return
+
+def _check(access: AccessClaims, state: AccessState | None) -> None:
+    if state is None:  # the user or the session is gone
+        raise Unauthorized("Invalid access token", code="invalid_token")
+    check_access(access, is_disabled=state.is_disabled, token_version=state.token_version,
+                 revoked=state.revoked_at is not None)
+
 
 def _turn_in_progress() -> Conflict:
     return Conflict("An answer is still being written in this conversation. Wait for it or stop it first.",

@@ -81,6 +81,10 @@ class ChatSettings(BaseModel):
     # docs/performance.md. 0 turns: always pace; 0 ms: never.
     relay_pace_above_turns: int = Field(32, ge=0)
     relay_pace_ms: float = Field(40.0, ge=0, le=250)
+    # Send the model request while the turn is saved, when no budget can refuse the call (no limit
+    # on any budget it counts against): the save no longer adds to the time to first token. With a
+    # limit, the reservation is made first. chat/early_call.py.
+    early_model_call: bool = True
 
 
 class BillingSettings(BaseModel):

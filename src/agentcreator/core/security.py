@@ -51,6 +51,15 @@ class AccessClaims:
     expires_at: datetime
 
 
+def check_access(claims: AccessClaims, *, is_disabled: bool, token_version: int, revoked: bool) -> None:
+    """Raise Unauthorized unless a verified access token still holds: its user is enabled, has not
+    signed out everywhere since (token version) and its session is not revoked."""
+    if is_disabled:
+        raise Unauthorized("This account is disabled", code="account_disabled")
+    if claims.token_version != token_version or revoked:
+        raise Unauthorized("Session revoked; sign in again", code="session_revoked")
+
+
 class TokenSigner:
     """Short-lived JWT access tokens. Only the configured HMAC algorithm is accepted."""
 

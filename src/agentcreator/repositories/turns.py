@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Assistant, Conversation, Message
+from agentcreator.db.models import Assistant, AuthSession, Conversation, Message, User
 from agentcreator.db.types import utcnow
 from agentcreator.repositories.assistants import plausible_id
+from agentcreator.repositories.users import AccessState
 
 _conversations = Conversation.__table__
 _assistants = Assistant.__table__
@@ -61,6 +62,43 @@ _TURN_START = (
     .where(_conversations.c.id == bindparam("conversation_id"), _conversations.c.owner_id == bindparam("owner_id")))
 
 
+_users = User.__table__
+_auth_sessions = AuthSession.__table__
+_TURN_START_WITH_ACCESS = (
+    select(_users.c.is_disabled, _users.c.token_version, _auth_sessions.c.revoked_at, *_CONVERSATION_COLUMNS,
+           *_ASSISTANT_COLUMNS)
+    .select_from(
+        _users.join(_auth_sessions, and_(_auth_sessions.c.user_id == _users.c.id,
+                                         _auth_sessions.c.id == bindparam("session_id")))
+        .outerjoin(_conversations, and_(_conversations.c.id == bindparam("conversation_id"),
+                                        _conversations.c.owner_id == _users.c.id))
+        .outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id))
+    .where(_users.c.id == bindparam("owner_id")))
+
+
+def _turn_start_row(values: Any) -> tuple[ConversationState, AssistantConfig | None]:
+    conversation = ConversationState(*(values[name] for name in ConversationState.__slots__))
+    if values["a_id"] is None:
+        return conversation, None
+    return conversation, AssistantConfig(*(values[f"a_{name}"] for name in AssistantConfig.__slots__))
+
+
+async def turn_start_with_access(
+        session: AsyncSession, owner_id: str, conversation_id: str, auth_session_id: str,
+) -> tuple[AccessState | None, tuple[ConversationState, AssistantConfig | None] | None]:
+    """:func:`turn_start` and :func:`users.access_state` in one statement: (None, None) when the user or
+    the auth session does not exist; (access, None) when the conversation does not exist or is not
+    theirs."""
+    row = (await session.execute(_TURN_START_WITH_ACCESS, {
+        "owner_id": owner_id, "session_id": auth_session_id,
+        "conversation_id": conversation_id if plausible_id(conversation_id) else ""})).one_or_none()
+    if row is None:
+        return None, None
+    values = row._mapping
+    access = AccessState(bool(values["is_disabled"]), int(values["token_version"]), values["revoked_at"])
+    return access, (_turn_start_row(values) if values["id"] is not None else None)
+
+
 async def turn_start(session: AsyncSession, owner_id: str,
                      conversation_id: str) -> tuple[ConversationState, AssistantConfig | None] | None:
     """The caller's conversation and its assistant (None when deleted), in one statement; None when
@@ -69,13 +107,7 @@ async def turn_start(session: AsyncSession, owner_id: str,
         return None
     row = (await session.execute(_TURN_START, {"conversation_id": conversation_id,
                                                "owner_id": owner_id})).one_or_none()
-    if row is None:
-        return None
-    values = row._mapping
-    conversation = ConversationState(*(values[name] for name in ConversationState.__slots__))
-    if values["a_id"] is None:
-        return conversation, None
-    return conversation, AssistantConfig(*(values[f"a_{name}"] for name in AssistantConfig.__slots__))
+    return _turn_start_row(row._mapping) if row is not None else None
 
 
 def _claim(leaf_known: bool) -> Any:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, CurrentUserId, OwnedConversation, SessionDep
+from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedConversation, SessionDep, VerifiedClaims
 from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
 from agentcreator.api.sse import sse_response
 from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
@@ -61,30 +61,30 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
              responses=_STREAM_DOC)
-async def send(conversation_id: str, body: MessageCreate, user_id: CurrentUserId, state: AppStateDep,
+async def send(conversation_id: str, body: MessageCreate, claims: VerifiedClaims, state: AppStateDep,
                request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
-    started = await state.chat.send(user_id, conversation_id, body.parts())
+    started = await state.chat.send(claims.user_id, conversation_id, body.parts(), access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def regenerate(message_id: str, conversation_id: str, user_id: CurrentUserId, state: AppStateDep,
+async def regenerate(message_id: str, conversation_id: str, claims: VerifiedClaims, state: AppStateDep,
                      request: Request,
                      accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
-    started = await state.chat.regenerate(user_id, conversation_id, message_id)
+    started = await state.chat.regenerate(claims.user_id, conversation_id, message_id, access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
              response_model=TurnResult, responses=_STREAM_DOC)
-async def edit(message_id: str, conversation_id: str, body: MessageCreate, user_id: CurrentUserId,
+async def edit(message_id: str, conversation_id: str, body: MessageCreate, claims: VerifiedClaims,
                state: AppStateDep, request: Request,
                accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
-    started = await state.chat.edit(user_id, conversation_id, message_id, body.parts())
+    started = await state.chat.edit(claims.user_id, conversation_id, message_id, body.parts(), access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
 

@@ -1,0 +1,140 @@
+"""The model call started while a turn is saved (chat/early_call.py): when it is made, what it
+yields, and that a save that fails closes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from agentcreator.chat.bus import MemoryEventBus
+from agentcreator.chat.early_call import EarlyCall
+from agentcreator.chat.service import ChatService
+from agentcreator.chat.turns import TurnRegistry
+from agentcreator.db.models import Assistant, Conversation, Message, User
+from agentcreator.db.session import transaction
+from agentcreator.llm.registry import ModelRegistry
+from agentcreator.llm.testing import Hang, ScriptedProvider, text_events
+from agentcreator.llm.types import ModelRequest, TextDelta
+from agentcreator.repositories import budgets as budget_repo
+from agentcreator.state import AppState
+
+REQUEST = ModelRequest(model="test-model", messages=[])
+
+
+async def test_the_request_is_made_at_start_and_the_events_come_in_order() -> None:
+    provider = ScriptedProvider([text_events("one two")])
+    call = await EarlyCall.start(provider, REQUEST)
+    assert provider.requests == [REQUEST]  # on the wire before anybody reads
+    events = [event async for event in call]
+    assert [e.type for e in events] == [e.type for e in text_events("one two")]
+    assert "".join(e.text for e in events if e.type == "text_delta") == "one two"
+    assert provider.closed_early == 0
+
+
+async def test_closing_before_the_first_event_cancels_the_call_and_closes_the_stream() -> None:
+    provider = ScriptedProvider([[Hang()]])
+    call = await EarlyCall.start(provider, REQUEST)
+    await asyncio.wait_for(call.aclose(), timeout=5)
+    assert provider.closed_early == 1
+
+
+async def test_closing_after_the_first_event_closes_the_stream() -> None:
+    provider = ScriptedProvider([[TextDelta(text="a"), Hang()]])
+    call = await EarlyCall.start(provider, REQUEST)
+    assert (await anext(call)).text == "a"
+    await asyncio.wait_for(call.aclose(), timeout=5)
+    assert provider.closed_early == 1
+
+
+async def test_an_empty_stream_ends_at_once() -> None:
+    call = await EarlyCall.start(ScriptedProvider([[]]), REQUEST)
+    assert [event async for event in call] == []
+
+
+# --- through the chat service, on the real database --------------------------------------------
+
+class _Setup:
+    def __init__(self, app_state: AppState, provider: ScriptedProvider, service_class: type[ChatService] = ChatService):
+        self.provider = provider
+        self.bus = MemoryEventBus()
+        self.service = service_class(app_state.sessions, self.bus, TurnRegistry(), ModelRegistry.of(provider),
+                                     app_state.settings, app_state.billing)
+
+
+@pytest.fixture
+async def ids(app_state: AppState, client: object) -> AsyncIterator[tuple[str, str]]:  # client: empties the tables
+    async with transaction(app_state.sessions) as session:
+        user = User(email="early@example.com", name="Early", password_hash="x")
+        session.add(user)
+        await session.flush()
+        assistant = Assistant(owner_id=user.id, name="Scripted", model="scripted/test-model",
+                              instructions="Be brief.", tools=[], parameters={}, tags=[])
+        session.add(assistant)
+        await session.flush()
+        conversation = Conversation(owner_id=user.id, assistant_id=assistant.id, title="Set title")
+        session.add(conversation)
+    yield user.id, conversation.id
+
+
+async def _answer(app_state: AppState, conversation_id: str) -> Message:
+    async with app_state.sessions() as session:
+        return (await session.execute(select(Message).where(
+            Message.conversation_id == conversation_id, Message.role == "assistant"))).scalar_one()
+
+
+async def test_with_no_budget_limit_the_model_is_called_while_the_turn_is_saved(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    rig = _Setup(app_state, ScriptedProvider([text_events("early answer")]))
+    started = await rig.service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    assert len(rig.provider.requests) == 1  # before the runner task ever ran
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    answer = await _answer(app_state, conversation_id)
+    assert (answer.status, answer.text) == ("complete", "early answer")
+    await rig.service.aclose()
+
+
+async def test_with_a_budget_limit_the_model_is_called_only_after_the_reservation(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    async with transaction(app_state.sessions) as session:
+        await budget_repo.put_overrides(session, user_id, {"user_daily_tokens": 1_000_000})
+    rig = _Setup(app_state, ScriptedProvider([text_events("after the reservation")]))
+    started = await rig.service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    assert rig.provider.requests == []  # the turn is saved and reserved; the runner calls the model
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    answer = await _answer(app_state, conversation_id)
+    assert (answer.status, answer.text) == ("complete", "after the reservation")
+    assert len(rig.provider.requests) == 1
+    await rig.service.aclose()
+
+
+class _MovesOnce(ChatService):
+    """Another worker adds a message between this service's read and its write, once."""
+
+    moved = False
+
+    async def _write(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.moved:
+            self.moved = True
+            async with transaction(self._sessions) as session:
+                await session.execute(update(Conversation).values(message_count=Conversation.message_count + 1))
+        return await super()._write(*args, **kwargs)
+
+
+async def test_a_save_that_finds_the_conversation_moved_closes_its_early_call_and_retries(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    rig = _Setup(app_state, ScriptedProvider([[TextDelta(text="discarded"), Hang()], text_events("kept")]),
+                 service_class=_MovesOnce)
+    started = await rig.service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    assert len(rig.provider.requests) == 2
+    assert rig.provider.closed_early == 1  # the first call was closed, none of its text used
+    answer = await _answer(app_state, conversation_id)
+    assert (answer.status, answer.text) == ("complete", "kept")
+    await rig.service.aclose()
