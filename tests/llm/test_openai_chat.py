@@ -174,6 +174,7 @@ async def test_request_body_shape(provider: OpenAICompatibleProvider, openai_dou
         ChatMessage.tool("call_1", "rain")])
     await collect(provider, req)
     body = openai_double.last_request.body
+    assert openai_double.last_request.headers["content-type"] == "application/json"  # sent as JSON bytes
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["max_tokens"] == 64 and body["top_p"] == 0.9 and "temperature" not in body
     assert body["tools"] == [{"type": "function", "function": {

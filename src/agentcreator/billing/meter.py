@@ -168,19 +168,25 @@ class Billing:
         self._defaults = None
         self._defaults_generation += 1
 
-    async def user_limits(self, session: AsyncSession, user_id: str, *, cached: bool = False) -> UserLimits:
+    async def user_limits(self, session: AsyncSession, user_id: str, *, cached: bool = False,
+                          overrides: dict[str, Any] | None = None) -> UserLimits:
         """The user's effective limits: the platform defaults (``cached``: see :meth:`platform_defaults`)
-        overlaid with the user's overrides, which are always read."""
+        overlaid with the user's overrides, which are always read (``overrides``: as the caller just
+        read them, ``{}`` for none)."""
         defaults = await self.platform_defaults(session, cached=cached)
-        return UserLimits.merged(defaults.as_dict(), await budget_repo.get_overrides(session, user_id))
+        if overrides is None:
+            overrides = await budget_repo.get_overrides(session, user_id)
+        return UserLimits.merged(defaults.as_dict(), overrides)
 
     async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
-                    max_output_tokens: int, now: datetime | None = None) -> Quote:
-        """What :meth:`reserve_quote` will hold for this call (reads only: no write lock needed)."""
+                    max_output_tokens: int, now: datetime | None = None,
+                    user_overrides: dict[str, Any] | None = None) -> Quote:
+        """What :meth:`reserve_quote` will hold for this call (reads only: no write lock needed).
+        ``user_overrides``: the user's budget overrides, if the caller read them already."""
         table = await self.price_table(session, cached=True)
         micros = max_call_cost(table, target.provider, target.model, prompt_tokens=prompt_tokens,
                                max_output_tokens=max_output_tokens, local=target.local)
-        limits = await self.user_limits(session, target.user_id, cached=True)
+        limits = await self.user_limits(session, target.user_id, cached=True, overrides=user_overrides)
         assistant = target.assistant
         checks = checks_for(now or utcnow(), target.user_id, limits,
                             assistant.id if assistant else None, assistant.name if assistant else None,

@@ -310,7 +310,8 @@ class ChatService:
                                                   window_summary)
             target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
             quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
-                                              max_output_tokens=report["reply_budget"])
+                                              max_output_tokens=report["reply_budget"],
+                                              user_overrides=dict(conversation.owner_budget_overrides or {}))
         report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
         placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
                                                parent_id=answer_parent.id, model=assistant.model, context=report)

@@ -99,6 +99,12 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     return params
 
 
+def request_body(request: ModelRequest) -> bytes:
+    """The streaming request as sent: JSON, UTF-8."""
+    params = {**request_params(request), "stream": True}
+    return json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 @dataclass
 class _Call:
     index: int
@@ -263,9 +269,10 @@ class OpenAICompatibleProvider(ModelProvider):
             # The SDK's low-level post (auth, retries, HTTP errors before the stream) returning the raw
             # response: the body is decoded here, per network read rather than per token. The SDK's
             # ``chat.completions.create`` re-validates its params and builds an object per chunk, which
-            # was the largest CPU cost per token of the whole platform (docs/performance.md).
+            # was the largest CPU cost per token of the whole platform (docs/performance.md). The body
+            # goes as JSON bytes: a dict is deep-copied and re-encoded by the SDK (~0.3 ms a request).
             upstream = await self._client.post(
-                "/chat/completions", body={**request_params(request), "stream": True}, cast_to=object,
+                "/chat/completions", content=request_body(request), cast_to=object,
                 stream=True, stream_cls=_RawStream, options={"headers": {RAW_RESPONSE_HEADER: "stream"}})
         except openai.OpenAIError as exc:
             yield Failed(error=translate_openai_error(exc, self.name).to_info())

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Assistant, AuthSession, Conversation, Message, User
+from agentcreator.db.models import Assistant, AuthSession, Conversation, Message, User, UserBudget
 from agentcreator.db.types import utcnow
 from agentcreator.repositories.assistants import plausible_id
 from agentcreator.repositories.users import AccessState
@@ -36,6 +36,7 @@ class ConversationState:
     window_summary_through_id: str | None
     message_count: int
     active_leaf_id: str | None
+    owner_budget_overrides: dict[str, Any] | None  # the owner's budget limits, when an admin set any
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,14 @@ class AssistantConfig:
     budget_monthly_tokens: int | None
 
 
-_CONVERSATION_COLUMNS = [_conversations.c[name] for name in ConversationState.__slots__]
+_user_budgets = UserBudget.__table__
+_CONVERSATION_COLUMNS = [_conversations.c[name] for name in ConversationState.__slots__[:-1]] + [
+    _user_budgets.c.overrides.label("owner_budget_overrides")]
 _ASSISTANT_COLUMNS = [_assistants.c[name].label(f"a_{name}") for name in AssistantConfig.__slots__]
 _TURN_START = (
     select(*_CONVERSATION_COLUMNS, *_ASSISTANT_COLUMNS)
-    .select_from(_conversations.outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id))
+    .select_from(_conversations.outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id)
+                 .outerjoin(_user_budgets, _user_budgets.c.user_id == _conversations.c.owner_id))
     .where(_conversations.c.id == bindparam("conversation_id"), _conversations.c.owner_id == bindparam("owner_id")))
 
 
@@ -72,7 +76,8 @@ _TURN_START_WITH_ACCESS = (
                                          _auth_sessions.c.id == bindparam("session_id")))
         .outerjoin(_conversations, and_(_conversations.c.id == bindparam("conversation_id"),
                                         _conversations.c.owner_id == _users.c.id))
-        .outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id))
+        .outerjoin(_assistants, _assistants.c.id == _conversations.c.assistant_id)
+        .outerjoin(_user_budgets, _user_budgets.c.user_id == _users.c.id))
     .where(_users.c.id == bindparam("owner_id")))
 
 
