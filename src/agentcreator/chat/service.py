@@ -22,13 +22,13 @@ from agentcreator.billing import Billing, CallTarget, Reservation
 from agentcreator.billing.meter import Quote
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
-from agentcreator.chat.context import plan_context
-from agentcreator.chat.continuation import SUMMARY_HEADING, Continuations, counted, read_only
+from agentcreator.chat.continuation import Continuations, counted, read_only
 from agentcreator.chat.early_call import EarlyCall
+from agentcreator.chat.model_request import PromptCache, build_model_request, text_of, to_chat_message
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
-from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING, WindowSummarizer, current_window_summary
+from agentcreator.chat.window_summary import WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from agentcreator.core.security import AccessClaims, check_access
@@ -37,7 +37,7 @@ from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
-from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
+from agentcreator.llm.types import ModelInfo, ModelRequest
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
@@ -86,37 +86,6 @@ def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: 
                                     text=text_of(parts), parent_id=parent_id)
 
 
-def to_chat_message(message: Any) -> ChatMessage:
-    if message.role == "assistant":
-        return ChatMessage.assistant(message.text)
-    return ChatMessage.model_validate({"role": "user", "content": message.content or
-                                       [{"type": "text", "text": message.text}]})
-
-def text_of(parts: list[dict[str, Any]]) -> str:
-    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
-
-
-class _PromptCache:
-    """Each history message as sent to the model, with its token count, by provider, model and message
-    id: a turn sends the same history as the one before plus two messages. A message never changes
-    once it is in a history (edits and regenerations add new ones; streaming answers are not sent)."""
-
-    MAX_ITEMS = 20_000
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
-
-    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
-        key = (provider.name, model, message.id)
-        item = self._items.get(key)
-        if item is None:
-            chat = to_chat_message(message)
-            item = (chat, provider.count_tokens(model, [chat], ""))
-            if len(self._items) >= self.MAX_ITEMS:
-                del self._items[next(iter(self._items))]  # the oldest
-            self._items[key] = item
-        return item
-
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  models: ModelRegistry, settings: Settings, billing: Billing) -> None:
@@ -132,7 +101,7 @@ class ChatService:
                                   window_summarizer=WindowSummarizer(sessions, billing), pace=pace)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._prompts = _PromptCache()
+        self._prompts = PromptCache()
 
     # --- use cases ------------------------------------------------------------------------------
 
@@ -306,8 +275,8 @@ class ChatService:
                 branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
             window_summary = current_window_summary(conversation, {m.id for m in branch}) \
                 if assistant.summarize_dropped else None
-            request, report = self._build_request(assistant, provider, info, branch, conversation.summary,
-                                                  window_summary)
+            request, report = build_model_request(self._prompts, assistant, provider, info, branch,
+                                                  conversation.summary, window_summary)
             target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
             quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
                                               max_output_tokens=report["reply_budget"],
@@ -374,37 +343,6 @@ class ChatService:
             raise ValidationFailed(f"{exc.message}. Pick another model for this assistant.",
                                    code="model_unavailable") from exc
         return provider, info
-
-    def _build_request(self, assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo,
-                       branch: list[Any], summary: str | None = None,
-                       window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
-        params = assistant.parameters or {}
-        instructions = assistant.instructions
-        if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
-            instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
-        if window_summary:  # opt-in: what fell out of the history window, summarised
-            instructions = f"{instructions}\n\n{WINDOW_SUMMARY_HEADING}\n{window_summary}".strip()
-        history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
-        reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
-                                                              max(256, info.context_length // 4))
-        instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
-        plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
-                            reply_budget=reply_budget, instructions_tokens=instructions_tokens,
-                            count=lambda m: self._prompts.get(provider, info.name, m)[1])
-        request = ModelRequest(
-            model=info.name, instructions=instructions,
-            messages=[self._prompts.get(provider, info.name, m)[0] for m in plan.kept],
-            temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
-        report = {
-            "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
-            "reply_budget": reply_budget, "instructions_tokens": instructions_tokens, "summary": bool(summary),
-            "window_summary": bool(window_summary), "window": assistant.history_window, "total_tokens": plan.total_tokens,
-            "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
-            "dropped_by_window": [m.id for m in plan.dropped_by_window],
-            "dropped_by_budget": [m.id for m in plan.dropped_by_budget],
-            "at": utcnow().isoformat(),
-        }
-        return request, report
 
     async def _watch(self, turn: RunningTurn) -> None:
         """Stop the turn when asked through the bus (any worker) or when nobody listens any more."""

@@ -1,0 +1,81 @@
+"""The request a turn sends its model: the history messages as the model gets them (cached with their
+token counts), the context window plan, and the report of what was kept and dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentcreator.chat.context import plan_context
+from agentcreator.chat.continuation import SUMMARY_HEADING
+from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING
+from agentcreator.db.types import utcnow
+from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
+from agentcreator.repositories.turns import AssistantConfig
+
+
+def to_chat_message(message: Any) -> ChatMessage:
+    if message.role == "assistant":
+        return ChatMessage.assistant(message.text)
+    return ChatMessage.model_validate({"role": "user", "content": message.content or
+                                       [{"type": "text", "text": message.text}]})
+
+
+def text_of(parts: list[dict[str, Any]]) -> str:
+    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+
+
+class PromptCache:
+    """Each history message as sent to the model, with its token count, by provider, model and message
+    id: a turn sends the same history as the one before plus two messages. A message never changes
+    once it is in a history (edits and regenerations add new ones; streaming answers are not sent)."""
+
+    MAX_ITEMS = 20_000
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
+
+    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
+        key = (provider.name, model, message.id)
+        item = self._items.get(key)
+        if item is None:
+            chat = to_chat_message(message)
+            item = (chat, provider.count_tokens(model, [chat], ""))
+            if len(self._items) >= self.MAX_ITEMS:
+                del self._items[next(iter(self._items))]  # the oldest
+            self._items[key] = item
+        return item
+
+
+def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provider: ModelProvider,
+                        info: ModelInfo, branch: list[Any], summary: str | None = None,
+                        window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
+    """What the model is sent for ``branch`` (the instructions, the history within the window and the
+    token budget), and the context report saved with the answer."""
+    params = assistant.parameters or {}
+    instructions = assistant.instructions
+    if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
+        instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
+    if window_summary:  # opt-in: what fell out of the history window, summarised
+        instructions = f"{instructions}\n\n{WINDOW_SUMMARY_HEADING}\n{window_summary}".strip()
+    history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
+    reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
+                                                          max(256, info.context_length // 4))
+    instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
+    plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
+                        reply_budget=reply_budget, instructions_tokens=instructions_tokens,
+                        count=lambda m: prompts.get(provider, info.name, m)[1])
+    request = ModelRequest(
+        model=info.name, instructions=instructions,
+        messages=[prompts.get(provider, info.name, m)[0] for m in plan.kept],
+        temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
+    report = {
+        "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
+        "reply_budget": reply_budget, "instructions_tokens": instructions_tokens, "summary": bool(summary),
+        "window_summary": bool(window_summary), "window": assistant.history_window, "total_tokens": plan.total_tokens,
+        "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
+        "dropped_by_window": [m.id for m in plan.dropped_by_window],
+        "dropped_by_budget": [m.id for m in plan.dropped_by_budget],
+        "at": utcnow().isoformat(),
+    }
+    return request, report
