@@ -113,6 +113,22 @@ async def test_with_a_budget_limit_the_model_is_called_only_after_the_reservatio
     await rig.service.aclose()
 
 
+async def test_under_load_the_model_is_called_after_the_save(app_state: AppState, ids: tuple[str, str]) -> None:
+    """More turns running than ``chat.relay_pace_above_turns`` (0 here: this turn alone is more): the
+    event-loop turns an early call adds cost more than the write it overlaps."""
+    user_id, conversation_id = ids
+    provider = ScriptedProvider([text_events("saved first")])
+    settings = app_state.settings.model_copy(update={
+        "chat": app_state.settings.chat.model_copy(update={"relay_pace_above_turns": 0})})
+    service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
+                          settings, app_state.billing)
+    started = await service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    assert provider.requests == []
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    assert (await _answer(app_state, conversation_id)).text == "saved first"
+    await service.aclose()
+
+
 class _MovesOnce(ChatService):
     """Another worker adds a message between this service's read and its write, once."""
 

@@ -238,8 +238,11 @@ class ChatService:
         return started, plan
 
     def _call_early(self, quote: Quote) -> bool:
-        """Call the model while the turn is saved when no budget can refuse the call (chat/early_call)."""
-        return self._settings.chat.early_model_call and all(
+        """Call the model while the turn is saved when no budget can refuse the call (chat/early_call),
+        unless this process is under load (more turns running than ``chat.relay_pace_above_turns``):
+        then each event-loop turn the early call adds costs more than the ~2 ms write it overlaps."""
+        chat = self._settings.chat
+        return chat.early_model_call and len(self._turns) <= chat.relay_pace_above_turns and all(
             check.limit_micros is None and check.limit_tokens is None for check in quote.checks)
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,

@@ -82,8 +82,9 @@ class ChatSettings(BaseModel):
     relay_pace_above_turns: int = Field(32, ge=0)
     relay_pace_ms: float = Field(40.0, ge=0, le=250)
     # Send the model request while the turn is saved, when no budget can refuse the call (no limit
-    # on any budget it counts against): the save no longer adds to the time to first token. With a
-    # limit, the reservation is made first. chat/early_call.py.
+    # on any budget it counts against) and the worker is not under load (at most
+    # `relay_pace_above_turns` turns running): the save no longer adds to the time to first token.
+    # With a limit, or under load, the turn is saved (and reserved) first. chat/early_call.py.
     early_model_call: bool = True
 
 
