@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from agentcreator.state import AppState
 from tests.api.chat_helpers import make_chat, send
 from tests.conftest import UserSession
 from tests.llm.openai_double import OpenAIDouble, Script
@@ -16,11 +17,12 @@ async def thread(client: httpx.AsyncClient, user: UserSession, conversation_id: 
 
 
 async def test_regenerate_adds_a_version_and_both_stay_browsable(
-        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
     openai_double.push(Script(text=["First", " answer"]), Script(text=["Title"]),
                        Script(text=["Second", " answer"]))
     _, conversation = await make_chat(client, alice)
     first = (await send(client, alice, conversation["id"], "question")).json()["assistant_message"]
+    await app_state.chat.drain()  # the title is written after the answer: its call must not take a later script
     regen = await client.post(f"/api/conversations/{conversation['id']}/messages/{first['id']}/regenerate",
                               headers=alice.headers)
     assert regen.status_code == 201, regen.text
@@ -41,10 +43,11 @@ async def test_regenerate_adds_a_version_and_both_stay_browsable(
 
 
 async def test_edit_resends_from_that_point_as_a_new_branch(
-        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
     openai_double.push(Script(text=["A1"]), Script(text=["Title"]), Script(text=["A2"]), Script(text=["A2-edited"]))
     _, conversation = await make_chat(client, alice)
     await send(client, alice, conversation["id"], "q1")
+    await app_state.chat.drain()  # the title call (after the first answer) must not take a later script
     second = (await send(client, alice, conversation["id"], "q2")).json()
     edited = await client.post(
         f"/api/conversations/{conversation['id']}/messages/{second['user_message']['id']}/edit",
