@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--local-runs", type=int, default=9,
                    help="local model runs per side, in alternating pairs (0: skip; few pairs are noisy)")
     p.add_argument("--local-tokens", type=int, default=128)
+    p.add_argument("--no-warm-users", dest="warm_users", action="store_false",
+                   help="skip the one turn per user before the phases (first turn of the day: budget rows)")
     p.add_argument("--pg", action="store_true", help="PostgreSQL + Redis, several workers")
     p.add_argument("--workers", type=int, default=None, help="server workers (default 1; 2 with --pg)")
     p.add_argument("--pin", action="store_true",
@@ -230,6 +232,27 @@ def stop_profiler(profiler: Any) -> None:
         Path(f"{out}.summary.txt").write_text(summarize_file(Path(f"{out}.txt")))
 
 
+async def warm_users(users: list[User], server_port: int, mode: str) -> None:
+    """One turn per user before the phases, in its latency-probe conversation: a user's first turn of
+    the day also creates its budget ledger rows (three rows, ~15 statements more than a usual turn
+    start). Without this, whichever phase ran first paid it for all of them (with 200 users starting
+    within the ramp, that alone made the SSE phase's TTFT p95 ~1.3-2 s and the WebSocket phase's
+    ~0.2 s on the same code). ``--no-warm-users`` measures cold users."""
+    sem = asyncio.Semaphore(50)
+
+    async def one(user: User) -> None:
+        async with sem:
+            conn = HttpConnection("127.0.0.1", server_port)
+            try:
+                turn = await platform_sse_turn(conn, user.token, user.conversations[(0, mode)], PROMPT)
+            finally:
+                conn.close()
+            if turn.error is not None:
+                raise RuntimeError(f"warm-up turn failed: {turn.error}")
+
+    await asyncio.gather(*(one(user) for user in users))
+
+
 async def probe(users: list[User], args: argparse.Namespace, server_port: int, stub_port: int,
                 modes: list[str]) -> dict[str, Any]:
     """1 user, short replies, direct/SSE/WS interleaved: the platform's per-turn latency overhead."""
@@ -302,6 +325,10 @@ async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port:
     for _ in range(2 if platform_modes else 0):
         await platform_sse_turn(warm, users[0].token, users[0].conversations[(0, platform_modes[-1])], PROMPT)
     warm.close()
+    if platform_modes and args.warm_users:
+        started = time.perf_counter()
+        await warm_users(users[1:], server_port, platform_modes[-1])
+        print(f"warmed {len(users) - 1} users (one turn each) in {time.perf_counter() - started:.1f}s", flush=True)
     result: dict[str, Any] = {"probe": None, "phases": []}
     if args.probe_turns:
         result["probe"] = await probe(users, args, server_port, stub_port, modes)

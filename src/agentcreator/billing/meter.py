@@ -201,7 +201,10 @@ class Billing:
         One conditional UPDATE per budget when its ledger row exists (the usual case). On MariaDB the
         row is made sure of first: an UPDATE that finds no row takes a gap lock under repeatable read,
         and two such transactions inserting the row next would deadlock."""
-        upsert_first = session.get_bind().dialect.name == "mysql"
+        dialect = session.get_bind().dialect.name
+        upsert_first = dialect == "mysql"
+        if dialect == "sqlite" and _unlimited(quote):
+            return await self._reserve_unlimited(session, quote)
         for check in quote.checks:
             if upsert_first:
                 await budget_repo.ensure_row(session, check.key, check.start, check.end)
@@ -222,6 +225,20 @@ class Billing:
         reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 
+    async def _reserve_unlimited(self, session: AsyncSession, quote: Quote) -> Reservation:
+        """SQLite, no limit on any budget: every existing row in one UPDATE (nothing can refuse it),
+        then the rows missing so far. SQLite has one writer at a time, so the order in which a multi-row
+        statement touches rows cannot deadlock; on database servers each budget is updated on its own,
+        always in the same order."""
+        keys = [check.key for check in quote.checks]
+        updated = await budget_repo.reserve_many(session, keys, quote.micros, quote.tokens)
+        for check in quote.checks:
+            if check.key not in updated:  # its first call of the period
+                await budget_repo.ensure_row(session, check.key, check.start, check.end)
+                await budget_repo.try_reserve(session, check.key, quote.micros, quote.tokens, None, None)
+        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
+        return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
+
     async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
                       max_output_tokens: int, now: datetime | None = None) -> Reservation:
         """:meth:`quote` and :meth:`reserve_quote` in the caller's transaction."""
@@ -237,6 +254,11 @@ class Billing:
 
     async def _settle(self, session: AsyncSession, reservation: Reservation, micros: int, tokens: int) -> None:
         still_open = await budget_repo.take_reservation(session, reservation.id)
+        if session.get_bind().dialect.name == "sqlite" and 0 < len(reservation.keys) <= budget_repo.MAX_KEYS:
+            await budget_repo.apply_many(session, reservation.keys, release_micros=reservation.micros if still_open else 0,
+                                         release_tokens=reservation.tokens if still_open else 0,
+                                         spent_micros=micros, spent_tokens=tokens)  # see _reserve_unlimited
+            return
         for key in reservation.keys:
             await budget_repo.apply(session, key, release_micros=reservation.micros if still_open else 0,
                                     release_tokens=reservation.tokens if still_open else 0,
@@ -294,6 +316,11 @@ class Billing:
                 keys = tuple(LedgerKey(*key) for key in row.keys)
                 await self._settle(session, Reservation(row.id, keys, row.micros, row.tokens), 0, 0)
         return len(rows)
+
+
+def _unlimited(quote: Quote) -> bool:
+    return 0 < len(quote.checks) <= budget_repo.MAX_KEYS and all(
+        check.limit_micros is None and check.limit_tokens is None for check in quote.checks)
 
 
 def usage_doc(usage: Usage, cost: Cost, extra: dict[str, Any]) -> dict[str, Any]:

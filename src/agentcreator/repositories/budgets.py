@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +125,48 @@ async def apply(session: AsyncSession, key: LedgerKey, *, release_micros: int, r
     """Settle: drop the reserved amounts and add what was really spent."""
     await session.execute(_APPLY, {**_key(key), "release_micros": release_micros, "release_tokens": release_tokens,
                                    "spent_micros": spent_micros, "spent_tokens": spent_tokens})
+
+
+# Several ledger rows in one statement (SQLite only, see Billing.reserve_quote): the rows of one call.
+MAX_KEYS = 3
+
+
+def _keys_where(n: int) -> Any:
+    return or_(*(and_(_ledger.c.scope == bindparam(f"k{i}_scope"), _ledger.c.subject_id == bindparam(f"k{i}_subject"),
+                      _ledger.c.period == bindparam(f"k{i}_period")) for i in range(n)))
+
+
+def _keys(keys: list[LedgerKey] | tuple[LedgerKey, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for i, key in enumerate(keys):
+        params |= {f"k{i}_scope": key.scope, f"k{i}_subject": key.subject_id, f"k{i}_period": key.period}
+    return params
+
+
+_RESERVE_MANY = {n: update(_ledger).where(_keys_where(n)).values(
+    reserved_micros=_ledger.c.reserved_micros + bindparam("micros"),
+    reserved_tokens=_ledger.c.reserved_tokens + bindparam("tokens"),
+).returning(_ledger.c.scope, _ledger.c.subject_id, _ledger.c.period) for n in range(1, MAX_KEYS + 1)}
+_APPLY_MANY = {n: update(_ledger).where(_keys_where(n)).values(
+    reserved_micros=_ledger.c.reserved_micros - bindparam("release_micros"),
+    reserved_tokens=_ledger.c.reserved_tokens - bindparam("release_tokens"),
+    spent_micros=_ledger.c.spent_micros + bindparam("spent_micros"),
+    spent_tokens=_ledger.c.spent_tokens + bindparam("spent_tokens")) for n in range(1, MAX_KEYS + 1)}
+
+
+async def reserve_many(session: AsyncSession, keys: list[LedgerKey], micros: int, tokens: int) -> set[LedgerKey]:
+    """Add ``micros``/``tokens`` to the reserved amounts of those rows of ``keys`` that exist, with no
+    limit check, in one statement; returns the keys whose rows were updated."""
+    rows = await session.execute(_RESERVE_MANY[len(keys)], {**_keys(keys), "micros": micros, "tokens": tokens})
+    return {LedgerKey(*row) for row in rows}
+
+
+async def apply_many(session: AsyncSession, keys: tuple[LedgerKey, ...], *, release_micros: int,
+                     release_tokens: int, spent_micros: int, spent_tokens: int) -> None:
+    """:func:`apply` to every row of ``keys`` in one statement."""
+    await session.execute(_APPLY_MANY[len(keys)], {
+        **_keys(keys), "release_micros": release_micros, "release_tokens": release_tokens,
+        "spent_micros": spent_micros, "spent_tokens": spent_tokens})
 
 
 _ADD_RESERVATION = insert(_reservations)
