@@ -112,3 +112,15 @@ async def test_touch_records_listening_time(bus: EventBus) -> None:
 
 async def test_unknown_channel_yields_nothing(bus: EventBus) -> None:
     assert await asyncio.wait_for(collect(bus, "nope"), timeout=5) == []
+
+
+async def test_a_finished_turn_is_forgotten_after_its_retention() -> None:
+    bus = MemoryEventBus(retention_seconds=0.05)
+    await bus.open("a", "t1")
+    await bus.publish("a", {"type": "text_delta", "text": "x"})
+    await bus.close("a", "t1")
+    await bus.open("b", "t2")  # swept now: "a" is still within its retention
+    assert [e async for _, e in bus.subscribe("a")] == [{"type": "text_delta", "text": "x"}]
+    await asyncio.sleep(0.12)  # past the retention and the sweep interval (min(1 s, retention))
+    await bus.open("c", "t3")
+    assert [e async for _, e in bus.subscribe("a")] == []

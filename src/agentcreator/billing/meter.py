@@ -234,8 +234,8 @@ class Billing:
         updated = await budget_repo.reserve_many(session, keys, quote.micros, quote.tokens)
         for check in quote.checks:
             if check.key not in updated:  # its first call of the period
-                await budget_repo.ensure_row(session, check.key, check.start, check.end)
-                await budget_repo.try_reserve(session, check.key, quote.micros, quote.tokens, None, None)
+                await budget_repo.create_reserved(session, check.key, check.start, check.end, quote.micros,
+                                                  quote.tokens)
         reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 

@@ -95,9 +95,15 @@ class MemoryEventBus(EventBus):
         self._listened: dict[str, float] = {}
         self._stops: set[tuple[str, str]] = set()
         self._retention = retention_seconds
+        self._next_gc = 0.0
 
     def _gc(self) -> None:
+        """Forget finished turns past their retention: a sweep over every channel, so at most once a
+        second (a turn start with hundreds of channels retained paid for the whole sweep each time)."""
         now = time.monotonic()
+        if now < self._next_gc:
+            return
+        self._next_gc = now + min(1.0, self._retention)
         for channel, turn in list(self._turns.items()):
             if turn.closed and now - turn.closed_at > self._retention:
                 del self._turns[channel]

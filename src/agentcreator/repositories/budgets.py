@@ -60,6 +60,32 @@ async def row_exists(session: AsyncSession, key: LedgerKey) -> bool:
     return (await session.execute(_ROW_EXISTS, _key(key))).first() is not None
 
 
+async def _period_usage(session: AsyncSession, key: LedgerKey, start: datetime, end: datetime) -> Any:
+    """(micros, tokens) the usage records of ``key``'s subject hold for the period."""
+    column = UsageRecord.assistant_id if key.scope.startswith("assistant") else UsageRecord.user_id
+    return (await session.execute(
+        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0),
+               func.coalesce(func.sum(UsageRecord.input_tokens + UsageRecord.output_tokens), 0))
+        .where(column == key.subject_id, UsageRecord.created_at >= start, UsageRecord.created_at < end))).one()
+
+
+_SQLITE_CREATE_RESERVED = sqlite.insert(_ledger)
+_SQLITE_CREATE_RESERVED = _SQLITE_CREATE_RESERVED.on_conflict_do_update(
+    index_elements=[_ledger.c.scope, _ledger.c.subject_id, _ledger.c.period],
+    set_={"reserved_micros": _ledger.c.reserved_micros + _SQLITE_CREATE_RESERVED.excluded.reserved_micros,
+          "reserved_tokens": _ledger.c.reserved_tokens + _SQLITE_CREATE_RESERVED.excluded.reserved_tokens})
+
+
+async def create_reserved(session: AsyncSession, key: LedgerKey, start: datetime, end: datetime, micros: int,
+                          tokens: int) -> None:
+    """SQLite: :func:`ensure_row` and an unconditional reservation in one upsert (the row of a
+    period's first call, starting from the usage its period already holds)."""
+    spent = await _period_usage(session, key, start, end)
+    await session.execute(_SQLITE_CREATE_RESERVED, {
+        "scope": key.scope, "subject_id": key.subject_id, "period": key.period, "spent_micros": int(spent[0]),
+        "reserved_micros": micros, "spent_tokens": int(spent[1]), "reserved_tokens": tokens})
+
+
 async def ensure_row(session: AsyncSession, key: LedgerKey, start: datetime, end: datetime) -> None:
     """Create the ledger row of ``key`` if missing, starting from what the usage records of the
     period already hold (usage recorded before budgets existed). Safe against concurrent creators.
@@ -67,11 +93,7 @@ async def ensure_row(session: AsyncSession, key: LedgerKey, start: datetime, end
     lock, and two such transactions upgrading to the reservation UPDATE would deadlock)."""
     if await row_exists(session, key):
         return
-    column = UsageRecord.assistant_id if key.scope.startswith("assistant") else UsageRecord.user_id
-    spent = (await session.execute(
-        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0),
-               func.coalesce(func.sum(UsageRecord.input_tokens + UsageRecord.output_tokens), 0))
-        .where(column == key.subject_id, UsageRecord.created_at >= start, UsageRecord.created_at < end))).one()
+    spent = await _period_usage(session, key, start, end)
     values = {"scope": key.scope, "subject_id": key.subject_id, "period": key.period,
               "spent_micros": int(spent[0]), "reserved_micros": 0, "spent_tokens": int(spent[1]),
               "reserved_tokens": 0}
