@@ -26,7 +26,9 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
         await redis.aclose()
         pytest.skip(f"redis unreachable: {exc}")
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    yield RedisEventBus(redis, retention_seconds=60, prefix=prefix)
+    redis_bus = RedisEventBus(redis, retention_seconds=60, prefix=prefix)
+    yield redis_bus
+    await redis_bus.aclose()
     keys = [k async for k in redis.scan_iter(match=prefix + "*")]
     if keys:
         await redis.delete(*keys)

@@ -21,6 +21,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from agentcreator.chat.redis_fanout import RedisFanout
+
 Event = dict[str, Any]
 _CLOSE = "__closed__"
 
@@ -177,6 +179,7 @@ class RedisEventBus(EventBus):
         self._prefix = prefix
         # Turns opened by this process: publish needs no GET per event (one round trip per token).
         self._opened: dict[str, str] = {}
+        self._fanout = RedisFanout(redis, prefix)  # one XREAD for all of this process's listeners
 
     def _key(self, kind: str, channel: str) -> str:
         return f"{self._prefix}{kind}:{channel}"
@@ -221,25 +224,33 @@ class RedisEventBus(EventBus):
         after_turn, after_pos = parse_event_id(after)
         cursor = after_pos if after_turn == turn_id and after_pos else "0"
         stream = self._key("turn", channel)
-        block_ms = max(1, int(idle_seconds * 1000))
-        while True:
-            reply = await self._redis.xread({stream: cursor}, block=block_ms, count=500)
-            if not reply:
-                if await self._redis.exists(stream) == 0 and await self._turn_id(channel) != turn_id:
-                    return
-                yield []
-                continue
-            batch: list[tuple[str, Event]] = []
-            for sid_raw, fields in reply[0][1]:
-                cursor = sid_raw.decode() if isinstance(sid_raw, bytes) else sid_raw
-                payload = fields.get(b"e") or fields.get("e")
-                event = json.loads(payload)
-                if event.get("type") == _CLOSE:
-                    if batch:
-                        yield batch
-                    return
-                batch.append((f"{turn_id}:{cursor}", event))
-            yield batch
+        follower, pending = await self._fanout.follow(stream, cursor)
+        try:
+            while True:
+                if not pending and not follower.inbox:
+                    try:
+                        async with asyncio.timeout(idle_seconds):
+                            await follower.arrived.wait()
+                    except TimeoutError:
+                        if await self._redis.exists(stream) == 0 and await self._turn_id(channel) != turn_id:
+                            return
+                        yield []
+                        continue
+                pending = pending + follower.take()
+                batch: list[tuple[str, Event]] = []
+                for sid, event in pending:
+                    if event.get("type") == _CLOSE:
+                        if batch:
+                            yield batch
+                        return
+                    batch.append((f"{turn_id}:{sid}", event))
+                pending = []
+                yield batch
+        finally:
+            self._fanout.unfollow(stream, follower)
+
+    async def aclose(self) -> None:
+        await self._fanout.aclose()
 
     async def touch(self, channel: str) -> None:
         await self._redis.set(self._key("listen", channel), time.time(), ex=86400)
