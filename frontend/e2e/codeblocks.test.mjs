@@ -34,6 +34,8 @@ test('code blocks are highlighted, inert, and copied with the keyboard', async (
   const question = page.locator('[data-testid="message"][data-role="user"]').last()
   await question.locator('.hljs-keyword').first().waitFor()
   await page.locator('[data-testid="message"][data-role="assistant"][data-status="complete"]').waitFor({ timeout: 60_000 })
+  // 8 output tokens cannot hold an explanation of this code: the answer is marked as cut off.
+  await page.locator('[data-testid="message"][data-role="assistant"]').last().getByTestId('message-cut-off').waitFor()
   await page.getByTestId('chat-title').filter({ hasNotText: 'New conversation' }).waitFor({ timeout: 30_000 })
   const blocks = question.locator('.code-block')
   assert.equal(await blocks.count(), 2)

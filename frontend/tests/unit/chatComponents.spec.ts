@@ -31,6 +31,15 @@ describe('MessageBubble actions', () => {
     expect(w.emitted('regenerate')).toHaveLength(1)
   })
 
+  it('an answer ended by the output limit is marked as cut off; a finished one is not', () => {
+    const cut = mount(MessageBubble, { props: { message: snapshot({ status: 'complete', usage: { finish_reason: 'length' } }) } })
+    expect(cut.get('[data-testid="message-cut-off"]').text()).toContain('Cut off at the reply length limit')
+    const whole = mount(MessageBubble, { props: { message: snapshot({ status: 'complete', usage: { finish_reason: 'stop' } }) } })
+    expect(whole.find('[data-testid="message-cut-off"]').exists()).toBe(false)
+    const asked = mount(MessageBubble, { props: { message: snapshot({ role: 'user', status: 'complete', usage: { finish_reason: 'length' } }) } })
+    expect(asked.find('[data-testid="message-cut-off"]').exists()).toBe(false)
+  })
+
   it('a failed answer shows its error', () => {
     const w = mount(MessageBubble, { props: { message: snapshot({ status: 'failed', error: { message: 'Provider down' } }) } })
     expect(w.get('[data-testid="message-error"]').text()).toContain('Provider down')
