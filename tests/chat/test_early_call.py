@@ -14,6 +14,7 @@ from agentcreator.chat.bus import MemoryEventBus
 from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
+from agentcreator.core.errors import NotFound
 from agentcreator.db.models import Assistant, Conversation, Message, User
 from agentcreator.db.session import transaction
 from agentcreator.llm.registry import ModelRegistry
@@ -154,3 +155,32 @@ async def test_a_save_that_finds_the_conversation_moved_closes_its_early_call_an
     answer = await _answer(app_state, conversation_id)
     assert (answer.status, answer.text) == ("complete", "kept")
     await rig.service.aclose()
+
+
+class _FailsWhileStopped(ChatService):
+    """A stop arrives while the turn is starting, and the start then fails (here: the conversation
+    was deleted between the read and the write)."""
+
+    stopping: asyncio.Task[bool] | None = None
+
+    async def _write(self, turn: Any, user_id: str, conversation_id: str, draft: Any) -> Any:
+        self.stopping = asyncio.create_task(self.stop(conversation_id))
+        await asyncio.sleep(0)  # the stop is waiting for the turn to finish
+        raise NotFound("Conversation")
+
+
+async def test_a_stop_waiting_on_a_turn_whose_start_failed_returns(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    rig = _Setup(app_state, ScriptedProvider([[TextDelta(text="never used"), Hang()]]),
+                 service_class=_FailsWhileStopped)
+    with pytest.raises(NotFound):
+        await rig.service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    assert rig.service.stopping is not None
+    assert await asyncio.wait_for(rig.service.stopping, timeout=5) is True
+    assert rig.provider.closed_early == 1  # the early call was closed
+    again = _Setup(app_state, ScriptedProvider([text_events("free again")]))  # the conversation is not left busy
+    started = await again.service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    await rig.service.aclose()
+    await again.service.aclose()

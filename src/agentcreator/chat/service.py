@@ -187,7 +187,7 @@ class ChatService:
         try:
             started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id, access)
         except BaseException:
-            self._turns.release(turn)
+            _abandon(self._turns, turn)
             raise
         started.continued_from = continued_from
         try:
@@ -198,6 +198,7 @@ class ChatService:
         except BaseException:
             if plan.early is not None:  # the runner will not take it over
                 await plan.early.aclose()
+            _abandon(self._turns, turn)
             raise
         turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
         watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
@@ -367,6 +368,13 @@ class ChatService:
                 log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
                 turn.stop("client_gone")
                 return
+
+def _abandon(turns: TurnRegistry, turn: RunningTurn) -> None:
+    """A turn that will never run: free its conversation, and wake whoever waits for it to finish
+    (a stop asked for while it was starting)."""
+    turns.release(turn)
+    turn.finished.set()
+
 
 def _check(access: AccessClaims, state: AccessState | None) -> None:
     if state is None:  # the user or the session is gone
