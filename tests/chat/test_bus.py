@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from agentcreator.chat.bus import EventBus, MemoryEventBus
+from tests.chat.redis_helpers import REDIS_URL, open_redis_bus
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -19,20 +17,8 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
     if request.param == "memory":
         yield MemoryEventBus(retention_seconds=60)
         return
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.ping()
-    except OSError as exc:
-        await redis.aclose()
-        pytest.skip(f"redis unreachable: {exc}")
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    redis_bus = RedisEventBus(redis, retention_seconds=60, prefix=prefix)
-    yield redis_bus
-    await redis_bus.aclose()
-    keys = [k async for k in redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    async with open_redis_bus(Redis.from_url(REDIS_URL)) as redis_bus:
+        yield redis_bus
 
 
 async def collect(bus: EventBus, channel: str, after: str | None = None) -> list[tuple[str, dict]]:

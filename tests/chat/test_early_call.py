@@ -15,13 +15,14 @@ from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.errors import NotFound
-from agentcreator.db.models import Assistant, Conversation, Message, User
+from agentcreator.db.models import Conversation, Message
 from agentcreator.db.session import transaction
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.testing import Hang, ScriptedProvider, text_events
 from agentcreator.llm.types import ModelRequest, TextDelta
 from agentcreator.repositories import budgets as budget_repo
 from agentcreator.state import AppState
+from tests.chat.seed import seed_conversation
 
 REQUEST = ModelRequest(model="test-model", messages=[])
 
@@ -68,17 +69,7 @@ class _Setup:
 
 @pytest.fixture
 async def ids(app_state: AppState, client: object) -> AsyncIterator[tuple[str, str]]:  # client: empties the tables
-    async with transaction(app_state.sessions) as session:
-        user = User(email="early@example.com", name="Early", password_hash="x")
-        session.add(user)
-        await session.flush()
-        assistant = Assistant(owner_id=user.id, name="Scripted", model="scripted/test-model",
-                              instructions="Be brief.", tools=[], parameters={}, tags=[])
-        session.add(assistant)
-        await session.flush()
-        conversation = Conversation(owner_id=user.id, assistant_id=assistant.id, title="Set title")
-        session.add(conversation)
-    yield user.id, conversation.id
+    yield await seed_conversation(app_state, "early@example.com")
 
 
 async def _answer(app_state: AppState, conversation_id: str) -> Message:

@@ -5,34 +5,20 @@ not grow with the number of listeners."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agentcreator.chat.bus import RedisEventBus
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from tests.chat.redis_helpers import REDIS_URL, open_redis_bus
 
 
 @pytest.fixture
 async def redis_bus() -> AsyncIterator[tuple[RedisEventBus, BlockingConnectionPool]]:
     pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=200, timeout=5)
-    redis = Redis(connection_pool=pool)
-    try:
-        await redis.ping()
-    except OSError as exc:
-        await redis.aclose()
-        pytest.skip(f"redis unreachable: {exc}")
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    bus = RedisEventBus(redis, retention_seconds=60, prefix=prefix)
-    yield bus, pool
-    await bus.aclose()
-    keys = [k async for k in redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    async with open_redis_bus(Redis(connection_pool=pool)) as bus:
+        yield bus, pool
 
 
 async def _collect(bus: RedisEventBus, channel: str, after: str | None = None) -> list[tuple[str, dict]]:

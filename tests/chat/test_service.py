@@ -14,12 +14,13 @@ from agentcreator.chat.bus import MemoryEventBus
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.errors import Conflict, NotFound
-from agentcreator.db.models import Assistant, Conversation, Message, User
+from agentcreator.db.models import Conversation, Message, User
 from agentcreator.db.session import transaction
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.testing import Hang, Raise, ScriptedProvider, text_events
 from agentcreator.llm.types import Queued, TextDelta
 from agentcreator.state import AppState
+from tests.chat.seed import seed_conversation
 
 
 @dataclass
@@ -37,17 +38,8 @@ async def rig(app_state: AppState, client: object) -> AsyncIterator[Rig]:  # cli
     bus = MemoryEventBus()
     service = ChatService(app_state.sessions, bus, TurnRegistry(), ModelRegistry.of(provider), app_state.settings,
                           app_state.billing)
-    async with transaction(app_state.sessions) as session:
-        user = User(email="rig@example.com", name="Rig", password_hash="x")
-        session.add(user)
-        await session.flush()
-        assistant = Assistant(owner_id=user.id, name="Scripted", model="scripted/test-model",
-                              instructions="Be brief.", tools=[], parameters={}, tags=[])
-        session.add(assistant)
-        await session.flush()
-        conversation = Conversation(owner_id=user.id, assistant_id=assistant.id, title="Set title")
-        session.add(conversation)
-    yield Rig(service, bus, provider, user.id, conversation.id)
+    user_id, conversation_id = await seed_conversation(app_state, "rig@example.com")
+    yield Rig(service, bus, provider, user_id, conversation_id)
     await service.aclose()
 
 
