@@ -35,6 +35,10 @@ def parse_event_id(event_id: str | None) -> tuple[str | None, str | None]:
 
 
 class EventBus(ABC):
+    # How often a running turn's watchdog looks for stop requests sent through the bus by other
+    # processes; None: none come (the in-process bus: its turns are stopped directly).
+    stop_poll_seconds: float | None = 0.25
+
     @abstractmethod
     async def open(self, channel: str, turn_id: str) -> None:
         """Start a new turn on the channel, replacing the previous turn's events."""
@@ -92,6 +96,8 @@ class _Turn:
 
 
 class MemoryEventBus(EventBus):
+    stop_poll_seconds = None
+
     def __init__(self, retention_seconds: float = 120.0) -> None:
         self._turns: dict[str, _Turn] = {}
         self._listened: dict[str, float] = {}

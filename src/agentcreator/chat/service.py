@@ -351,7 +351,10 @@ class ChatService:
     async def _watch(self, turn: RunningTurn) -> None:
         """Stop the turn when asked through the bus (any worker) or when nobody listens any more."""
         grace = self._settings.chat.disconnect_grace_seconds
-        interval = min(0.25, max(grace / 4, 0.05))
+        # Listeners touch their channel every second; stop requests from other workers need a quicker look.
+        interval = max(grace / 4, 0.05)
+        if self._bus.stop_poll_seconds is not None:
+            interval = min(interval, self._bus.stop_poll_seconds)
 
         while not turn.finished.is_set():
             try:
