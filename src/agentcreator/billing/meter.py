@@ -201,9 +201,8 @@ class Billing:
         One conditional UPDATE per budget when its ledger row exists (the usual case). On MariaDB the
         row is made sure of first: an UPDATE that finds no row takes a gap lock under repeatable read,
         and two such transactions inserting the row next would deadlock."""
-        dialect = session.get_bind().dialect.name
-        upsert_first = dialect == "mysql"
-        if dialect == "sqlite" and _unlimited(quote):
+        upsert_first = session.get_bind().dialect.name == "mysql"
+        if _one_writer(session) and _unlimited(quote):
             return await self._reserve_unlimited(session, quote)
         for check in quote.checks:
             if upsert_first:
@@ -254,13 +253,11 @@ class Billing:
 
     async def _settle(self, session: AsyncSession, reservation: Reservation, micros: int, tokens: int) -> None:
         still_open = await budget_repo.take_reservation(session, reservation.id)
-        if session.get_bind().dialect.name == "sqlite" and 0 < len(reservation.keys) <= budget_repo.MAX_KEYS:
-            await budget_repo.apply_many(session, reservation.keys, release_micros=reservation.micros if still_open else 0,
-                                         release_tokens=reservation.tokens if still_open else 0,
-                                         spent_micros=micros, spent_tokens=tokens)  # see _reserve_unlimited
-            return
-        for key in reservation.keys:
-            await budget_repo.apply(session, key, release_micros=reservation.micros if still_open else 0,
+        keys = reservation.keys
+        # SQLite: all rows in one statement (see _reserve_unlimited); database servers: one at a time.
+        together = _one_writer(session) and 0 < len(keys) <= budget_repo.MAX_KEYS
+        for group in [keys] if together else [(key,) for key in keys]:
+            await budget_repo.apply(session, group, release_micros=reservation.micros if still_open else 0,
                                     release_tokens=reservation.tokens if still_open else 0,
                                     spent_micros=micros, spent_tokens=tokens)
 
@@ -316,6 +313,11 @@ class Billing:
                 keys = tuple(LedgerKey(*key) for key in row.keys)
                 await self._settle(session, Reservation(row.id, keys, row.micros, row.tokens), 0, 0)
         return len(rows)
+
+
+def _one_writer(session: AsyncSession) -> bool:
+    """SQLite: one writer at a time, so a statement touching several ledger rows cannot deadlock."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def _unlimited(quote: Quote) -> bool:

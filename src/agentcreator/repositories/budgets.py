@@ -135,21 +135,7 @@ async def try_reserve(session: AsyncSession, key: LedgerKey, micros: int, tokens
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
-_APPLY = update(_ledger).where(*_KEY).values(
-    reserved_micros=_ledger.c.reserved_micros - bindparam("release_micros"),
-    reserved_tokens=_ledger.c.reserved_tokens - bindparam("release_tokens"),
-    spent_micros=_ledger.c.spent_micros + bindparam("spent_micros"),
-    spent_tokens=_ledger.c.spent_tokens + bindparam("spent_tokens"))
-
-
-async def apply(session: AsyncSession, key: LedgerKey, *, release_micros: int, release_tokens: int,
-                spent_micros: int, spent_tokens: int) -> None:
-    """Settle: drop the reserved amounts and add what was really spent."""
-    await session.execute(_APPLY, {**_key(key), "release_micros": release_micros, "release_tokens": release_tokens,
-                                   "spent_micros": spent_micros, "spent_tokens": spent_tokens})
-
-
-# Several ledger rows in one statement (SQLite only, see Billing.reserve_quote): the rows of one call.
+# Several ledger rows in one statement (on SQLite, see Billing.reserve_quote): the rows of one call.
 MAX_KEYS = 3
 
 
@@ -183,9 +169,10 @@ async def reserve_many(session: AsyncSession, keys: list[LedgerKey], micros: int
     return {LedgerKey(*row) for row in rows}
 
 
-async def apply_many(session: AsyncSession, keys: tuple[LedgerKey, ...], *, release_micros: int,
-                     release_tokens: int, spent_micros: int, spent_tokens: int) -> None:
-    """:func:`apply` to every row of ``keys`` in one statement."""
+async def apply(session: AsyncSession, keys: tuple[LedgerKey, ...], *, release_micros: int,
+                release_tokens: int, spent_micros: int, spent_tokens: int) -> None:
+    """Settle the rows of ``keys`` (at most :data:`MAX_KEYS`) in one statement: drop the reserved
+    amounts and add what was really spent."""
     await session.execute(_APPLY_MANY[len(keys)], {
         **_keys(keys), "release_micros": release_micros, "release_tokens": release_tokens,
         "spent_micros": spent_micros, "spent_tokens": spent_tokens})
