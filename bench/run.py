@@ -145,7 +145,7 @@ async def setup(base: str, users: int, levels: list[int], modes: list[str], toke
 async def run_phase(mode: str, level: int, users: list[User], args: argparse.Namespace, server_port: int,
                     stub_port: int, server: Proc, stub: Proc) -> dict[str, Any]:
     turns: list[Turn] = []
-    body = direct_body(PROMPT, args.tokens)
+    tagged: dict[str, Turn] = {}
     conns: list[Any] = []
     if mode == "ws":
         conns = [WsUser(f"ws://127.0.0.1:{server_port}/api/ws", u.token) for u in users[:level]]
@@ -165,15 +165,17 @@ async def run_phase(mode: str, level: int, users: list[User], args: argparse.Nam
     async def user_loop(i: int) -> None:
         await asyncio.sleep(max(0.0, t0 + args.ramp * i / level - time.perf_counter()))
         conn, conversation = conns[i], users[i].conversations.get((level, mode), "")
-        for _ in range(args.max_turns):
+        for n in range(args.max_turns):
             if time.perf_counter() >= window[1]:
                 return
+            tag = f"{i}.{n}"  # the stub reports its timings under this tag
+            prompt = f"{PROMPT} #{tag}"
             if mode == "direct":
-                attempt = direct_turn(conn, body)
+                attempt = direct_turn(conn, direct_body(prompt, args.tokens))
             elif mode == "sse":
-                attempt = platform_sse_turn(conn, users[i].token, conversation, PROMPT)
+                attempt = platform_sse_turn(conn, users[i].token, conversation, prompt)
             else:
-                attempt = conn.turn(conversation, PROMPT)
+                attempt = conn.turn(conversation, prompt)
             sent = time.perf_counter()
             try:
                 turn = await asyncio.wait_for(attempt, timeout=args.turn_timeout)
@@ -186,9 +188,11 @@ async def run_phase(mode: str, level: int, users: list[User], args: argparse.Nam
                     conn.ws = None
                 conn = conns[i]
             turns.append(turn)
+            tagged[tag] = turn
             if turn.error is not None:
                 await asyncio.sleep(0.5)
 
+    await stub_timings(stub_port)  # forget earlier requests'
     cpu0, stub_cpu0, own0 = server.cpu(), stub.cpu(), time.process_time()
     wall0 = time.perf_counter()
     profiler = start_profiler(server, args, mode, level)
@@ -203,9 +207,34 @@ async def run_phase(mode: str, level: int, users: list[User], args: argparse.Nam
                 c.close()
     wall = time.perf_counter() - wall0
     cpu = server.cpu() - cpu0 if mode != "direct" else 0.0
-    return {"mode": mode, "users": level, "wall_s": wall, "stats": report.summarize(turns, window),
+    split = ttft_split(tagged, await stub_timings(stub_port), window)
+    return {"mode": mode, "users": level, "wall_s": wall, "stats": report.summarize(turns, window), "split": split,
             "server_cpu_s": cpu, "server_cpu_pct": 100 * cpu / wall, "server_rss_mib": server.rss(),
             "stub_cpu_s": stub.cpu() - stub_cpu0, "loadgen_cpu_s": time.process_time() - own0}
+
+
+async def stub_timings(stub_port: int) -> list[list[Any]]:
+    """The stub's (request arrived, first token written, tag) since the last call (it forgets them)."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stub_port}", timeout=10) as client:
+        r = await client.get("/v1/_bench/timings")
+        r.raise_for_status()
+        return r.json()
+
+
+def ttft_split(tagged: dict[str, Turn], timings: list[list[Any]], window: tuple[float, float]) -> dict[str, Any]:
+    """Each steady-window turn's time to first token in two parts, on the stub's clock (the same
+    CLOCK_MONOTONIC): ``before`` = sent -> its upstream request arrived (the turn start), ``after`` =
+    the stub wrote the first token -> the client had it (the relay)."""
+    before: list[float] = []
+    after: list[float] = []
+    for arrived, first_written, tag in timings:
+        turn = tagged.get(tag)
+        if turn is None or turn.first is None or not window[0] <= turn.sent < window[1]:
+            continue
+        before.append((arrived - turn.sent) * 1000)
+        after.append((turn.first - first_written) * 1000)
+    return {"turns": len(before), **{k: {"p50": report.pct(v, 50), "p95": report.pct(v, 95)}
+                                     for k, v in (("before_ms", before), ("after_ms", after))}}
 
 
 def start_profiler(server: Proc, args: argparse.Namespace, mode: str, level: int) -> Any:
@@ -407,6 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         print("  where (p50): " + "  ".join(
             f"{m}: to upstream {report._f(p[m]['before_ms']['p50'], 2)}, first token back "
             f"{report._f(p[m]['after_ms']['p50'], 2)}" for m in p if p[m].get("before_ms")))
+    split_lines = [
+        f"  {ph['users']:>4} {ph['mode']:<6} to upstream p50 {report._f(sp['before_ms']['p50'], 1)} "
+        f"p95 {report._f(sp['before_ms']['p95'], 1)}, first token back p50 {report._f(sp['after_ms']['p50'], 1)} "
+        f"p95 {report._f(sp['after_ms']['p95'], 1)}"
+        for ph in result["phases"] if (sp := ph.get("split")) and sp["turns"]]
+    if split_lines:
+        print("\nwhere the time to first token goes (ms; the stub's clock, steady window):\n" + "\n".join(split_lines))
     if local:
         print("\n" + local_bench.text(local))
     print("\ntargets:\n" + report.targets_text(targets))

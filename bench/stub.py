@@ -4,7 +4,8 @@ Speaks just enough HTTP/1.1 (keep-alive, chunked responses) on raw asyncio strea
 
 * ``GET /v1/models`` lists ``stub-model``;
 * ``GET /v1/_bench/timings`` returns (and forgets) when each streamed request arrived and when its
-  first token was written, for the latency probe's breakdown;
+  first token was written, with the request's tag (the text after the last ``#`` of its last message,
+  if any), for the breakdown of the time to first token;
 * ``POST /v1/chat/completions`` with ``stream: true`` answers in Chat Completions SSE: a role chunk,
   ``tokens`` content chunks (each token is exactly ``TOKEN_CHARS`` characters, so a client can count
   tokens from the text even when a proxy coalesces deltas), a ``finish_reason`` chunk, a usage chunk
@@ -29,6 +30,14 @@ import time
 TOKEN_CHARS = 4
 WORDS = (" the", " cat", " sat", " on ", " mat", " and", " ran", " far")
 assert all(len(w) == TOKEN_CHARS for w in WORDS)
+
+
+def _tag(request: dict) -> str:
+    messages = request.get("messages") or [{}]
+    content = messages[-1].get("content")
+    if isinstance(content, list):  # content parts
+        content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content.rpartition("#")[2] if isinstance(content, str) and "#" in content else ""
 
 
 def _chunked(payload: bytes) -> bytes:
@@ -63,9 +72,9 @@ class Stub:
         self.tokens, self.ttft, self.itl = tokens, ttft, itl
         self.requests = 0
         self.active = 0
-        # (request arrived, first token written), perf_counter (CLOCK_MONOTONIC: comparable across
-        # processes on Linux), of the last streamed requests: the latency probe's breakdown.
-        self.timings: collections.deque[tuple[float, float]] = collections.deque(maxlen=1000)
+        # (request arrived, first token written, tag), perf_counter (CLOCK_MONOTONIC: comparable across
+        # processes on Linux), of the last streamed requests: the breakdown of the time to first token.
+        self.timings: collections.deque[tuple[float, float, str]] = collections.deque(maxlen=100_000)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -124,7 +133,7 @@ class Stub:
                     await asyncio.sleep(delay)
                 writer.write(TOKENS[i % len(TOKENS)])
                 if i == 0:
-                    self.timings.append((arrived, time.perf_counter()))
+                    self.timings.append((arrived, time.perf_counter(), _tag(request)))
                 if writer.transport.get_write_buffer_size() > 65536:
                     await writer.drain()
             tail = FINISH["length" if count < self.tokens else "stop"]
