@@ -328,7 +328,7 @@ async def probe(users: list[User], args: argparse.Namespace, server_port: int, s
                 if i >= 2:
                     turns[m].append(t)
                     if timings and t.first is not None:
-                        arrived, first_written = timings[-1]
+                        arrived, first_written, _ = timings[-1]
                         split[m]["before_ms"].append((arrived - t.sent) * 1000)
                         split[m]["after_ms"].append((t.first - first_written) * 1000)
         await stub_client.aclose()
