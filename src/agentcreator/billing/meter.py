@@ -178,6 +178,15 @@ class Billing:
             overrides = await budget_repo.get_overrides(session, user_id)
         return UserLimits.merged(defaults.as_dict(), overrides)
 
+    async def may_refuse(self, session: AsyncSession, target: CallTarget, *,
+                         user_overrides: dict[str, Any] | None = None) -> bool:
+        """Whether a budget this call counts against has a limit (the budgets of :meth:`quote`'s
+        checks): a call that no budget can refuse may go out before its reservation is written."""
+        limits = await self.user_limits(session, target.user_id, cached=True, overrides=user_overrides)
+        assistant = target.assistant
+        return any(value is not None for value in limits.as_dict().values()) or (
+            assistant is not None and (assistant.monthly_micros is not None or assistant.monthly_tokens is not None))
+
     async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
                     max_output_tokens: int, now: datetime | None = None,
                     user_overrides: dict[str, Any] | None = None) -> Quote:

@@ -3,9 +3,10 @@ token counts), the context window plan, and the report of what was kept and drop
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from agentcreator.chat.context import plan_context
+from agentcreator.chat.context import ContextPlan, plan_context
 from agentcreator.chat.continuation import SUMMARY_HEADING
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING
 from agentcreator.db.types import utcnow
@@ -34,6 +35,7 @@ class PromptCache:
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
+        self._instructions: dict[tuple[str, str, str], int] = {}  # an assistant's instructions change rarely
 
     def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
         key = (provider.name, model, message.id)
@@ -46,12 +48,36 @@ class PromptCache:
             self._items[key] = item
         return item
 
+    def instructions_tokens(self, provider: ModelProvider, model: str, instructions: str) -> int:
+        key = (provider.name, model, instructions)
+        count = self._instructions.get(key)
+        if count is None:
+            count = provider.count_tokens(model, [], instructions) if instructions else 0
+            if len(self._instructions) >= self.MAX_ITEMS // 10:
+                del self._instructions[next(iter(self._instructions))]
+            self._instructions[key] = count
+        return count
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """The request for a turn and the context plan it came from (for :func:`context_report`)."""
+
+    request: ModelRequest
+    plan: ContextPlan[Any]
+    reply_budget: int
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.plan.total_tokens
+
 
 def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provider: ModelProvider,
                         info: ModelInfo, branch: list[Any], summary: str | None = None,
-                        window_summary: str | None = None) -> tuple[ModelRequest, dict[str, Any]]:
-    """What the model is sent for ``branch`` (the instructions, the history within the window and the
-    token budget), and the context report saved with the answer."""
+                        window_summary: str | None = None) -> PlannedRequest:
+    """What the model is sent for ``branch``: the instructions, the history within the window and the
+    token budget. The report saved with the answer comes after (:func:`context_report`): the model
+    can be called before it is written."""
     params = assistant.parameters or {}
     instructions = assistant.instructions
     if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
@@ -61,21 +87,28 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
     history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
     reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
                                                           max(256, info.context_length // 4))
-    instructions_tokens = provider.count_tokens(info.name, [], instructions) if instructions else 0
     plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
-                        reply_budget=reply_budget, instructions_tokens=instructions_tokens,
+                        reply_budget=reply_budget,
+                        instructions_tokens=prompts.instructions_tokens(provider, info.name, instructions),
                         count=lambda m: prompts.get(provider, info.name, m)[1])
     request = ModelRequest(
         model=info.name, instructions=instructions,
         messages=[prompts.get(provider, info.name, m)[0] for m in plan.kept],
         temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
-    report = {
+    return PlannedRequest(request, plan, reply_budget)
+
+
+def context_report(planned: PlannedRequest, assistant: AssistantConfig, info: ModelInfo, *, summary: bool,
+                   window_summary: bool) -> dict[str, Any]:
+    """What the model was sent for an answer, saved with it: kept and dropped messages, token counts."""
+    plan = planned.plan
+    return {
         "model": f"{info.provider}/{info.name}", "context_length": info.context_length,
-        "reply_budget": reply_budget, "instructions_tokens": instructions_tokens, "summary": bool(summary),
-        "window_summary": bool(window_summary), "window": assistant.history_window, "total_tokens": plan.total_tokens,
+        "reply_budget": planned.reply_budget, "instructions_tokens": plan.instructions_tokens,
+        "summary": summary, "window_summary": window_summary, "window": assistant.history_window,
+        "total_tokens": plan.total_tokens,
         "kept": [{"id": m.id, "role": m.role, "tokens": plan.token_counts[id(m)]} for m in plan.kept],
         "dropped_by_window": [m.id for m in plan.dropped_by_window],
         "dropped_by_budget": [m.id for m in plan.dropped_by_budget],
         "at": utcnow().isoformat(),
     }
-    return request, report

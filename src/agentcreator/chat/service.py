@@ -24,7 +24,13 @@ from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.continuation import Continuations, counted, read_only
 from agentcreator.chat.early_call import EarlyCall
-from agentcreator.chat.model_request import PromptCache, build_model_request, text_of, to_chat_message
+from agentcreator.chat.model_request import (
+    PromptCache,
+    build_model_request,
+    context_report,
+    text_of,
+    to_chat_message,
+)
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
@@ -79,6 +85,7 @@ class _Draft:
     user_message: NewMessage | None  # not saved yet
     placeholder: NewMessage  # the answer, saved as ``streaming``
     title_from: str | None
+    early: EarlyCall | None  # the model call, when it went out before the turn was written
 
 
 def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
@@ -216,7 +223,7 @@ class ChatService:
         counts it). If something moved, read again."""
         for _ in range(MAX_START_ATTEMPTS):
             draft = await self._read(user_id, conversation_id, mode, parts, target_id, access)
-            early = await EarlyCall.start(draft.provider, draft.request) if self._call_early(draft.quote) else None
+            early = draft.early
             try:
                 written = await self._write(turn, user_id, conversation_id, draft)
             except BaseException:
@@ -238,61 +245,74 @@ class ChatService:
                         placeholder=started.assistant_message, early=early)
         return started, plan
 
-    def _call_early(self, quote: Quote) -> bool:
-        """Call the model while the turn is saved when no budget can refuse the call (chat/early_call),
-        unless this process is under load (more turns running than ``chat.relay_pace_above_turns``):
-        then each event-loop turn the early call adds costs more than the ~2 ms write it overlaps."""
+    def _may_call_early(self) -> bool:
+        """Whether to call the model while the turn is saved (chat/early_call), if no budget can refuse
+        the call: not when this process is under load (more turns running than
+        ``chat.relay_pace_above_turns``), where each event-loop turn the early call adds costs more than
+        the ~2 ms write it overlaps."""
         chat = self._settings.chat
-        return chat.early_model_call and len(self._turns) <= chat.relay_pace_above_turns and all(
-            check.limit_micros is None and check.limit_tokens is None for check in quote.checks)
+        return chat.early_model_call and len(self._turns) <= chat.relay_pace_above_turns
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None, access: AccessClaims | None) -> _Draft:
-        async with session_scope(self._sessions) as session:
-            if access is None:
-                found = await turn_repo.turn_start(session, user_id, conversation_id)
-            else:
-                state, found = await turn_repo.turn_start_with_access(session, user_id, conversation_id,
-                                                                      access.session_id)
-                _check(access, state)
-            if found is None:
-                raise NotFound("Conversation")
-            conversation, assistant = found
-            if conversation.continued_in_id is not None:
-                raise read_only(conversation)
-            rows = await turn_repo.branch_rows(session, conversation_id)
-            if any(row.status == "streaming" for row in rows):
-                raise _turn_in_progress()
-            if assistant is None:
-                raise Conflict("This conversation's assistant was deleted; start a new conversation.",
-                               code="assistant_deleted")
-            shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
-            if mode == "send" and counted(shown) >= assistant.max_messages:
-                raise _CapReached
-            provider, info = await self._resolve(assistant.model)
-            user_message, answer_parent = self._user_side(conversation, rows, shown, mode, parts, target_id)
-            if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
-                ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
-            if mode == "send":  # the new message continues the branch shown
-                branch = [*shown, user_message]
-            else:
-                branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
-            window_summary = current_window_summary(conversation, {m.id for m in branch}) \
-                if assistant.summarize_dropped else None
-            request, report = build_model_request(self._prompts, assistant, provider, info, branch,
-                                                  conversation.summary, window_summary)
-            target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
-            quote = await self._billing.quote(session, target, prompt_tokens=report["total_tokens"],
-                                              max_output_tokens=report["reply_budget"],
-                                              user_overrides=dict(conversation.owner_budget_overrides or {}))
-        report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
-        placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
-                                               parent_id=answer_parent.id, model=assistant.model, context=report)
-        needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
-        first_seq = max((row.seq for row in rows), default=0) + 1
-        return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
-                      request, report, target, quote, user_message, placeholder,
-                      answer_parent.text if needs_title else None)
+        early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
+        try:
+            async with session_scope(self._sessions) as session:
+                if access is None:
+                    found = await turn_repo.turn_start(session, user_id, conversation_id)
+                else:
+                    state, found = await turn_repo.turn_start_with_access(session, user_id, conversation_id,
+                                                                          access.session_id)
+                    _check(access, state)
+                if found is None:
+                    raise NotFound("Conversation")
+                conversation, assistant = found
+                if conversation.continued_in_id is not None:
+                    raise read_only(conversation)
+                rows = await turn_repo.branch_rows(session, conversation_id)
+                if any(row.status == "streaming" for row in rows):
+                    raise _turn_in_progress()
+                if assistant is None:
+                    raise Conflict("This conversation's assistant was deleted; start a new conversation.",
+                                   code="assistant_deleted")
+                shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
+                if mode == "send" and counted(shown) >= assistant.max_messages:
+                    raise _CapReached
+                provider, info = await self._resolve(assistant.model)
+                user_message, answer_parent = self._user_side(conversation, rows, shown, mode, parts, target_id)
+                if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
+                    ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
+                if mode == "send":  # the new message continues the branch shown
+                    branch = [*shown, user_message]
+                else:
+                    branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
+                window_summary = current_window_summary(conversation, {m.id for m in branch}) \
+                    if assistant.summarize_dropped else None
+                planned = build_model_request(self._prompts, assistant, provider, info, branch,
+                                              conversation.summary, window_summary)
+                target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
+                overrides = dict(conversation.owner_budget_overrides or {})
+                # The call goes out now if it can: the quote, the report and the write follow while the model
+                # works on its first token. Whatever fails from here on closes it unused.
+                if self._may_call_early() and not await self._billing.may_refuse(session, target,
+                                                                                 user_overrides=overrides):
+                    early = await EarlyCall.start(provider, planned.request)
+                quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
+                                                  max_output_tokens=planned.reply_budget, user_overrides=overrides)
+            report = context_report(planned, assistant, info, summary=bool(conversation.summary),
+                                    window_summary=bool(window_summary))
+            report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
+            placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
+                                                   parent_id=answer_parent.id, model=assistant.model, context=report)
+            needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
+            first_seq = max((row.seq for row in rows), default=0) + 1
+            return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
+                          planned.request, report, target, quote, user_message, placeholder,
+                          answer_parent.text if needs_title else None, early)
+        except BaseException:
+            if early is not None:
+                await early.aclose()
+            raise
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
                      draft: _Draft) -> tuple[StartedTurn, Reservation] | None:
