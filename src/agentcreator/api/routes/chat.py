@@ -10,7 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedConversation, SessionDep, VerifiedClaims
+from agentcreator.api.deps import (
+    TURN_ROUTE_OPENAPI,
+    AppStateDep,
+    CurrentUser,
+    OwnedConversation,
+    SessionDep,
+    TurnCallerDep,
+)
 from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
 from agentcreator.api.sse import sse_response
 from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
@@ -60,30 +67,31 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
 
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
-             responses=_STREAM_DOC)
-async def send(conversation_id: str, body: MessageCreate, claims: VerifiedClaims, state: AppStateDep,
-               request: Request, accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+             responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
+async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
+               request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
+    state, claims, accept = caller
     started = await state.chat.send(claims.user_id, conversation_id, body.parts(), access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/regenerate", operation_id="chat_regenerate", status_code=201,
-             response_model=TurnResult, responses=_STREAM_DOC)
-async def regenerate(message_id: str, conversation_id: str, claims: VerifiedClaims, state: AppStateDep,
-                     request: Request,
-                     accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+             response_model=TurnResult, responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
+async def regenerate(message_id: str, conversation_id: str, caller: TurnCallerDep,
+                     request: Request) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
+    state, claims, accept = caller
     started = await state.chat.regenerate(claims.user_id, conversation_id, message_id, access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
 @router.post("/messages/{message_id}/edit", operation_id="chat_edit", status_code=201,
-             response_model=TurnResult, responses=_STREAM_DOC)
-async def edit(message_id: str, conversation_id: str, body: MessageCreate, claims: VerifiedClaims,
-               state: AppStateDep, request: Request,
-               accept: Annotated[str | None, Header()] = None) -> TurnResult | StreamingResponse:
+             response_model=TurnResult, responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
+async def edit(message_id: str, conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
+               request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
+    state, claims, accept = caller
     started = await state.chat.edit(claims.user_id, conversation_id, message_id, body.parts(), access=claims)
     return await _respond(state, request, started, _wants_stream(accept))
 
