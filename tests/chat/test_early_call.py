@@ -17,6 +17,7 @@ from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.errors import NotFound
 from agentcreator.db.models import Conversation, Message
 from agentcreator.db.session import transaction
+from agentcreator.llm.base import OpenedStream
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.testing import Hang, ScriptedProvider, text_events
 from agentcreator.llm.types import ModelRequest, TextDelta
@@ -105,19 +106,73 @@ async def test_with_a_budget_limit_the_model_is_called_only_after_the_reservatio
     await rig.service.aclose()
 
 
-async def test_under_load_the_model_is_called_after_the_save(app_state: AppState, ids: tuple[str, str]) -> None:
-    """More turns running than ``chat.relay_pace_above_turns`` (0 here: this turn alone is more): the
-    event-loop turns an early call adds cost more than the write it overlaps."""
-    user_id, conversation_id = ids
-    provider = ScriptedProvider([text_events("saved first")])
-    settings = app_state.settings.model_copy(update={
+class _Opens(ScriptedProvider):
+    """Records when a call is opened (``open_stream``), whether the turn was saved by then, and what
+    was closed unread; ``hold`` keeps an open waiting."""
+
+    def __init__(self, app_state: AppState, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app_state = app_state
+        self.opened_after_save: list[bool] = []
+        self.hold: asyncio.Event | None = None
+        self.opening = asyncio.Event()
+        self.closed_unread = 0
+
+    async def open_stream(self, request: ModelRequest) -> OpenedStream:
+        async with self.app_state.sessions() as session:
+            saved = (await session.execute(select(Message.id).where(Message.role == "assistant"))).first()
+        self.opened_after_save.append(saved is not None)
+        self.opening.set()
+        if self.hold is not None:
+            await self.hold.wait()
+
+        async def closed() -> None:
+            self.closed_unread += 1
+        return OpenedStream(self.stream(request), on_close=closed)
+
+
+def _loaded(app_state: AppState) -> Any:
+    """Settings under which every turn is "under load": more turns running than
+    ``chat.relay_pace_above_turns`` (0: this turn alone is more)."""
+    return app_state.settings.model_copy(update={
         "chat": app_state.settings.chat.model_copy(update={"relay_pace_above_turns": 0})})
+
+
+async def test_under_load_the_model_is_called_after_the_save_from_the_turns_start(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    """Under load the event-loop turns an early call adds cost more than the write it overlaps: the
+    call goes out after the save, from the turn's start rather than from its runner's task."""
+    user_id, conversation_id = ids
+    provider = _Opens(app_state, [text_events("saved first")])
     service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
-                          settings, app_state.billing)
+                          _loaded(app_state), app_state.billing)
     started = await service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
-    assert provider.requests == []
+    assert provider.opened_after_save == [True]  # opened before send() returned, once the turn was saved
     await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
     assert (await _answer(app_state, conversation_id)).text == "saved first"
+    assert provider.closed_unread == 1  # (closing after reading runs the same hook: nothing leaks)
+    await service.aclose()
+
+
+async def test_a_stop_while_the_call_is_being_opened_closes_it_unread(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    provider = _Opens(app_state, [[TextDelta(text="never relayed"), Hang()]])
+    provider.hold = asyncio.Event()
+    service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
+                          _loaded(app_state), app_state.billing)
+    sending = asyncio.create_task(service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}]))
+    await asyncio.wait_for(provider.opening.wait(), timeout=5)
+    stopping = asyncio.create_task(service.stop(conversation_id))
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # the stop waits for the turn, which has no runner yet
+    provider.hold.set()
+    await asyncio.wait_for(sending, timeout=5)
+    assert await asyncio.wait_for(stopping, timeout=5) is True
+    answer = await _answer(app_state, conversation_id)
+    assert (answer.status, answer.text) == ("stopped", "")
+    assert provider.requests == []  # its events were never read
+    assert provider.closed_unread == 1
     await service.aclose()
 
 

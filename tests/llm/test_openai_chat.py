@@ -217,3 +217,39 @@ async def test_list_models_when_server_is_down_raises_typed_error() -> None:
             await provider.list_models()
     finally:
         await provider.aclose()
+
+
+# --- open_stream: the request goes out before the events are read (a turn's start sends it) -------
+
+async def test_open_stream_sends_the_request_before_anything_is_read(provider: OpenAICompatibleProvider,
+                                                                      openai_double: OpenAIDouble) -> None:
+    script = Script(text=["opened", " early"])
+    openai_double.push(script)
+    opened = await provider.open_stream(request(model="llama3.2"))
+    assert len(openai_double.requests) == 1  # on the wire, and answered with its headers
+    events = [event async for event in opened]  # read like stream(), here from the same task
+    assert text_of(events) == "opened early"
+    assert isinstance(terminal(events), Completed)
+    await opened.aclose()
+
+
+async def test_an_opened_stream_closed_unread_disconnects_upstream(provider: OpenAICompatibleProvider,
+                                                                   openai_double: OpenAIDouble) -> None:
+    """A turn stopped before its runner began closes its call without reading it: the generator never
+    started, so the response is closed by the opened stream itself."""
+    openai_double.push(Script(text=["never", "read"], stall_after=1, stall_seconds=30))
+    opened = await provider.open_stream(request(model="llama3.2"))
+    await opened.aclose()
+    assert await wait_for_thread_event(openai_double.last_request.disconnected)
+
+
+async def test_an_http_error_at_open_comes_as_the_events(provider: OpenAICompatibleProvider,
+                                                         openai_double: OpenAIDouble) -> None:
+    openai_double.push(Script(http_error=HttpError(429, "Slow down", type="rate_limit_error",
+                                                   code="rate_limit_exceeded")))
+    opened = await provider.open_stream(request(model="llama3.2"))  # never raises
+    events = [event async for event in opened]
+    assert len(events) == 1
+    failed = terminal(events)
+    assert isinstance(failed, Failed) and failed.error.code == ProviderRateLimited.code
+    await opened.aclose()

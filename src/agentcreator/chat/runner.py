@@ -20,7 +20,7 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import AppError
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
-from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.base import ModelProvider, OpenedStream
 from agentcreator.llm.types import ModelRequest, Usage
 from agentcreator.repositories import messages as message_repo
 
@@ -45,6 +45,7 @@ class TurnPlan:
     generate_title_from: str | None = None  # first user text, when the conversation needs a title
     summarize_dropped: bool = False  # the assistant keeps a summary of what falls out of the window
     early: EarlyCall | None = None  # the model call, when it started while the turn was saved
+    opened: OpenedStream | None = None  # the model call, when the turn's start sent it after the save
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,12 @@ class TurnRunner:
         error: ev.ErrorInfo | None = None
         status = "complete"
         if plan.turn.stop_reason is not None:  # stopped before the runner began: the model is not called
-            if plan.early is not None:  # (or, called early, is cancelled before any of its events is used)
-                await plan.early.aclose()
+            for call in (plan.early, plan.opened):  # (or, called already, is closed before any event is used)
+                if call is not None:
+                    await call.aclose()
             return TurnOutcome(text="", status="interrupted" if plan.turn.stop_reason == "shutdown" else "stopped",
                                error=None, usage=None, finish_reason=None, latency_ms=0, ttft_ms=None)
-        stream = plan.early if plan.early is not None else plan.provider.stream(plan.request)
+        stream = plan.early or plan.opened or plan.provider.stream(plan.request)
         try:
             async for event in stream:
                 if event.type == "text_delta":

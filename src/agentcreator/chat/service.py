@@ -207,11 +207,18 @@ class ChatService:
                 await plan.early.aclose()
             _abandon(self._turns, turn)
             raise
-        turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
-        watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
-        for task in (turn.task, watchdog):
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        try:
+            if plan.early is None and self._under_load():
+                # Sent from this task, one event-loop turn sooner than from the runner's (~6 ms at 200
+                # streams). The response starts once the model server answered with its headers, so
+                # only under load: a server that sends them with its first token would hold it back.
+                plan.opened = await plan.provider.open_stream(plan.request)
+        finally:  # even if cancelled meanwhile: the turn is saved, and its runner must finish it
+            turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
+            watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
+            for task in (turn.task, watchdog):
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         return started
 
     async def _prepare(self, turn: RunningTurn, user_id: str, conversation_id: str, mode: Mode,
@@ -245,13 +252,15 @@ class ChatService:
                         placeholder=started.assistant_message, early=early)
         return started, plan
 
+    def _under_load(self) -> bool:
+        """More turns running in this process than ``chat.relay_pace_above_turns``."""
+        return len(self._turns) > self._settings.chat.relay_pace_above_turns
+
     def _may_call_early(self) -> bool:
         """Whether to call the model while the turn is saved (chat/early_call), if no budget can refuse
-        the call: not when this process is under load (more turns running than
-        ``chat.relay_pace_above_turns``), where each event-loop turn the early call adds costs more than
-        the ~2 ms write it overlaps."""
-        chat = self._settings.chat
-        return chat.early_model_call and len(self._turns) <= chat.relay_pace_above_turns
+        the call: not under load, where each event-loop turn the early call adds costs more than the
+        ~2 ms write it overlaps."""
+        return self._settings.chat.early_model_call and not self._under_load()
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None, access: AccessClaims | None) -> _Draft:

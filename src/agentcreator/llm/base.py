@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 
 from agentcreator.llm.errors import CapabilityError, ModelNotFound, ProviderError
@@ -73,12 +73,44 @@ def ensure_capabilities(info: ModelInfo, request: ModelRequest) -> None:
         raise CapabilityError(f"Model '{info.id}' cannot call tools", provider=info.provider)
 
 
+class OpenedStream:
+    """A model call's events (:meth:`ModelProvider.open_stream`). ``aclose`` also runs ``on_close``,
+    which releases what was opened for events never read (a generator that never started runs no
+    ``finally``)."""
+
+    __slots__ = ("_events", "_on_close")
+
+    def __init__(self, events: AsyncIterator[StreamEvent],
+                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._events = events
+        self._on_close = on_close
+
+    def __aiter__(self) -> OpenedStream:
+        return self
+
+    def __anext__(self) -> Awaitable[StreamEvent]:
+        return self._events.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._events.aclose()  # type: ignore[attr-defined]
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
+
+
 class ModelProvider(ABC):
     name: str
 
     @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Stream the reply to ``request`` (implemented as an ``async def`` generator)."""
+
+    async def open_stream(self, request: ModelRequest) -> OpenedStream:
+        """Send ``request`` now and return its events, to be read (maybe by another task) like
+        :meth:`stream`'s. A failure to start comes as the stream's events, never raised. The caller
+        reads the events or closes them (``aclose``). By default the call starts when they are first read."""
+        return OpenedStream(self.stream(request))
 
     @abstractmethod
     async def list_models(self) -> list[ModelInfo]:

@@ -27,7 +27,7 @@ import openai
 from openai._constants import RAW_RESPONSE_HEADER
 
 from agentcreator.llm._openai_common import broken_stream, make_client, translate_openai_error
-from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.base import ModelProvider, OpenedStream
 from agentcreator.llm.errors import ProviderUnavailable
 from agentcreator.llm.sse import SSEDecoder
 from agentcreator.llm.tokens import openai_token_counter
@@ -215,6 +215,11 @@ async def _read_chunks(response: httpx2.Response, mapper: _ChatMapper) -> AsyncI
             raise error
 
 
+async def _events_of(*events: StreamEvent) -> AsyncIterator[StreamEvent]:
+    for event in events:
+        yield event
+
+
 def _stream_error(body: Any, request: httpx2.Request) -> openai.APIError:
     message = body.get("message") if isinstance(body, dict) else None
     return openai.APIError(message if isinstance(message, str) and message else "An error occurred during streaming",
@@ -264,6 +269,16 @@ class OpenAICompatibleProvider(ModelProvider):
                      output_tokens=self._tokens.count_text(mapper.produced()), estimated=True)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        events = await self.open_stream(request)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()
+
+    async def open_stream(self, request: ModelRequest) -> OpenedStream:
+        """Send the request and return once the server answered with its headers; the body is read as
+        the events are."""
         mapper = _ChatMapper()
         try:
             # The SDK's low-level post (auth, retries, HTTP errors before the stream) returning the raw
@@ -275,11 +290,15 @@ class OpenAICompatibleProvider(ModelProvider):
                 "/chat/completions", content=request_body(request), cast_to=object,
                 stream=True, stream_cls=_RawStream, options={"headers": {RAW_RESPONSE_HEADER: "stream"}})
         except openai.OpenAIError as exc:
-            yield Failed(error=translate_openai_error(exc, self.name).to_info())
-            return
+            return OpenedStream(_events_of(Failed(error=translate_openai_error(exc, self.name).to_info())))
+        return OpenedStream(self._events(request, upstream.http_response, mapper),
+                            on_close=upstream.http_response.aclose)
+
+    async def _events(self, request: ModelRequest, response: httpx2.Response,
+                      mapper: _ChatMapper) -> AsyncIterator[StreamEvent]:
         failure: Failed | None = None
         try:
-            async for events in _read_chunks(upstream.http_response, mapper):
+            async for events in _read_chunks(response, mapper):
                 for event in events:
                     yield event
         except openai.OpenAIError as exc:
@@ -290,7 +309,7 @@ class OpenAICompatibleProvider(ModelProvider):
         except (httpx2.HTTPError, OSError, ValueError) as exc:  # a dropped connection, a torn body, bad JSON
             failure = Failed(error=broken_stream(self.name, exc).to_info())
         finally:
-            await upstream.http_response.aclose()
+            await response.aclose()
         if failure is None and mapper.finish is None:
             failure = Failed(error=broken_stream(self.name).to_info())
         usage = mapper.usage or self._estimate(request, mapper)
