@@ -11,8 +11,6 @@ answers it: both become the active branch, and older versions stay browsable.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,6 +32,7 @@ from agentcreator.chat.model_request import (
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
+from agentcreator.chat.watchdog import watch_turn
 from agentcreator.chat.window_summary import WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -51,7 +50,6 @@ from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.repositories.users import AccessState
 
-log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New conversation"
 Mode = Literal["send", "regenerate", "edit"]
 
@@ -215,7 +213,8 @@ class ChatService:
                 plan.opened = await plan.provider.open_stream(plan.request)
         finally:  # even if cancelled meanwhile: the turn is saved, and its runner must finish it
             turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
-            watchdog = asyncio.create_task(self._watch(turn), name=f"watch-{turn.turn_id}")
+            watchdog = asyncio.create_task(watch_turn(turn, self._bus, self._settings.chat.disconnect_grace_seconds),
+                                           name=f"watch-{turn.turn_id}")
             for task in (turn.task, watchdog):
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -377,29 +376,6 @@ class ChatService:
                                    code="model_unavailable") from exc
         return provider, info
 
-    async def _watch(self, turn: RunningTurn) -> None:
-        """Stop the turn when asked through the bus (any worker) or when nobody listens any more."""
-        grace = self._settings.chat.disconnect_grace_seconds
-        # Listeners touch their channel every second; stop requests from other workers need a quicker look.
-        interval = max(grace / 4, 0.05)
-        if self._bus.stop_poll_seconds is not None:
-            interval = min(interval, self._bus.stop_poll_seconds)
-
-        while not turn.finished.is_set():
-            try:
-                async with asyncio.timeout(interval):  # not wait_for: that makes a task per poll
-                    await turn.finished.wait()
-                return
-            except TimeoutError:
-                pass
-            stop, last = await self._bus.watch_state(turn.conversation_id, turn.turn_id)  # one round trip
-            if stop:
-                turn.stop("user")
-                return
-            if last is not None and time.time() - last > grace:
-                log.info("turn %s: no listener for %.1fs, stopping", turn.turn_id, grace)
-                turn.stop("client_gone")
-                return
 
 def _abandon(turns: TurnRegistry, turn: RunningTurn) -> None:
     """A turn that will never run: free its conversation, and wake whoever waits for it to finish
