@@ -117,6 +117,7 @@ class _Opens(ScriptedProvider):
         self.hold: asyncio.Event | None = None
         self.opening = asyncio.Event()
         self.closed_unread = 0
+        self.cancelled_opens = 0
 
     async def open_stream(self, request: ModelRequest) -> OpenedStream:
         async with self.app_state.sessions() as session:
@@ -124,7 +125,11 @@ class _Opens(ScriptedProvider):
         self.opened_after_save.append(saved is not None)
         self.opening.set()
         if self.hold is not None:
-            await self.hold.wait()
+            try:
+                await self.hold.wait()
+            except asyncio.CancelledError:
+                self.cancelled_opens += 1
+                raise
 
         async def closed() -> None:
             self.closed_unread += 1
@@ -154,24 +159,46 @@ async def test_under_load_the_model_is_called_after_the_save_from_the_turns_star
     await service.aclose()
 
 
-async def test_a_stop_while_the_call_is_being_opened_closes_it_unread(
+async def test_a_stop_before_the_model_server_answered_cancels_the_call(
         app_state: AppState, ids: tuple[str, str]) -> None:
+    """The turn's start waits for the model server's headers: a stop meanwhile does not wait for them
+    (they may never come); the send still returns its turn, saved as stopped."""
     user_id, conversation_id = ids
-    provider = _Opens(app_state, [[TextDelta(text="never relayed"), Hang()]])
-    provider.hold = asyncio.Event()
+    provider = _Opens(app_state, [text_events("never relayed")])
+    provider.hold = asyncio.Event()  # the model server never answers
     service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
                           _loaded(app_state), app_state.billing)
     sending = asyncio.create_task(service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}]))
     await asyncio.wait_for(provider.opening.wait(), timeout=5)
-    stopping = asyncio.create_task(service.stop(conversation_id))
-    await asyncio.sleep(0.05)
-    assert not stopping.done()  # the stop waits for the turn, which has no runner yet
-    provider.hold.set()
-    await asyncio.wait_for(sending, timeout=5)
-    assert await asyncio.wait_for(stopping, timeout=5) is True
+    assert await asyncio.wait_for(service.stop(conversation_id), timeout=5) is True
+    started = await asyncio.wait_for(sending, timeout=5)  # not cancelled: the stop was for the call
+    assert started.turn.stop_reason == "user"
     answer = await _answer(app_state, conversation_id)
     assert (answer.status, answer.text) == ("stopped", "")
-    assert provider.requests == []  # its events were never read
+    assert provider.cancelled_opens == 1
+    assert provider.requests == []  # no events were read
+    await service.aclose()
+
+
+async def test_an_opened_call_of_a_turn_stopped_before_its_runner_began_is_closed_unread(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    user_id, conversation_id = ids
+    provider = _Opens(app_state, [[TextDelta(text="never relayed"), Hang()]])
+    provider.hold = asyncio.Event()
+    turns = TurnRegistry()
+    service = ChatService(app_state.sessions, MemoryEventBus(), turns, ModelRegistry.of(provider),
+                          _loaded(app_state), app_state.billing)
+    sending = asyncio.create_task(service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}]))
+    await asyncio.wait_for(provider.opening.wait(), timeout=5)
+    turn = turns.get(conversation_id)
+    assert turn is not None
+    turn.stop_reason = "user"  # as a stop arriving just after the server answered would leave it
+    provider.hold.set()
+    started = await asyncio.wait_for(sending, timeout=5)
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=5)
+    answer = await _answer(app_state, conversation_id)
+    assert (answer.status, answer.text) == ("stopped", "")
+    assert provider.requests == []
     assert provider.closed_unread == 1
     await service.aclose()
 

@@ -1,4 +1,5 @@
-"""A model call started while its turn is being saved.
+"""Model calls that start before their turn's runner: while the turn is saved (``EarlyCall``), or
+under load from the turn's start once it is saved (``open_unless_stopped``).
 
 When no budget can refuse a turn (no limit on any budget it counts against), the chat service sends
 the model request right after the read and saves the turn while the model works on its first token:
@@ -13,8 +14,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from agentcreator.llm.base import ModelProvider
+from agentcreator.chat.turns import RunningTurn
+from agentcreator.llm.base import ModelProvider, OpenedStream
 from agentcreator.llm.types import ModelRequest, StreamEvent
+
+
+async def open_unless_stopped(turn: RunningTurn, provider: ModelProvider,
+                              request: ModelRequest) -> OpenedStream | None:
+    """``provider.open_stream(request)`` from the calling task, which a stop of ``turn`` cancels while
+    the model server has not answered (None then: the runner sees the stop and saves the answer as
+    stopped). A cancellation from elsewhere (shutdown, the caller's own) goes on as usual."""
+    current = asyncio.current_task()
+    turn.opening = current
+    try:
+        return await provider.open_stream(request)
+    except asyncio.CancelledError:
+        if turn.stop_reason is None or current is None:
+            raise
+        current.uncancel()
+        return None
+    finally:
+        turn.opening = None
 
 
 class EarlyCall:

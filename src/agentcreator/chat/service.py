@@ -21,7 +21,7 @@ from agentcreator.billing.meter import Quote
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.continuation import Continuations, counted, read_only
-from agentcreator.chat.early_call import EarlyCall
+from agentcreator.chat.early_call import EarlyCall, open_unless_stopped
 from agentcreator.chat.model_request import (
     PromptCache,
     build_model_request,
@@ -210,7 +210,7 @@ class ChatService:
                 # Sent from this task, one event-loop turn sooner than from the runner's (~6 ms at 200
                 # streams). The response starts once the model server answered with its headers, so
                 # only under load: a server that sends them with its first token would hold it back.
-                plan.opened = await plan.provider.open_stream(plan.request)
+                plan.opened = await open_unless_stopped(turn, plan.provider, plan.request)
         finally:  # even if cancelled meanwhile: the turn is saved, and its runner must finish it
             turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
             watchdog = asyncio.create_task(watch_turn(turn, self._bus, self._settings.chat.disconnect_grace_seconds),

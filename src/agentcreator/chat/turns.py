@@ -18,12 +18,16 @@ class RunningTurn:
     stop_reason: StopReason | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False  # the runner has begun: before that, cancelling its task would skip its cleanup
+    opening: asyncio.Task[object] | None = None  # the task sending the model request, while it waits
 
     def stop(self, reason: StopReason) -> None:
         """Cancel the running answer; a runner that has not begun yet sees ``stop_reason`` instead (a
-        task cancelled before its first step never runs, so it could not save or release anything)."""
+        task cancelled before its first step never runs, so it could not save or release anything).
+        A model request still waiting for its answer's headers is cancelled (see ``ChatService``)."""
         if self.stop_reason is None:
             self.stop_reason = reason
+        if self.opening is not None and not self.opening.done():
+            self.opening.cancel()
         if self.started and self.task is not None and not self.task.done():
             self.task.cancel()
 
