@@ -17,8 +17,10 @@ from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
 from agentcreator.llm.registry import ModelRegistry
+from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.providers import ProviderService
+from agentcreator.tools import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class AppState:
     models: ModelRegistry
     providers: ProviderService
     billing: Billing
+    tools: ToolRegistry
     chat: ChatService
 
     @classmethod
@@ -53,6 +56,7 @@ class AppState:
         turns = TurnRegistry()
         models = ModelRegistry()
         billing = Billing(sessions, settings.billing)
+        tools = ToolRegistry()
         return cls(
             settings=settings,
             engine=engine,
@@ -67,7 +71,8 @@ class AppState:
             models=models,
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
-            chat=ChatService(sessions, bus, turns, models, settings, billing),
+            tools=tools,
+            chat=ChatService(sessions, bus, turns, models, settings, billing, tools),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
@@ -76,6 +81,7 @@ class AppState:
         if recover_interrupted:
             async with transaction(self.sessions) as session:
                 count = await turn_repo.mark_streaming_interrupted(session)
+                await run_repo.mark_in_progress_interrupted(session)
             if count:
                 log.warning("marked %d answer(s) left streaming by a previous run as interrupted", count)
             released = await self.billing.recover()

@@ -289,7 +289,8 @@ class Billing:
 
     async def record(self, session: AsyncSession, target: CallTarget, reservation: Reservation | None, *,
                      kind: str, usage: Usage | None, message_id: str | None = None,
-                     tool_calls: dict[str, int] | None = None, cost: Cost | None = None) -> Cost:
+                     tool_calls: dict[str, int] | None = None, cost: Cost | None = None,
+                     run_id: str | None = None, step_index: int | None = None, tool: str | None = None) -> Cost:
         """Price the call (unless ``cost`` is given, from :meth:`cost_of`), add its usage record and
         settle its reservation, in the caller's transaction. No usage (nothing came back) costs
         nothing: the reservation is simply released."""
@@ -303,11 +304,26 @@ class Billing:
                 "cached_input_tokens": usage.cached_input_tokens, "output_tokens": usage.output_tokens,
                 "reasoning_tokens": usage.reasoning_tokens, "tool_calls": sum((tool_calls or {}).values()),
                 "estimated": usage.estimated, "cost_micros": cost.micros, "price_version": cost.version,
-                "priced": cost.priced})
+                "priced": cost.priced, "run_id": run_id, "step_index": step_index, "tool": tool})
         if reservation is not None:
             tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
             await self._settle(session, reservation, cost.micros, tokens)
         return cost
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
+    async def settle_unused(self, session: AsyncSession, reservation: Reservation) -> None:
+        """Give a reservation back in full, in the caller's transaction."""
+        await self._settle(session, reservation, 0, 0)
+
+    async def tool_fee(self, session: AsyncSession, price_key: str | None) -> int | None:
+        """A tool's fee per 1,000 calls in the current price table (None: no price set: free)."""
+        if price_key is None:
+            return None
+        table = await self.price_table(session, cached=True)
+        return table.tools.get(price_key)
 
     async def release(self, reservation: Reservation) -> None:
         """Give a reservation back in full (the call was never made)."""

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from agentcreator.chat.parts import MessagePart, ToolCallPart
+
 MessageStatus = Literal["complete", "streaming", "stopped", "failed", "interrupted"]
 
 
@@ -19,7 +21,7 @@ class MessageSnapshot(BaseModel):
     id: str
     conversation_id: str
     role: Literal["user", "assistant", "system", "tool"]
-    content: list[dict[str, Any]]
+    content: list[MessagePart]
     text: str
     status: MessageStatus
     error: dict[str, Any] | None = None
@@ -69,6 +71,54 @@ class UsageUpdate(BaseModel):
     usage: dict[str, Any]
 
 
+class ToolCallStarted(BaseModel):
+    """The model began a tool call; its arguments follow as ``tool_call_delta`` events."""
+
+    type: Literal["tool_call_started"] = "tool_call_started"
+    message_id: str
+    call_id: str
+    name: str
+    round: int
+
+
+class ToolCallDelta(BaseModel):
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+    message_id: str
+    call_id: str
+    arguments_delta: str
+
+
+class ToolCallUpdated(BaseModel):
+    """A tool call's state: ``running`` (its arguments are complete and the tool works, ``activity``
+    says on what), then finished with its result (``complete``, ``failed`` or ``stopped``)."""
+
+    type: Literal["tool_call_updated"] = "tool_call_updated"
+    message_id: str
+    part: ToolCallPart
+    activity: str | None = None
+
+
+class StepFinished(BaseModel):
+    """A step of the run is saved: a model call (``model_call``) or a round of tool calls (``tool_calls``)."""
+
+    type: Literal["step_finished"] = "step_finished"
+    message_id: str
+    run_id: str
+    index: int
+    kind: Literal["model_call", "tool_calls"]
+    cost_micros: int
+    usage: dict[str, Any] | None = None
+
+
+class Notice(BaseModel):
+    """How the answer is being made, e.g. ``tools_unavailable``: the model answers without its tools."""
+
+    type: Literal["notice"] = "notice"
+    message_id: str
+    code: str
+    message: str
+
+
 class TurnCompleted(BaseModel):
     type: Literal["turn_completed"] = "turn_completed"
     message: MessageSnapshot
@@ -104,8 +154,9 @@ class ConversationContinued(BaseModel):
 
 
 TurnEvent = Annotated[
-    TurnStarted | Queued | TextDelta | UsageUpdate | TurnCompleted | TurnStopped | TurnFailed
-    | ConversationUpdated | ConversationContinued,
+    TurnStarted | Queued | TextDelta | UsageUpdate | ToolCallStarted | ToolCallDelta | ToolCallUpdated
+    | StepFinished | Notice | TurnCompleted | TurnStopped | TurnFailed | ConversationUpdated
+    | ConversationContinued,
     Field(discriminator="type"),
 ]
 TurnEventAdapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)

@@ -8,22 +8,56 @@ from typing import Any
 
 from agentcreator.chat.context import ContextPlan, plan_context
 from agentcreator.chat.continuation import SUMMARY_HEADING
+from agentcreator.chat.parts import NO_RESULT_OUTPUT, text_of
 from agentcreator.chat.window_summary import WINDOW_SUMMARY_HEADING
 from agentcreator.db.types import utcnow
 from agentcreator.llm.base import ModelProvider
-from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
+from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest, ToolCall
+
+__all__ = ["PromptCache", "build_model_request", "context_report", "history_messages", "text_of", "to_chat_message"]
 from agentcreator.repositories.turns import AssistantConfig
 
 
 def to_chat_message(message: Any) -> ChatMessage:
-    if message.role == "assistant":
-        return ChatMessage.assistant(message.text)
-    return ChatMessage.model_validate({"role": "user", "content": message.content or
-                                       [{"type": "text", "text": message.text}]})
+    """A user message as the model reads it (its text and image parts)."""
+    content = [p for p in (message.content or []) if p.get("type") in ("text", "image") and
+               (p.get("type") == "text" or p.get("url"))]
+    return ChatMessage.model_validate({"role": "user", "content": content or [{"type": "text", "text": message.text}]})
 
 
-def text_of(parts: list[dict[str, Any]]) -> str:
-    return "".join(p.get("text", "") for p in parts if p.get("type") == "text")
+def history_messages(message: Any) -> list[ChatMessage]:
+    """A saved message as the model reads it again. An answer of a run becomes what the model saw: for
+    each round with tool calls, an assistant message with its text and calls, then one result per call
+    (a call that never finished gets a result that says so); then the final text."""
+    if message.role != "assistant":
+        return [to_chat_message(message)]
+    out: list[ChatMessage] = []
+    text: list[str] = []
+    calls: list[dict[str, Any]] = []
+
+    def flush_calls() -> None:
+        if not calls:
+            return
+        out.append(ChatMessage.assistant("".join(text), [
+            ToolCall(call_id=c["call_id"], name=c["name"], arguments=c.get("arguments") or "{}") for c in calls]))
+        out.extend(ChatMessage.tool(c["call_id"], c.get("output") or NO_RESULT_OUTPUT) for c in calls)
+        text.clear()
+        calls.clear()
+
+    for part in message.content or []:
+        kind = part.get("type")
+        if kind == "tool_call":
+            if text and calls and part.get("round") != calls[-1].get("round"):
+                flush_calls()
+            calls.append(part)
+        elif kind == "text":
+            flush_calls()
+            text.append(part.get("text", ""))
+    flush_calls()
+    final = "".join(text) if out or text else message.text
+    if final:
+        out.append(ChatMessage.assistant(final))
+    return out
 
 
 class PromptCache:
@@ -34,15 +68,15 @@ class PromptCache:
     MAX_ITEMS = 20_000
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], tuple[ChatMessage, int]] = {}
+        self._items: dict[tuple[str, str, str], tuple[list[ChatMessage], int]] = {}
         self._instructions: dict[tuple[str, str, str], int] = {}  # an assistant's instructions change rarely
 
-    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[ChatMessage, int]:
+    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[list[ChatMessage], int]:
         key = (provider.name, model, message.id)
         item = self._items.get(key)
         if item is None:
-            chat = to_chat_message(message)
-            item = (chat, provider.count_tokens(model, [chat], ""))
+            chat = history_messages(message)
+            item = (chat, provider.count_tokens(model, chat, ""))
             if len(self._items) >= self.MAX_ITEMS:
                 del self._items[next(iter(self._items))]  # the oldest
             self._items[key] = item
@@ -84,7 +118,8 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
         instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
     if window_summary:  # opt-in: what fell out of the history window, summarised
         instructions = f"{instructions}\n\n{WINDOW_SUMMARY_HEADING}\n{window_summary}".strip()
-    history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.text)]
+    history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.status != "streaming" and (
+        m.text or any(p.get("type") == "tool_call" for p in m.content or [])))]
     reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
                                                           max(256, info.context_length // 4))
     plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
@@ -93,7 +128,7 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
                         count=lambda m: prompts.get(provider, info.name, m)[1])
     request = ModelRequest(
         model=info.name, instructions=instructions,
-        messages=[prompts.get(provider, info.name, m)[0] for m in plan.kept],
+        messages=[chat for m in plan.kept for chat in prompts.get(provider, info.name, m)[0]],
         temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
     return PlannedRequest(request, plan, reply_budget)
 

@@ -49,6 +49,7 @@ from agentcreator.repositories import users as user_repo
 from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.repositories.users import AccessState
+from agentcreator.tools import ToolRegistry
 
 DEFAULT_TITLE = "New conversation"
 Mode = Literal["send", "regenerate", "edit"]
@@ -84,6 +85,8 @@ class _Draft:
     placeholder: NewMessage  # the answer, saved as ``streaming``
     title_from: str | None
     early: EarlyCall | None  # the model call, when it went out before the turn was written
+    info: ModelInfo
+    tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
 
 
 def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
@@ -93,7 +96,8 @@ def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: 
 
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
-                 models: ModelRegistry, settings: Settings, billing: Billing) -> None:
+                 models: ModelRegistry, settings: Settings, billing: Billing,
+                 tools: ToolRegistry | None = None) -> None:
         self._sessions = sessions
         self._bus = bus
         self._turns = turns
@@ -103,7 +107,9 @@ class ChatService:
         titles = TitleWriter(sessions, bus, billing) if settings.llm.generate_titles else None
         pace = RelayPace(settings.chat.relay_pace_above_turns, settings.chat.relay_pace_ms / 1000)
         self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles,
-                                  window_summarizer=WindowSummarizer(sessions, billing), pace=pace)
+                                  window_summarizer=WindowSummarizer(sessions, billing), pace=pace, tools=tools,
+                                  max_rounds=settings.chat.max_rounds,
+                                  tool_output_max_chars=settings.chat.tool_output_max_chars)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self._prompts = PromptCache()
@@ -201,16 +207,16 @@ class ChatService:
                 turn_id=turn.turn_id, conversation_id=conversation_id, user_message=started.user_message,
                 assistant_message=started.assistant_message, continued_from=continued_from)))
         except BaseException:
-            if plan.early is not None:  # the runner will not take it over
-                await plan.early.aclose()
+            if plan.first_call is not None:  # the runner will not take it over
+                await plan.first_call.aclose()
             _abandon(self._turns, turn)
             raise
         try:
-            if plan.early is None and self._under_load():
+            if plan.first_call is None and not (plan.tool_configs and not plan.tools_unavailable) and self._under_load():
                 # Sent from this task, one event-loop turn sooner than from the runner's (~6 ms at 200
                 # streams). The response starts once the model server answered with its headers, so
                 # only under load: a server that sends them with its first token would hold it back.
-                plan.opened = await open_unless_stopped(turn, plan.provider, plan.request)
+                plan.first_call = await open_unless_stopped(turn, plan.provider, plan.request)
         finally:  # even if cancelled meanwhile: the turn is saved, and its runner must finish it
             turn.task = asyncio.create_task(self._runner.run(plan), name=f"turn-{turn.turn_id}")
             watchdog = asyncio.create_task(watch_turn(turn, self._bus, self._settings.chat.disconnect_grace_seconds),
@@ -245,10 +251,11 @@ class ChatService:
             raise _turn_in_progress()
         plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=draft.assistant.id,
                         conversation_id=conversation_id, model_ref=draft.assistant.model, provider=draft.provider,
-                        request=draft.request, context_report=draft.report, target=draft.target,
-                        reservation=reservation, generate_title_from=draft.title_from,
-                        summarize_dropped=draft.assistant.summarize_dropped,
-                        placeholder=started.assistant_message, early=early)
+                        model_info=draft.info, request=draft.request, context_report=draft.report,
+                        target=draft.target, reservation=reservation, tool_configs=list(draft.assistant.tools or []),
+                        generate_title_from=draft.title_from, summarize_dropped=draft.assistant.summarize_dropped,
+                        placeholder=started.assistant_message, first_call=early,
+                        tools_unavailable=draft.tools_unavailable)
         return started, plan
 
     def _under_load(self) -> bool:
@@ -302,7 +309,9 @@ class ChatService:
                 overrides = dict(conversation.owner_budget_overrides or {})
                 # The call goes out now if it can: the quote, the report and the write follow while the model
                 # works on its first token. Whatever fails from here on closes it unused.
-                if self._may_call_early() and not await self._billing.may_refuse(session, target,
+                tools_unavailable = _tools_unavailable(assistant, info)
+                has_tools = bool(assistant.tools) and tools_unavailable is None
+                if not has_tools and self._may_call_early() and not await self._billing.may_refuse(session, target,
                                                                                  user_overrides=overrides):
                     early = await EarlyCall.start(provider, planned.request)
                 quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
@@ -316,7 +325,7 @@ class ChatService:
             first_seq = max((row.seq for row in rows), default=0) + 1
             return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
-                          answer_parent.text if needs_title else None, early)
+                          answer_parent.text if needs_title else None, early, info, tools_unavailable)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -375,6 +384,13 @@ class ChatService:
             raise ValidationFailed(f"{exc.message}. Pick another model for this assistant.",
                                    code="model_unavailable") from exc
         return provider, info
+
+
+def _tools_unavailable(assistant: AssistantConfig, info: ModelInfo) -> str | None:
+    """Why the run goes without the assistant's tools (its model cannot call tools), or None."""
+    if assistant.tools and not info.tools:
+        return f"{info.id} cannot call tools, so it answers without them."
+    return None
 
 
 def _abandon(turns: TurnRegistry, turn: RunningTurn) -> None:

@@ -87,6 +87,10 @@ class ChatSettings(BaseModel):
     # `relay_pace_above_turns` turns running): the save no longer adds to the time to first token.
     # With a limit, or under load, the turn is saved (and reserved) first. chat/early_call.py.
     early_model_call: bool = True
+    # A run's model rounds: the last one is sent with tool_choice "none", so the run ends with an answer.
+    max_rounds: int = Field(10, ge=1, le=25)
+    # What a tool's result may hold for the model; longer results are cut with a note.
+    tool_output_max_chars: int = Field(20_000, ge=1_000, le=1_000_000)
 
 
 class BillingSettings(BaseModel):

@@ -90,6 +90,8 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
         params["tools"] = [{"type": "function", "function": {"name": tool.name, "description": tool.description,
                                                              "parameters": tool.parameters}}
                            for tool in request.tools]
+        if request.tool_choice is not None:
+            params["tool_choice"] = request.tool_choice
     if request.max_output_tokens is not None:
         params["max_tokens"] = request.max_output_tokens  # the field every compatible server knows
     if request.temperature is not None:

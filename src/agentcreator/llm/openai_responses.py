@@ -112,6 +112,8 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     if request.tools:
         params["tools"] = [{"type": "function", "name": tool.name, "description": tool.description,
                             "parameters": tool.parameters, "strict": tool.strict} for tool in request.tools]
+        if request.tool_choice is not None:
+            params["tool_choice"] = request.tool_choice
     if request.max_output_tokens is not None:
         params["max_output_tokens"] = max(MIN_OUTPUT_TOKENS, request.max_output_tokens)
     known = known_model(request.model)

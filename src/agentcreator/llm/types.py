@@ -91,6 +91,8 @@ class ModelRequest(_Frozen):
     instructions: str = ""
     messages: list[ChatMessage] = Field(default_factory=list)
     tools: list[FunctionTool] = Field(default_factory=list)
+    # With tools: "none" makes the model answer without calling any (a run's last round).
+    tool_choice: Literal["auto", "none", "required"] | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_output_tokens: int | None = Field(None, ge=1)

@@ -53,6 +53,7 @@ class AssistantConfig:
     summarize_dropped: bool
     budget_monthly_micros: int | None
     budget_monthly_tokens: int | None
+    tools: list[dict[str, Any]]
 
 
 _user_budgets = UserBudget.__table__

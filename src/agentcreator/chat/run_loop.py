@@ -1,0 +1,214 @@
+"""The run loop: a turn is a run of steps until the answer.
+
+Each round is a model step, and what the model did says what happens next (the step kinds live in
+their own modules): an answer ends the run; tool calls are run (``chat/tool_step``), their results
+appended, and the loop goes round again; a client-side function pauses the run (``requires_action``).
+The loop ends on the answer, the round limit (the last round is sent with ``tool_choice: none`` so the
+run ends with an answer), the user's stop (its task is cancelled), or a budget refusing the next call.
+
+Every model call is metered (reserved before, settled after: ``billing/metered``); the first round uses
+the reservation the turn's start made, so a plain turn costs what it did before runs existed. Each
+finished step is saved (``chat/run_store``), so a reload mid-run shows the steps so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.billing import Billing
+from agentcreator.billing.metered import MeteredCall
+from agentcreator.chat import events as ev
+from agentcreator.chat.bus import EventBus
+from agentcreator.chat.model_step import ModelRound, paced, run_model_step
+from agentcreator.chat.parts import NO_RESULT_OUTPUT, ToolCallPart
+from agentcreator.chat.run_state import RunState, RunStatus
+from agentcreator.chat.run_store import RunStore, message_status
+from agentcreator.chat.tool_step import ToolStepContext, run_tool_calls
+from agentcreator.core.errors import PaymentRequired
+from agentcreator.llm.types import ChatMessage, ModelRequest, StreamEvent, Usage
+from agentcreator.tools import ToolContext, ToolSet
+
+log = logging.getLogger(__name__)
+
+
+class RunLoop:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
+                 pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000) -> None:
+        self._sessions = sessions
+        self._store = RunStore(sessions, billing)
+        self._billing = billing
+        self._bus = bus
+        self._max_rounds = max_rounds
+        self._pace_wait = pace_wait
+        self._tool_output_max_chars = tool_output_max_chars
+
+    async def run(self, plan: Any, toolset: ToolSet) -> tuple[RunState, ev.MessageSnapshot | None]:
+        """Run to the end and save it; returns the state and the saved answer (None: it was deleted)."""
+        state = RunState(run_id=plan.run_id, messages=list(plan.request.messages))
+        if toolset.skipped or plan.tools_unavailable:
+            self._note_unavailable(state, plan, toolset)
+        try:
+            await self._rounds(plan, toolset, state)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            state.end(RunStatus.CANCELLED, plan.turn.stop_reason or "user")
+        except Exception as exc:
+            log.exception("run %s failed unexpectedly", state.run_id)
+            state.end(RunStatus.FAILED, "error", ev.ErrorInfo(
+                code="internal_error", message=f"The answer failed: {type(exc).__name__}"))
+        finally:
+            first = plan.first_call
+            if first is not None and state.rounds == 0:  # opened before the run and never read
+                await asyncio.shield(first.aclose())
+        if state.status is RunStatus.IN_PROGRESS:
+            state.end(RunStatus.FAILED, "error", ev.ErrorInfo(code="internal_error", message="The run ended early."))
+        if state.open_round is not None and state.open_round.usage is None and state.open_round.text:
+            state.open_round.usage = self._estimate(plan, state.open_round)
+        for part in state.tool_calls:  # every call gets a result, also in the history the model reads next
+            if part.status == "running":
+                part.status, part.output, part.is_error = "stopped", NO_RESULT_OUTPUT, True
+        try:
+            snapshot = await _finish_even_if_cancelled(
+                self._store.finish(plan, state, message_status(state, plan.turn.stop_reason)))
+        finally:
+            if state.open_call is not None:
+                await asyncio.shield(state.open_call.release())
+        return state, snapshot
+
+    async def _rounds(self, plan: Any, toolset: ToolSet, state: RunState) -> None:
+        if plan.turn.stop_reason is not None:  # stopped before the runner began: the model is not called
+            state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
+            return
+        definitions = toolset.definitions()
+        base: ModelRequest = plan.request
+        for index in range(self._max_rounds):
+            last = index == self._max_rounds - 1
+            request = base.model_copy(update={"messages": state.messages, "tools": definitions,
+                                              "tool_choice": "none" if last and definitions else None})
+            call = await self._open_call(plan, state, request, index, definitions)
+            if call is None:
+                return
+            state.open_call = call
+            stream: AsyncIterator[StreamEvent] = plan.first_call if index == 0 and plan.first_call else \
+                plan.provider.stream(request)
+            model_round = await run_model_step(paced(stream, self._pace_wait), self._bus_publisher(plan),
+                                               message_id=plan.turn.assistant_message_id, index=index)
+            state.open_round = model_round
+            state.add_round(model_round)
+            if model_round.usage is None and (model_round.text or model_round.tool_calls or model_round.ended_normally):
+                model_round.usage = self._estimate(plan, model_round, request)
+            if model_round.stopped:
+                state.end(RunStatus.CANCELLED, plan.turn.stop_reason or "user")
+                return
+            if model_round.error is not None:
+                state.end(RunStatus.FAILED, "error", model_round.error)
+                return
+            if not model_round.tool_calls or not definitions:
+                state.end(RunStatus.COMPLETED, "max_rounds" if last and index else "answer")
+                return
+            if last:  # it called tools though told not to: its text is the answer
+                state.end(RunStatus.COMPLETED, "max_rounds")
+                return
+            await self._tool_round(plan, toolset, state, model_round)
+            if state.status is not RunStatus.IN_PROGRESS:
+                return
+
+    async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
+                         definitions: list[Any]) -> MeteredCall | None:
+        """The round's metered call: the turn's reservation for the first (topped up for the tool
+        definitions), a new one for the next; None when a budget refuses it (the run ends there)."""
+        definition_tokens = _definition_tokens(plan, definitions)
+        try:
+            if index == 0:
+                call = MeteredCall(self._billing, plan.target, plan.reservation)
+                await call.top_up(prompt_tokens=definition_tokens)
+                return call
+            prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
+            reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
+                                                          max_output_tokens=request.max_output_tokens or 0)
+            return MeteredCall(self._billing, plan.target, reservation)
+        except PaymentRequired as exc:
+            state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
+                code=exc.code, message=f"The run stopped before round {index + 1}: {exc.message}"))
+            return None
+
+    async def _tool_round(self, plan: Any, toolset: ToolSet, state: RunState, model_round: ModelRound) -> None:
+        """Save the model step, run its tool calls, save the tool step; the results go to the model next."""
+        parts = [ToolCallPart(call_id=c.call_id, name=c.name, arguments=c.arguments, round=model_round.index)
+                 for c in model_round.tool_calls]
+        state.parts.extend(parts)
+        cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
+        await self._step_finished(plan, state, "model_call", cost, model_round.usage)
+        context = ToolStepContext(
+            sessions=self._sessions, billing=self._billing, target=plan.target, toolset=toolset,
+            tool_context=ToolContext(user_id=plan.owner_id, conversation_id=plan.conversation_id,
+                                     assistant_id=plan.assistant_id, run_id=state.run_id),
+            publish=self._bus_publisher(plan), message_id=plan.turn.assistant_message_id, run_id=state.run_id,
+            max_output_chars=self._tool_output_max_chars)
+        started = time.monotonic()
+        try:
+            await run_tool_calls(context, parts, step_index=state.steps)
+        finally:  # stopped too: what the calls did so far is saved
+            await _finish_even_if_cancelled(self._store.save_tool_step(
+                plan, state, started, time.monotonic(), [part.call_id for part in parts]))
+        await self._step_finished(plan, state, "tool_calls", sum(part.cost_micros for part in parts), None)
+        state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
+        state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
+        if any(part.status == "requires_action" for part in parts):
+            state.end(RunStatus.REQUIRES_ACTION, "requires_action")
+
+    async def _step_finished(self, plan: Any, state: RunState, kind: str, cost: int, usage: Usage | None) -> None:
+        await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(
+            message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=state.steps - 1,
+            kind=kind, cost_micros=cost, usage=usage.model_dump() if usage else None)))  # type: ignore[arg-type]
+
+    def _bus_publisher(self, plan: Any) -> Any:
+        conversation_id = plan.conversation_id
+
+        async def publish(event: dict[str, Any]) -> None:
+            await self._bus.publish(conversation_id, event)
+        return publish
+
+    def _note_unavailable(self, state: RunState, plan: Any, toolset: ToolSet) -> None:
+        if plan.tools_unavailable:
+            state.add_notice("tools_unavailable", plan.tools_unavailable)
+        for skipped in toolset.skipped:
+            state.add_notice("tool_skipped", f"The {skipped['type']} tool is left out: {skipped['reason']}.")
+
+    @staticmethod
+    def _estimate(plan: Any, model_round: ModelRound, request: ModelRequest | None = None) -> Usage:
+        request = request or plan.request
+        prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
+        reply = ChatMessage.assistant(model_round.text, model_round.tool_calls)
+        output = plan.provider.count_tokens(request.model, [reply], "") if (model_round.text or model_round.tool_calls) else 0
+        return Usage(input_tokens=prompt, output_tokens=output, estimated=True)
+
+
+def _definition_tokens(plan: Any, definitions: list[Any]) -> int:
+    if not definitions:
+        return 0
+    text = json.dumps([d.model_dump() for d in definitions], separators=(",", ":"))
+    return plan.provider.count_tokens(plan.request.model, [], text)
+
+
+async def _finish_even_if_cancelled(coro: Any) -> Any:
+    """Run ``coro`` to the end even if this task is cancelled meanwhile (saving must not be lost)."""
+    task = asyncio.ensure_future(coro)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()

@@ -1,0 +1,126 @@
+"""Saving a run as it goes: each finished step in one short transaction (the answer's parts so far,
+the step's row, the usage of its model call), and the end of the run with the answer. No session is
+open while the model streams or a tool works."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentcreator.billing import Billing
+from agentcreator.chat import events as ev
+from agentcreator.chat.model_step import ModelRound
+from agentcreator.chat.run_state import MESSAGE_STATUS, RunState, RunStatus
+from agentcreator.db.session import transaction
+from agentcreator.db.types import utcnow
+from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories import runs as run_repo
+
+
+class RunStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing) -> None:
+        self._sessions = sessions
+        self._billing = billing
+
+    async def save_model_step(self, plan: Any, state: RunState, model_round: ModelRound) -> int:
+        """The model call of a round that asked for tools: settle it, save the parts so far (the tool
+        calls as ``running``), the run and the step. Returns the step's cost."""
+        async with transaction(self._sessions) as session:
+            cost = await self._record_open_call(session, plan, state)
+            await self._save_answer(session, plan, state, "streaming")
+            await self._save_run(session, plan, state)
+            await self._add_step(session, state, "model_call", "completed", model_round.started_at,
+                                 model_round.finished_at, cost, {
+                                     "round": model_round.index, "finish_reason": model_round.finish_reason,
+                                     "usage": model_round.usage.model_dump() if model_round.usage else None,
+                                     "tool_calls": [call.call_id for call in model_round.tool_calls]})
+        return cost
+
+    async def save_tool_step(self, plan: Any, state: RunState, started: float, finished: float,
+                             call_ids: list[str]) -> None:
+        calls = [part for part in state.tool_calls if part.call_id in call_ids]
+        cost = sum(part.cost_micros for part in calls)
+        async with transaction(self._sessions) as session:
+            await self._save_answer(session, plan, state, "streaming")
+            await self._save_run(session, plan, state)
+            status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
+            await self._add_step(session, state, "tool_calls", status, started, finished, cost, {
+                "calls": [{"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
+                           "cost_micros": p.cost_micros, "is_error": p.is_error} for p in calls]})
+
+    async def finish(self, plan: Any, state: RunState, message_status: str) -> ev.MessageSnapshot | None:
+        """Save the answer, its usage and the run's end in one transaction; None when the answer is gone
+        (its conversation was deleted meanwhile: the usage is recorded all the same)."""
+        async with transaction(self._sessions) as session:
+            await self._record_open_call(session, plan, state)
+            fields = await self._save_answer(session, plan, state, message_status)
+            saved = fields is not None
+            if saved:
+                await self._save_run(session, plan, state, finished=True)
+        if not saved:
+            return None
+        return ev.MessageSnapshot.model_validate({**plan.placeholder.model_dump(), **fields})
+
+    # --- the parts -----------------------------------------------------------------------------
+
+    async def _record_open_call(self, session: AsyncSession, plan: Any, state: RunState) -> int:
+        call, model_round = state.open_call, state.open_round
+        if call is None or model_round is None:
+            return 0
+        cost = await self._billing.cost_of(session, plan.target, model_round.usage)
+        await call.record(session, kind="chat", usage=model_round.usage, cost=cost,
+                          message_id=plan.turn.assistant_message_id, run_id=state.run_id, step_index=state.steps)
+        state.add_usage(model_round.usage, cost.micros)
+        state.cost_doc = {key: value for key, value in cost.doc().items() if key != "cost_micros"}
+        state.open_call = state.open_round = None
+        return cost.micros
+
+    async def _save_answer(self, session: AsyncSession, plan: Any, state: RunState,
+                           status: str) -> dict[str, Any] | None:
+        error = state.error.model_dump() if state.error else None
+        fields = {"text": state.text, "content": state.content(), "status": status, "error": error,
+                  "usage": state.usage_doc(state.timing()), "cost_micros": state.cost_micros,
+                  "updated_at": utcnow()}
+        # Lock order everywhere: conversation and message rows, then the budget ledger (no deadlocks).
+        if not await message_repo.save_answer(session, plan.turn.assistant_message_id, fields):
+            return None
+        return fields
+
+    async def _save_run(self, session: AsyncSession, plan: Any, state: RunState, *, finished: bool = False) -> None:
+        error = state.error.model_dump() if state.error else None
+        if state.saved:
+            await run_repo.update_run(session, state.run_id, status=state.status.value, rounds=state.rounds,
+                                      cost_micros=state.cost_micros, ended_by=state.ended_by, error=error,
+                                      finished=finished)
+            return
+        await run_repo.insert_run(session, run_id=state.run_id, owner_id=plan.owner_id,
+                                  conversation_id=plan.conversation_id, message_id=plan.turn.assistant_message_id,
+                                  assistant_id=plan.assistant_id, model=plan.model_ref, status=state.status.value,
+                                  rounds=state.rounds, cost_micros=state.cost_micros, ended_by=state.ended_by,
+                                  error=error, finished=finished)
+        state.saved = True
+
+    async def _add_step(self, session: AsyncSession, state: RunState, kind: str, status: str, started: float,
+                        finished: float | None, cost: int, details: dict[str, Any]) -> None:
+        await run_repo.add_step(session, run_id=state.run_id, index=state.steps, kind=kind, status=status,
+                                details=details, cost_micros=cost, started_at=_wall(started),
+                                finished_at=_wall(finished))
+        state.steps += 1
+
+
+def _wall(monotonic: float | None) -> datetime:
+    """A ``time.monotonic()`` reading as a UTC wall-clock time (now when None)."""
+    import time
+
+    now = datetime.now(UTC)
+    if monotonic is None:
+        return now
+    return now - timedelta(seconds=max(0.0, time.monotonic() - monotonic))
+
+
+def message_status(state: RunState, stop_reason: str | None) -> str:
+    if state.status is RunStatus.CANCELLED and stop_reason == "shutdown":
+        return "interrupted"
+    return MESSAGE_STATUS[state.status]
