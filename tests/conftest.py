@@ -116,7 +116,9 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
         "llm": LLMSettings(local_enabled=True, compatible_endpoints=[
-            {"name": "double", "base_url": double_url}] if double_url else []),
+            {"name": "double", "base_url": double_url,
+             "models": [{"name": "gpt-4o-mini", "tools": True}, {"name": "no-tools", "tools": False}]}]
+            if double_url else []),
         "openai_api_key": "sk-test-double" if double_url else None,
         "openai_base_url": double_url,
         # Listeners touch their channel every second: the grace period needs a margin above that.

@@ -42,6 +42,7 @@ class RunStore:
                              call_ids: list[str]) -> None:
         calls = [part for part in state.tool_calls if part.call_id in call_ids]
         cost = sum(part.cost_micros for part in calls)
+        state.cost_micros += cost  # the fees were recorded as each call ended (chat/tool_step)
         async with transaction(self._sessions) as session:
             await self._save_answer(session, plan, state, "streaming")
             await self._save_run(session, plan, state)

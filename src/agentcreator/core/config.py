@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +44,9 @@ class CompatibleEndpoint(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     base_url: str
     api_key: str | None = None
-    models: list[str] = []
+    # Model names, or declarations of what a model can do, since servers don't say:
+    # {"name": "llama3.1", "tools": true, "vision": false, "context_length": 131072}.
+    models: list[str | dict[str, Any]] = []
 
 
 class LLMSettings(BaseModel):

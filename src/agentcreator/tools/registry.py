@@ -38,6 +38,12 @@ class ToolRegistry:
     def register(self, factory: ToolFactory) -> None:
         self._factories[factory.type] = factory
 
+    def factory(self, kind: str) -> ToolFactory | None:
+        return self._factories.get(kind)
+
+    def unregister(self, kind: str) -> None:
+        self._factories.pop(kind, None)
+
     @property
     def types(self) -> frozenset[str]:
         return frozenset(self._factories)
