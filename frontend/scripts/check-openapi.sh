@@ -8,7 +8,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$ROOT"
 PYTHONPATH=src "$PY" scripts/gen-openapi.py "$tmp/openapi.json" >/dev/null
-(cd frontend && npx --no-install openapi-typescript "$tmp/openapi.json" -o "$tmp/schema.d.ts" >/dev/null 2>&1)
+(cd frontend && npx --no-install openapi-typescript "$tmp/openapi.json" -o "$tmp/schema.d.ts" --default-non-nullable=false >/dev/null 2>&1)
 stale=0
 cmp -s "$tmp/openapi.json" frontend/openapi.json || { echo "!! frontend/openapi.json is out of date"; stale=1; }
 cmp -s "$tmp/schema.d.ts" frontend/src/api/schema.d.ts || { echo "!! frontend/src/api/schema.d.ts is out of date"; stale=1; }

@@ -13,6 +13,7 @@ from agentcreator import __version__
 from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
 from agentcreator.api.middleware import BodySizeLimit
+from agentcreator.api.openapi import install_openapi
 from agentcreator.api.routes import (
     admin,
     assistants,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    billing_admin.router, billing_admin.prices_router, usage.router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
+    install_openapi(app)
     return app
 
 

@@ -47,6 +47,13 @@ async def _titled_chat(client: httpx.AsyncClient, user: UserSession, model: str,
     return assistant, conversation
 
 
+async def _tool_finished(state: AppState, conversation_id: str, name: str) -> None:
+    async for _, event in state.bus.subscribe(conversation_id):
+        if event["type"] == "tool_call_updated" and event["part"]["name"] == name and \
+                event["part"]["status"] == "complete":
+            return
+
+
 @pytest.mark.parametrize("model", MODELS)
 async def test_a_tool_round_then_the_answer(client: httpx.AsyncClient, alice: UserSession,
                                             openai_double: OpenAIDouble, app_state: AppState, model: str) -> None:
@@ -141,6 +148,7 @@ async def test_stop_during_a_tool_saves_what_was_done(
         _, conversation = await _titled_chat(client, alice, "double/gpt-4o-mini", "gate_a", "add")
         stream = asyncio.create_task(send(client, alice, conversation["id"], "Go"))
         await asyncio.wait_for(tools.started.wait(), 10)
+        await asyncio.wait_for(_tool_finished(app_state, conversation["id"], "add"), 10)
         stopped = await client.post(f"/api/conversations/{conversation['id']}/stop", headers=alice.headers)
         assert stopped.json() == {"stopped": True}
         answer = (await stream).json()["assistant_message"]

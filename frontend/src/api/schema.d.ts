@@ -767,14 +767,14 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** History Window */
             history_window?: number | null;
             /**
              * Instructions
              * @default
              */
-            instructions: string;
+            instructions?: string;
             /** Max Messages */
             max_messages?: number | null;
             /** Model */
@@ -787,7 +787,7 @@ export interface components {
              * @description Keep a running summary of the messages that fall out of the history window and send it with the instructions (one extra, metered model call when messages drop out)
              * @default false
              */
-            summarize_dropped: boolean;
+            summarize_dropped?: boolean;
             /** Tags */
             tags?: string[];
             /** Tools */
@@ -848,7 +848,7 @@ export interface components {
              * Summarize Dropped
              * @default false
              */
-            summarize_dropped: boolean;
+            summarize_dropped?: boolean;
             /** Tags */
             tags: string[];
             /** Tools */
@@ -871,7 +871,7 @@ export interface components {
              * @default call
              * @enum {string}
              */
-            mode: "handoff" | "call";
+            mode?: "handoff" | "call";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -980,6 +980,39 @@ export interface components {
              */
             unit: "usd_micros" | "tokens";
         };
+        /**
+         * CitationPart
+         * @description Where a statement came from: a web page (``url``) or a passage of a file (``file_id``, offsets).
+         */
+        CitationPart: {
+            /** Char End */
+            char_end?: number | null;
+            /** Char Start */
+            char_start?: number | null;
+            /** File Id */
+            file_id?: string | null;
+            /** Page */
+            page?: number | null;
+            /**
+             * Snippet
+             * @default
+             */
+            snippet?: string;
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "citation";
+            /** Url */
+            url?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
             /**
@@ -998,9 +1031,30 @@ export interface components {
              * Models
              * @default 0
              */
-            models: number;
+            models?: number;
             /** Ok */
             ok: boolean;
+        };
+        /**
+         * ConversationContinued
+         * @description Published on the old conversation when its message cap made a send continue elsewhere.
+         *     ``summary_source``: "model" (written by the model) or "extract" (its last messages, cut).
+         */
+        ConversationContinued: {
+            /** Continued In Id */
+            continued_in_id: string;
+            /** Conversation Id */
+            conversation_id: string;
+            /**
+             * Summary Source
+             * @enum {string}
+             */
+            summary_source: "model" | "extract";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "conversation_continued";
         };
         /**
          * ConversationCreate
@@ -1058,6 +1112,21 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /**
+         * ConversationUpdated
+         * @description Conversation metadata changed during the turn (e.g. a generated title).
+         */
+        ConversationUpdated: {
+            /** Conversation Id */
+            conversation_id: string;
+            /** Title */
+            title: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "conversation_updated";
+        };
         /** ConversationsPublic */
         ConversationsPublic: {
             /** Count */
@@ -1076,6 +1145,56 @@ export interface components {
             /** Tokens */
             tokens: number;
         };
+        /** ErrorInfo */
+        ErrorInfo: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /**
+             * Retryable
+             * @default false
+             */
+            retryable?: boolean;
+        };
+        /**
+         * FilePart
+         * @description A file attached to (or produced in) a message. ``deleted``: the file is gone; the part stays.
+         */
+        FilePart: {
+            /**
+             * Deleted
+             * @default false
+             */
+            deleted?: boolean;
+            /** File Id */
+            file_id: string;
+            /**
+             * Kind
+             * @default other
+             * @enum {string}
+             */
+            kind?: "image" | "document" | "other";
+            /**
+             * Mime
+             * @default
+             */
+            mime?: string;
+            /**
+             * Name
+             * @default
+             */
+            name?: string;
+            /** Size */
+            size?: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "file";
+        } & {
+            [key: string]: unknown;
+        };
         /** FileSearchTool */
         FileSearchTool: {
             /**
@@ -1093,7 +1212,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Name */
             name: string;
             /** Parameters */
@@ -1111,6 +1230,49 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * HandoffPart
+         * @description The run continued with another assistant from here.
+         */
+        HandoffPart: {
+            /** Assistant Id */
+            assistant_id: string;
+            /**
+             * Name
+             * @default
+             */
+            name?: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "handoff";
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ImagePart
+         * @description An image: an uploaded file (``file_id``) or, in older messages, a URL.
+         */
+        ImagePart: {
+            /**
+             * Detail
+             * @default auto
+             * @enum {string}
+             */
+            detail?: "auto" | "low" | "high";
+            /** File Id */
+            file_id?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            /** Url */
+            url?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** ImagePartIn */
         ImagePartIn: {
             /**
@@ -1118,7 +1280,7 @@ export interface components {
              * @default auto
              * @enum {string}
              */
-            detail: "auto" | "low" | "high";
+            detail?: "auto" | "low" | "high";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1145,6 +1307,7 @@ export interface components {
             /** Content */
             content: string | (components["schemas"]["TextPartIn"] | components["schemas"]["ImagePartIn"])[];
         };
+        MessagePart: components["schemas"]["TextPart"] | components["schemas"]["ImagePart"] | components["schemas"]["FilePart"] | components["schemas"]["CitationPart"] | components["schemas"]["ToolCallPart"] | components["schemas"]["HandoffPart"] | components["schemas"]["NoticePart"];
         /**
          * MessagePublic
          * @description One message. ``content`` is a list of parts (``{"type": "text", "text": ...}``, images, files);
@@ -1200,9 +1363,7 @@ export interface components {
             /** Carried From Id */
             carried_from_id?: string | null;
             /** Content */
-            content: {
-                [key: string]: unknown;
-            }[];
+            content: (components["schemas"]["TextPart"] | components["schemas"]["ImagePart"] | components["schemas"]["FilePart"] | components["schemas"]["CitationPart"] | components["schemas"]["ToolCallPart"] | components["schemas"]["HandoffPart"] | components["schemas"]["NoticePart"])[];
             /** Conversation Id */
             conversation_id: string;
             /** Cost Micros */
@@ -1326,6 +1487,40 @@ export interface components {
                 };
             };
         };
+        /**
+         * Notice
+         * @description How the answer is being made, e.g. ``tools_unavailable``: the model answers without its tools.
+         */
+        Notice: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "notice";
+        };
+        /**
+         * NoticePart
+         * @description Something the user should know about how the answer was made (e.g. tools left out).
+         */
+        NoticePart: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "notice";
+        } & {
+            [key: string]: unknown;
+        };
         /** PasswordChangeRequest */
         PasswordChangeRequest: {
             /** Confirm Password */
@@ -1388,12 +1583,12 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
             /**
              * Tools
              * @default []
              */
-            tools: components["schemas"]["ToolPriceIn"][];
+            tools?: components["schemas"]["ToolPriceIn"][];
         };
         /** ProviderCreate */
         ProviderCreate: {
@@ -1408,7 +1603,7 @@ export interface components {
              * Enabled
              * @default true
              */
-            enabled: boolean;
+            enabled?: boolean;
             /**
              * Kind
              * @enum {string}
@@ -1465,6 +1660,21 @@ export interface components {
             /** Models */
             models?: components["schemas"]["ModelSpecIn"][] | null;
         };
+        /**
+         * Queued
+         * @description The model is busy with other requests; this one waits at ``position``.
+         */
+        Queued: {
+            /** Message Id */
+            message_id: string;
+            /** Position */
+            position: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "queued";
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -1484,10 +1694,65 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * StepFinished
+         * @description A step of the run is saved: a model call (``model_call``) or a round of tool calls (``tool_calls``).
+         */
+        StepFinished: {
+            /** Cost Micros */
+            cost_micros: number;
+            /** Index */
+            index: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "model_call" | "tool_calls";
+            /** Message Id */
+            message_id: string;
+            /** Run Id */
+            run_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "step_finished";
+            /**
+             * Usage
+             * @default null
+             */
+            usage?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** StopResult */
         StopResult: {
             /** Stopped */
             stopped: boolean;
+        };
+        /** TextDelta */
+        TextDelta: {
+            /** Message Id */
+            message_id: string;
+            /** Text */
+            text: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text_delta";
+        };
+        /** TextPart */
+        TextPart: {
+            /** Text */
+            text: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
+        } & {
+            [key: string]: unknown;
         };
         /** TextPartIn */
         TextPartIn: {
@@ -1504,9 +1769,7 @@ export interface components {
             /** Carried From Id */
             carried_from_id?: string | null;
             /** Content */
-            content: {
-                [key: string]: unknown;
-            }[];
+            content: (components["schemas"]["TextPart"] | components["schemas"]["ImagePart"] | components["schemas"]["FilePart"] | components["schemas"]["CitationPart"] | components["schemas"]["ToolCallPart"] | components["schemas"]["HandoffPart"] | components["schemas"]["NoticePart"])[];
             /** Conversation Id */
             conversation_id: string;
             /** Cost Micros */
@@ -1579,8 +1842,112 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
             user: components["schemas"]["UserPublic"];
+        };
+        /** ToolCallDelta */
+        ToolCallDelta: {
+            /** Arguments Delta */
+            arguments_delta: string;
+            /** Call Id */
+            call_id: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_call_delta";
+        };
+        /**
+         * ToolCallPart
+         * @description One tool call of a run and its result. ``output`` is what the model read back.
+         */
+        ToolCallPart: {
+            /**
+             * Arguments
+             * @default {}
+             */
+            arguments?: string;
+            /** Call Id */
+            call_id: string;
+            /**
+             * Cost Micros
+             * @default 0
+             */
+            cost_micros?: number;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /**
+             * Is Error
+             * @default false
+             */
+            is_error?: boolean;
+            /** Name */
+            name: string;
+            /** Output */
+            output?: string | null;
+            /** Result Parts */
+            result_parts?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Round
+             * @default 0
+             */
+            round?: number;
+            /**
+             * Status
+             * @default running
+             * @enum {string}
+             */
+            status?: "running" | "complete" | "failed" | "stopped" | "requires_action";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_call";
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ToolCallStarted
+         * @description The model began a tool call; its arguments follow as ``tool_call_delta`` events.
+         */
+        ToolCallStarted: {
+            /** Call Id */
+            call_id: string;
+            /** Message Id */
+            message_id: string;
+            /** Name */
+            name: string;
+            /** Round */
+            round: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_call_started";
+        };
+        /**
+         * ToolCallUpdated
+         * @description A tool call's state: ``running`` (its arguments are complete and the tool works, ``activity``
+         *     says on what), then finished with its result (``complete``, ``failed`` or ``stopped``).
+         */
+        ToolCallUpdated: {
+            /**
+             * Activity
+             * @default null
+             */
+            activity?: string | null;
+            /** Message Id */
+            message_id: string;
+            part: components["schemas"]["ToolCallPart"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tool_call_updated";
         };
         /** ToolPriceIn */
         ToolPriceIn: {
@@ -1591,6 +1958,26 @@ export interface components {
             per_1k_calls: number;
             /** Tool */
             tool: string;
+        };
+        /** TurnCompleted */
+        TurnCompleted: {
+            message: components["schemas"]["MessageSnapshot"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "turn_completed";
+        };
+        TurnEvent: components["schemas"]["TurnStarted"] | components["schemas"]["Queued"] | components["schemas"]["TextDelta"] | components["schemas"]["UsageUpdate"] | components["schemas"]["ToolCallStarted"] | components["schemas"]["ToolCallDelta"] | components["schemas"]["ToolCallUpdated"] | components["schemas"]["StepFinished"] | components["schemas"]["Notice"] | components["schemas"]["TurnCompleted"] | components["schemas"]["TurnStopped"] | components["schemas"]["TurnFailed"] | components["schemas"]["ConversationUpdated"] | components["schemas"]["ConversationContinued"];
+        /** TurnFailed */
+        TurnFailed: {
+            error: components["schemas"]["ErrorInfo"];
+            message: components["schemas"]["MessageSnapshot"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "turn_failed";
         };
         /**
          * TurnResult
@@ -1605,6 +1992,34 @@ export interface components {
             /** Conversation Id */
             conversation_id: string;
             user_message: components["schemas"]["MessageSnapshot"] | null;
+        };
+        /** TurnStarted */
+        TurnStarted: {
+            assistant_message: components["schemas"]["MessageSnapshot"];
+            /**
+             * Continued From
+             * @default null
+             */
+            continued_from?: string | null;
+            /** Conversation Id */
+            conversation_id: string;
+            /** Turn Id */
+            turn_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "turn_started";
+            user_message: components["schemas"]["MessageSnapshot"] | null;
+        };
+        /** TurnStopped */
+        TurnStopped: {
+            message: components["schemas"]["MessageSnapshot"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "turn_stopped";
         };
         /** UsageGroup */
         UsageGroup: {
@@ -1702,6 +2117,20 @@ export interface components {
              * @description calls of models without a price (counted as 0)
              */
             unpriced_calls: number;
+        };
+        /** UsageUpdate */
+        UsageUpdate: {
+            /** Message Id */
+            message_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "usage";
+            /** Usage */
+            usage: {
+                [key: string]: unknown;
+            };
         };
         /** UserBudgetPublic */
         UserBudgetPublic: {

@@ -67,7 +67,7 @@ export const useChatStore = defineStore('chat', () => {
     state.messages = toThreadMessages(thread)
     const streaming = state.messages.find((m) => m.status === 'streaming')
     if (!thread.running) state.turn = null
-    else if (streaming && !state.turn) state.turn = { turnId: null, messageId: streaming.id, queuePosition: null }
+    else if (streaming && !state.turn) state.turn = { turnId: null, messageId: streaming.id, queuePosition: null, activity: null }
   }
 
   /** Give the store the open socket (useChatSocket); null falls back to SSE. */
@@ -122,7 +122,7 @@ export const useChatStore = defineStore('chat', () => {
   async function startTurn(req: TurnRequest): Promise<boolean> {
     const conversationId = state.conversationId
     if (!conversationId || !canSend.value) return false
-    state.turn = { turnId: null, messageId: null, queuePosition: null }
+    state.turn = { turnId: null, messageId: null, queuePosition: null, activity: null }
     state.error = null
     const ws = socket.value?.isOpen ? socket.value : null
     try {

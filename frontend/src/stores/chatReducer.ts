@@ -1,10 +1,12 @@
 /** Pure reduction of turn events into chat state; the chat store wraps it (STYLE 18). */
-import type { ErrorInfo, MessageSnapshot, ThreadMessage, TurnEvent } from '@/types/stream'
+import type { ErrorInfo, MessageSnapshot, ThreadMessage, ToolCallPart, TurnEvent } from '@/types/stream'
 
 export interface ActiveTurn {
   turnId: string | null
   messageId: string | null
   queuePosition: number | null
+  /** What a running tool is doing ("Searching the web…"), while one works. */
+  activity: string | null
 }
 
 export interface ChatState {
@@ -72,6 +74,18 @@ function find(state: ChatState, id: string): ThreadMessage | undefined {
   return state.messages.find((m) => m.id === id)
 }
 
+function toolPart(message: ThreadMessage, callId: string): ToolCallPart | undefined {
+  return message.content.find((p): p is ToolCallPart => p.type === 'tool_call' && p.call_id === callId)
+}
+
+/** Streamed text goes into the answer's last text part, or a new one after a tool call. */
+function appendText(message: ThreadMessage, text: string): void {
+  message.text += text
+  const last = message.content[message.content.length - 1]
+  if (last && last.type === 'text') last.text += text
+  else message.content.push({ type: 'text', text })
+}
+
 function belongs(state: ChatState, conversationId: string): boolean {
   return state.conversationId === null || state.conversationId === conversationId
 }
@@ -109,7 +123,7 @@ export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
       if (!belongs(state, event.conversation_id)) return {}
       if (event.user_message) upsert(state, event.user_message)
       upsert(state, event.assistant_message)
-      state.turn = { turnId: event.turn_id, messageId: event.assistant_message.id, queuePosition: null }
+      state.turn = { turnId: event.turn_id, messageId: event.assistant_message.id, queuePosition: null, activity: null }
       state.error = null
       return {}
     case 'queued':
@@ -120,9 +134,45 @@ export function reduce(state: ChatState, event: TurnEvent): { title?: string } {
     case 'text_delta': {
       const message = find(state, event.message_id)
       if (!message) return {}
-      message.text += event.text
+      appendText(message, event.text)
       message.status = 'streaming'
       if (state.turn?.messageId === event.message_id) state.turn.queuePosition = null
+      return {}
+    }
+    case 'tool_call_started': {
+      const message = find(state, event.message_id)
+      if (!message || toolPart(message, event.call_id)) return {}
+      message.content.push({
+        type: 'tool_call', call_id: event.call_id, name: event.name, arguments: '', status: 'running', round: event.round,
+      })
+      message.status = 'streaming'
+      return {}
+    }
+    case 'tool_call_delta': {
+      const part = find(state, event.message_id) && toolPart(find(state, event.message_id)!, event.call_id)
+      if (part) part.arguments = (part.arguments ?? '') + event.arguments_delta
+      return {}
+    }
+    case 'tool_call_updated': {
+      const message = find(state, event.message_id)
+      if (!message) return {}
+      const i = message.content.findIndex((p) => p.type === 'tool_call' && p.call_id === event.part.call_id)
+      if (i >= 0) message.content[i] = event.part
+      else message.content.push(event.part)
+      if (state.turn?.messageId === event.message_id) {
+        const running = message.content.some((p) => p.type === 'tool_call' && p.status === 'running')
+        state.turn.activity = event.part.status === 'running' ? (event.activity ?? 'Working…') : running ? state.turn.activity : null
+      }
+      return {}
+    }
+    case 'step_finished': {
+      const message = find(state, event.message_id)
+      if (message) message.cost_micros = (message.cost_micros ?? 0) + event.cost_micros
+      return {}
+    }
+    case 'notice': {
+      const message = find(state, event.message_id)
+      if (message) message.content.push({ type: 'notice', code: event.code, message: event.message })
       return {}
     }
     case 'usage': {

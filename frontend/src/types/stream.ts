@@ -1,42 +1,29 @@
 /**
- * The events of a chat turn: mirrors src/agentcreator/chat/events.py (`TurnEvent`).
- * Sent as WebSocket JSON frames and SSE `event:`/`data:` pairs. Keep both sides in step.
+ * The events of a chat turn and the message parts, generated from the backend's schema
+ * (src/agentcreator/chat/events.py `TurnEvent`, chat/parts.py `MessagePart`) into src/api/schema.d.ts
+ * by `npm run gen:api`. Sent as WebSocket JSON frames and SSE `event:`/`data:` pairs.
  */
+import type { components } from '@/api/schema'
 
-export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'failed' | 'interrupted'
-export type MessageRole = 'user' | 'assistant' | 'system' | 'tool'
+type Schemas = components['schemas']
 
-export interface MessageSnapshot {
-  id: string
-  conversation_id: string
-  role: MessageRole
-  content: Record<string, unknown>[]
-  text: string
-  status: MessageStatus
-  error?: Record<string, unknown> | null
-  parent_id?: string | null
-  model?: string | null
-  usage?: Record<string, unknown> | null
-  cost_micros?: number | null
-  /** On copies a continuation carried over: the original message's id. */
-  carried_from_id?: string | null
-  created_at: string
-  updated_at: string
-}
+export type MessageSnapshot = Schemas['MessageSnapshot']
+export type MessageStatus = MessageSnapshot['status']
+export type MessageRole = MessageSnapshot['role']
+export type MessagePart = Schemas['MessagePart']
+export type TextPart = Schemas['TextPart']
+export type ToolCallPart = Schemas['ToolCallPart']
+export type CitationPart = Schemas['CitationPart']
+export type NoticePart = Schemas['NoticePart']
+export type FilePart = Schemas['FilePart']
+export type ImagePart = Schemas['ImagePart']
 
 /** Which version of a message this is, among its siblings (GET …/thread). */
-export interface VersionInfo {
-  index: number
-  count: number
-  ids: string[]
-}
+export type VersionInfo = Schemas['VersionInfo']
 
 export type ThreadMessage = MessageSnapshot & { version?: VersionInfo }
 
-export interface ErrorInfo {
-  code: string
-  message: string
-  retryable?: boolean
+export type ErrorInfo = Schemas['ErrorInfo'] & {
   /** The API error's details (e.g. `continued_in_id` with `conversation_read_only`). */
   details?: Record<string, unknown> | null
 }
@@ -48,96 +35,33 @@ export function continuedInOf(error: ErrorInfo | null | undefined): string | nul
   return typeof id === 'string' && id ? id : null
 }
 
-export interface TurnStarted {
-  type: 'turn_started'
-  turn_id: string
-  conversation_id: string
-  user_message: MessageSnapshot | null
-  assistant_message: MessageSnapshot
-  /** The send reached the message cap of this (old) conversation: the turn runs in `conversation_id`. */
-  continued_from?: string | null
-}
-
-/** The model is busy with other requests; this one waits at `position`. */
-export interface Queued {
-  type: 'queued'
-  message_id: string
-  position: number
-}
-
-export interface TextDelta {
-  type: 'text_delta'
-  message_id: string
-  text: string
-}
-
-export interface UsageUpdate {
-  type: 'usage'
-  message_id: string
-  usage: Record<string, unknown>
-}
-
-export interface TurnCompleted {
-  type: 'turn_completed'
-  message: MessageSnapshot
-}
-
-export interface TurnStopped {
-  type: 'turn_stopped'
-  message: MessageSnapshot
-}
-
-export interface TurnFailed {
-  type: 'turn_failed'
-  message: MessageSnapshot
-  error: ErrorInfo
-}
-
-/** Conversation metadata changed during the turn (e.g. a generated title). */
-export interface ConversationUpdated {
-  type: 'conversation_updated'
-  conversation_id: string
-  title: string
-}
-
-/** Published on the old conversation when its message cap made a send continue in a new one. */
-export interface ConversationContinued {
-  type: 'conversation_continued'
-  conversation_id: string
-  continued_in_id: string
-  summary_source: 'model' | 'extract'
-}
-
-export type TurnEvent =
-  | TurnStarted
-  | Queued
-  | TextDelta
-  | UsageUpdate
-  | TurnCompleted
-  | TurnStopped
-  | TurnFailed
-  | ConversationUpdated
-  | ConversationContinued
-
+export type TurnEvent = Schemas['TurnEvent']
 export type TurnEventType = TurnEvent['type']
 
-export const TERMINAL_TYPES: ReadonlySet<TurnEventType> = new Set([
+export const TERMINAL_TYPES: ReadonlySet<TurnEventType> = new Set<TurnEventType>([
   'turn_completed',
   'turn_stopped',
   'turn_failed',
 ])
 
-const KNOWN: ReadonlySet<string> = new Set<TurnEventType>([
-  'turn_started',
-  'queued',
-  'text_delta',
-  'usage',
-  'turn_completed',
-  'turn_stopped',
-  'turn_failed',
-  'conversation_updated',
-  'conversation_continued',
-])
+/** Every event type; `satisfies` makes the compiler check the list against the generated union. */
+const ALL_TYPES = {
+  turn_started: true,
+  queued: true,
+  text_delta: true,
+  usage: true,
+  tool_call_started: true,
+  tool_call_delta: true,
+  tool_call_updated: true,
+  step_finished: true,
+  notice: true,
+  turn_completed: true,
+  turn_stopped: true,
+  turn_failed: true,
+  conversation_updated: true,
+  conversation_continued: true,
+} satisfies Record<TurnEventType, true>
+const KNOWN: ReadonlySet<string> = new Set(Object.keys(ALL_TYPES))
 
 /** Narrow a parsed frame to a TurnEvent; unknown types (a newer server) are ignored. */
 export function parseTurnEvent(value: unknown): TurnEvent | null {

@@ -91,7 +91,7 @@ describe('chat branches and versions', () => {
 
   it('follows the chat to its continuation when its own send reached the message cap', () => {
     const chat = loaded([msg('u1', 'user', null)])
-    chat.state.turn = { turnId: null, messageId: null, queuePosition: null }
+    chat.state.turn = { turnId: null, messageId: null, queuePosition: null, activity: null }
     chat.applyEvent({ type: 'conversation_continued', conversation_id: 'c1', continued_in_id: 'c2', summary_source: 'model' }, 'old:1')
     expect(chat.state.continuedIn).toBe('c2')
     expect(chat.state.followContinuation).toBe(true)
@@ -112,7 +112,7 @@ describe('chat branches and versions', () => {
 
   it('stops over the socket when it is open, else over HTTP', async () => {
     const chat = loaded([])
-    chat.state.turn = { turnId: 't', messageId: 'a', queuePosition: null }
+    chat.state.turn = { turnId: 't', messageId: 'a', queuePosition: null, activity: null }
     const stop = vi.spyOn(chatApi, 'stop').mockResolvedValue({ stopped: true })
     chat.stop()
     expect(stop).toHaveBeenCalledWith('c1')

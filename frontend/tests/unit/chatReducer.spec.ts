@@ -20,7 +20,7 @@ describe('chat store applyEvent', () => {
     const chat = useChatStore()
     started(chat)
     expect(chat.state.messages.map((m) => m.id)).toEqual(['u1', 'a1'])
-    expect(chat.state.turn).toEqual({ turnId: 't1', messageId: 'a1', queuePosition: null })
+    expect(chat.state.turn).toEqual({ turnId: 't1', messageId: 'a1', queuePosition: null, activity: null })
     expect(chat.isStreaming).toBe(true)
   })
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing, CallTarget, Cost
-from agentcreator.billing.metered import fee_micros, metered
+from agentcreator.billing.metered import MeteredCall, fee_micros, metered
 from agentcreator.chat import events as ev
 from agentcreator.chat.parts import ToolCallPart
 from agentcreator.core.errors import PaymentRequired
@@ -93,21 +93,26 @@ async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | No
                 # A self-hosted tool with no fee set costs 0 until an admin sets one (not "unpriced").
                 cost = Cost(fee_micros(per_thousand, result.billable_calls), True, fee[1] if fee else None)
                 part.cost_micros = cost.micros
-                async with transaction(ctx.sessions) as session:
-                    await call.record(session, kind="tool", usage=Usage(input_tokens=0, output_tokens=0),
-                                      cost=cost, tool_calls={tool.price_key or tool.name: result.billable_calls},
-                                      message_id=ctx.message_id, run_id=ctx.run_id, step_index=step_index,
-                                      tool=tool.name)
+                _finish(part, result, started, ctx.max_output_chars)  # done: a stop from here on keeps it
+                await asyncio.shield(_record(ctx, call, tool, result, cost, step_index))
         except PaymentRequired as exc:
-            result = ToolResult.error(f"Not run: {exc.message}")
-        _finish(part, result, started, ctx.max_output_chars)
+            _finish(part, ToolResult.error(f"Not run: {exc.message}"), started, ctx.max_output_chars)
     except asyncio.CancelledError:
-        part.status, part.output, part.is_error = "stopped", STOPPED_OUTPUT, True
-        part.duration_ms = int((time.monotonic() - started) * 1000)
+        if part.status == "running":
+            part.status, part.output, part.is_error = "stopped", STOPPED_OUTPUT, True
+            part.duration_ms = int((time.monotonic() - started) * 1000)
         raise
     finally:
         if part.status != "running" and part.status != "requires_action":
             await asyncio.shield(ctx.publish(ev.to_wire(ev.ToolCallUpdated(message_id=ctx.message_id, part=part))))
+
+
+async def _record(ctx: ToolStepContext, call: MeteredCall, tool: Tool, result: ToolResult, cost: Cost,
+                  step_index: int) -> None:
+    async with transaction(ctx.sessions) as session:
+        await call.record(session, kind="tool", usage=Usage(input_tokens=0, output_tokens=0), cost=cost,
+                          tool_calls={tool.price_key or tool.name: result.billable_calls}, message_id=ctx.message_id,
+                          run_id=ctx.run_id, step_index=step_index, tool=tool.name)
 
 
 async def _invoke(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
