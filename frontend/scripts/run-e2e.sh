@@ -29,6 +29,14 @@ if [ -x "$ROOT/.venv/bin/agentcreator" ]; then CLI=("$ROOT/.venv/bin/agentcreato
 else CLI=("$PY" -m agentcreator.cli); fi
 SERVE=("${CLI[@]}" serve)
 
+# The OpenAI double (tests/llm/openai_double.py) as a second provider, "double": a model that calls
+# tools, scripted by the specs through its control route (e2e/tools.test.mjs). The default stays local.
+DOUBLE_PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PYTHONPATH="$ROOT" "$PY" -m tests.llm.openai_double --port "$DOUBLE_PORT" >"$DATA/double.log" 2>&1 &
+DOUBLE=$!
+export LLM__COMPATIBLE_ENDPOINTS="[{\"name\": \"double\", \"base_url\": \"http://127.0.0.1:$DOUBLE_PORT/v1\", \"models\": [{\"name\": \"gpt-4o-mini\", \"tools\": true}]}]"
+export DOUBLE_URL="http://127.0.0.1:$DOUBLE_PORT"
+
 export DATA_DIR="$DATA" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
   AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1
 ADMIN_EMAIL="admin-e2e@example.com"
@@ -37,6 +45,7 @@ WEB_DIR="$ROOT/frontend/dist" "${SERVE[@]}" --host 127.0.0.1 --port "$PORT" >"$L
 SERVER=$!
 cleanup() {
   kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  kill "$DOUBLE" 2>/dev/null && wait "$DOUBLE" 2>/dev/null
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -63,7 +72,7 @@ else
 fi
 
 cd frontend
-ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$SHOTS" \
+ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$SHOTS" DOUBLE_URL="$DOUBLE_URL" \
   node --test --test-concurrency=1 --test-reporter=spec "${@:-e2e/}"
 rc=$?
 if [ "$rc" != 0 ]; then echo "-- backend log (tail) --"; tail -40 "$LOG"; fi

@@ -103,6 +103,16 @@ class RecordedRequest:
         return self.disconnected.wait(timeout)
 
 
+CONTROL_PATH = "/__double/scripts"  # not part of OpenAI's API: how e2e tests script a double in another process
+
+
+def script_from_json(item: dict[str, Any]) -> Script:
+    """A script sent to ``CONTROL_PATH``: ``{"text": [...], "tool_calls": [{"name", "arguments": [...]}], ...}``."""
+    calls = [ToolCallScript(call["name"], list(call.get("arguments") or ["{}"])) for call in item.get("tool_calls") or []]
+    fields = {key: value for key, value in item.items() if key in ("text", "chunk_delay", "input_tokens", "output_tokens")}
+    return Script(tool_calls=calls, **fields)
+
+
 DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3")
 
 
@@ -206,6 +216,10 @@ class OpenAIDouble:
 
     async def _route(self, recorded: RecordedRequest, send: Any, gone: asyncio.Event) -> None:
         method, path = recorded.method, recorded.path
+        if method == "POST" and path == CONTROL_PATH:  # a test in another process scripts the next replies
+            self.push(*(script_from_json(item) for item in recorded.body or []))
+            await _send_json(send, 200, {"queued": len(self.scripts)})
+            return
         if method == "GET" and path == "/v1/models":
             if self.models_error:
                 await _send_error(send, self.models_error)
@@ -268,3 +282,22 @@ async def _send_json(send: Any, status: int, payload: Any, headers: dict[str, st
 async def _send_error(send: Any, error: HttpError) -> None:
     body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
     await _send_json(send, error.status, body, error.headers)
+
+
+def main() -> None:
+    """Serve the double on ``--port`` until interrupted (the e2e suite runs it next to the app)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args().port
+    double = OpenAIDouble()
+    config = uvicorn.Config(double, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    server.run()
+
+
+if __name__ == "__main__":
+    main()

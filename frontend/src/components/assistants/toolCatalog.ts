@@ -11,7 +11,7 @@ export const TOOL_TYPES: { type: ToolType; label: string; help: string }[] = [
 ]
 
 export function toolLabel(tool: AssistantToolSpec): string {
-  if (tool.type === 'function') return `ƒ ${tool.name}`
+  if (tool.type === 'function') return tool.name ? `Function ${tool.name}` : 'Function'
   if (tool.type === 'assistant') return tool.mode === 'handoff' ? 'Handoff' : 'Sub-assistant'
   return TOOL_TYPES.find((t) => t.type === tool.type)?.label ?? tool.type
 }

@@ -1,0 +1,67 @@
+// Agent runs in the browser: an assistant on a model that calls tools (the OpenAI double, scripted
+// through its control route) shows each tool call as a card that streams, with its arguments and state.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { launch, newUserPage, register, shot, uniqueEmail } from './helpers.mjs'
+
+const DOUBLE_URL = process.env.DOUBLE_URL ?? ''
+let browser
+before(async () => {
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close()
+})
+
+async function script(...scripts) {
+  const response = await fetch(`${DOUBLE_URL}/__double/scripts`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(scripts),
+  })
+  assert.equal(response.status, 200)
+}
+
+test('a tool call streams into a card, and the form says the model can call tools', { skip: !DOUBLE_URL }, async () => {
+  const { page, context, errors } = await newUserPage(browser)
+  await register(page, { name: 'Tool Tester', email: uniqueEmail('tools') })
+
+  await page.goto('/assistants/new')
+  await page.getByLabel('Name', { exact: true }).fill('Weather helper')
+  await page.getByTestId('model-picker').click()
+  await page.getByRole('option', { name: /double\/gpt-4o-mini/ }).click()
+  await page.getByRole('button', { name: 'Add tool' }).click()
+  await page.getByRole('menuitem', { name: /^Function/ }).click()
+  await page.getByLabel('Function name').fill('get_weather')
+  await page.getByTestId('tools-supported').waitFor()
+  assert.match(await page.getByTestId('tools-supported').textContent(), /double\/gpt-4o-mini can call these tools/)
+  await page.getByRole('button', { name: 'Create assistant' }).click()
+  await page.waitForURL((url) => url.pathname === '/assistants')
+
+  await page.getByTestId('assistant-card').filter({ hasText: 'Weather helper' }).getByRole('button', { name: 'Start chat' }).click()
+  await page.waitForURL(/\/chat\/[^/]+$/)
+  // The model writes a line, then calls get_weather with arguments that stream in pieces.
+  await script({
+    text: ['Let me check ', 'the weather in Oslo.'], chunk_delay: 0.05,
+    tool_calls: [{ name: 'get_weather', arguments: ['{"city": ', '"Oslo", ', '"unit": "celsius"}'] }],
+  })
+  await page.getByLabel('Message', { exact: true }).fill('What is the weather in Oslo?')
+  await page.keyboard.press('Enter')
+
+  const card = page.getByTestId('tool-call').last()
+  await card.waitFor()
+  await page.locator('[data-testid="message"][data-role="assistant"]').last().locator('[data-status="requires_action"]').waitFor()
+  assert.equal(await card.getByTestId('tool-call-status').textContent(), 'Waiting for the caller')
+  await card.getByRole('button').click()
+  const args = await card.locator('pre').first().textContent()
+  assert.deepEqual(JSON.parse(args), { city: 'Oslo', unit: 'celsius' })
+  const answer = page.locator('[data-testid="message"][data-role="assistant"]').last()
+  assert.match(await answer.getByTestId('message-text').first().textContent(), /Let me check the weather in Oslo\./)
+  await page.locator('[data-testid="message"][data-role="assistant"][data-status="complete"]').waitFor()
+  await shot(page, 'chat-tool-call')
+
+  // After a reload the saved answer shows the same card.
+  await page.reload()
+  await page.getByTestId('tool-call').last().waitFor()
+  assert.equal(await page.getByTestId('tool-call-status').last().textContent(), 'Waiting for the caller')
+  assert.deepEqual(errors, [])
+  await context.close()
+})
