@@ -55,7 +55,8 @@ class LocalHttp:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.seen.append({"method": request.method, "path": request.path, "query": request.query_string,
+        self.seen.append({"method": request.method, "path": request.path, "raw_path": request.raw_path,
+                          "query": request.query_string,
                           "headers": dict(request.headers), "body": body})
         handler = self.routes.get(request.path) or getattr(self, "_" + request.path.strip("/").split("/")[0]
                                                            .replace("-", "_").replace(".", "_"), None)
