@@ -150,6 +150,16 @@ class WebSearchSettings(BaseModel):
     page_max_chars: int = Field(20_000, ge=500, le=200_000)
     timeout_seconds: float = Field(15.0, gt=0, le=120)
 
+    @model_validator(mode="after")
+    def _complete(self) -> WebSearchSettings:
+        if self.provider == "searxng" and not self.base_url:
+            raise ValueError("WEB_SEARCH__BASE_URL is needed for SearXNG (the instance's URL)")
+        if self.provider in ("brave", "tavily") and not self.api_key:
+            raise ValueError(f"WEB_SEARCH__API_KEY is needed for {self.provider}")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("WEB_SEARCH__BASE_URL must start with http:// or https://")
+        return self
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
