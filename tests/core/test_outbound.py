@@ -254,3 +254,45 @@ async def test_the_guarded_client_checks_each_connection_and_ignores_proxy_setti
 def test_outbound_errors_are_app_errors() -> None:
     for error in (BlockedDestination, TooManyRedirects, ResponseTooLarge, OutboundTimeout, UpstreamUnreachable):
         assert issubclass(error, AppError)
+
+
+async def test_https_connects_to_the_checked_address_with_the_name_for_sni_and_the_certificate() -> None:
+    import ssl
+
+    import trustme
+    from aiohttp import web
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("tools.internal").configure_cert(server_context)
+    hosts: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hosts.append(request.headers["Host"])
+        return web.Response(text="secure")
+
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    resolver = FakeResolver({"tools.internal": ["127.0.0.1"], "other.internal": ["127.0.0.1"]})
+    try:
+        outbound = OutboundGuard(OutboundSettings(allow_hosts=[f"tools.internal:{port}", f"other.internal:{port}"]),
+                                 resolver=resolver, ssl_context=client_context)
+        response = await outbound.fetch("GET", f"https://tools.internal:{port}/")
+        assert response.text == "secure"
+        assert names == ["tools.internal"]  # SNI carried the name although the socket went to 127.0.0.1
+        assert hosts == [f"tools.internal:{port}"]
+        # the certificate is checked against the name used: another name on the same address fails
+        with pytest.raises(UpstreamUnreachable):
+            await outbound.fetch("GET", f"https://other.internal:{port}/")
+        await outbound.aclose()
+    finally:
+        await runner.cleanup()

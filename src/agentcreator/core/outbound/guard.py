@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -68,14 +69,17 @@ class OutboundGuard:
     admits a few hosts the admin configured elsewhere (a search service)."""
 
     def __init__(self, settings: OutboundSettings, *, resolver: Resolver | None = None,
-                 allow: AllowList | None = None) -> None:
+                 allow: AllowList | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         self.settings = settings
         self._resolver = resolver
+        # None: the system's trust store (certifi). Tests pass a context that trusts their own CA.
+        self._ssl_context = ssl_context
         self.policy = DestinationPolicy(allow or AllowList(settings.allow_hosts), resolver)
         self._client: httpx.AsyncClient | None = None
 
     def with_allowed(self, hosts: Iterable[str]) -> OutboundGuard:
-        return OutboundGuard(self.settings, resolver=self._resolver, allow=self.policy.allow.extended(hosts))
+        return OutboundGuard(self.settings, resolver=self._resolver, allow=self.policy.allow.extended(hosts),
+                             ssl_context=self._ssl_context)
 
     def check_url(self, url: str | httpx.URL) -> httpx.URL:
         """The parsed URL, or BlockedDestination: scheme, credentials and literal addresses, checked
@@ -98,7 +102,7 @@ class OutboundGuard:
         """A new guarded client (the caller closes it). No proxies from the environment, no cookies
         kept, redirects (if followed) capped at ``max_redirects`` and checked hop by hop."""
         return httpx.AsyncClient(
-            transport=GuardedTransport(self.policy),
+            transport=GuardedTransport(self.policy, ssl_context=self._ssl_context),
             trust_env=False,
             follow_redirects=follow_redirects,
             max_redirects=self.settings.max_redirects,
