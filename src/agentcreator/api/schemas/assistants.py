@@ -11,10 +11,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -108,7 +106,8 @@ class FunctionTool(StrictInput):
     description: Annotated[str, Field(max_length=1024)] = ""
     parameters: Annotated[dict[str, Any], AfterValidator(_json_schema_object)] = Field(
         default_factory=lambda: {"type": "object", "properties": {}})
-    endpoint: FunctionEndpoint | None = None
+    # Left out of answers when absent, so functions without one look as they always did.
+    endpoint: FunctionEndpoint | None = Field(None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _placeholders_are_parameters(self) -> FunctionTool:
@@ -122,13 +121,6 @@ class FunctionTool(StrictInput):
                                       "URL placeholders must be parameters of the function: {names}",
                                       {"names": ", ".join(missing)})
         return self
-
-    @model_serializer(mode="wrap")
-    def _omit_missing_endpoint(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("endpoint") is None:
-            data.pop("endpoint", None)
-        return data
 
 
 class AssistantTool(StrictInput):
