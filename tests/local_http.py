@@ -88,8 +88,8 @@ class LocalHttp:
     async def _big(self, request: web.Request, body: bytes) -> web.StreamResponse:
         size = int(request.query.get("bytes", "2000000"))
         if request.query.get("declared"):
-            return web.Response(body=b"x" * size)
-        response = web.StreamResponse()  # chunked: no Content-Length to trust
+            return web.Response(body=b"x" * size, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})  # chunked: no Content-Length
         await response.prepare(request)
         for _ in range(size // 65536 + 1):
             await response.write(b"x" * 65536)

@@ -161,3 +161,29 @@ async def test_bad_endpoints_are_refused(client: httpx.AsyncClient, alice: UserS
     assert response.status_code == 422, response.text
     assert message in response.text
     assert (await get_json(client, alice, "/api/assistants"))["count"] == 0
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/{city}", "http://127.1:8080/{city}",
+                                 "http://[::1]/{city}", "http://0x7f000001/{city}", "http://10.0.0.5/{city}",
+                                 "http://[::ffff:127.0.0.1]/{city}"])
+async def test_endpoints_on_literal_private_addresses_are_refused_at_save(
+        client: httpx.AsyncClient, alice: UserSession, url: str) -> None:
+    response = await client.post("/api/assistants", json={"name": "X", "tools": [weather(url=url)]},
+                                 headers=alice.headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert "only public addresses can be fetched" in error["message"]
+    assert error["details"][0]["loc"] == ["body", "tools", 0, "endpoint", "url"]
+
+
+async def test_names_and_allow_listed_addresses_are_left_to_call_time(client: httpx.AsyncClient, alice: UserSession,
+                                                                     app_state: AppState) -> None:
+    # a name is resolved when a call connects (its address may change), so saving it is fine
+    await make_assistant(alice, tools=[weather(url="http://localhost:11434/{city}")])
+    settings = app_state.settings.outbound
+    original = settings.allow_hosts
+    settings.allow_hosts = ["127.0.0.1:11434"]
+    try:
+        await make_assistant(alice, tools=[weather(url="http://127.0.0.1:11434/{city}")])
+    finally:
+        settings.allow_hosts = original

@@ -112,6 +112,18 @@ async def test_long_answers_are_cut_for_the_model(local_http: LocalHttp) -> None
     assert len(result.output) < 20_100 and result.output.endswith("[truncated: 50,000 characters in all]")
 
 
+async def test_binary_answers_are_described_not_dumped(local_http: LocalHttp) -> None:
+    from aiohttp import web
+
+    async def png(request: web.Request, body: bytes) -> web.Response:
+        return web.Response(body=b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, content_type="image/png")
+
+    local_http.routes["/chart.png"] = png
+    tool = await build(function(f"{local_http.base}/chart.png"), local_http.origin)
+    result = await tool.run({}, CONTEXT)
+    assert result.output == "lookup answered with 1,032 bytes of image/png, which cannot be shown as text"
+
+
 async def test_a_function_without_endpoint_is_client_side() -> None:
     guard = OutboundGuard(OutboundSettings())
     toolset = await ToolRegistry([FunctionToolFactory(guard, BOX)]).build(
@@ -146,8 +158,15 @@ async def test_a_function_saved_through_the_api_calls_its_endpoint_with_the_secr
                                                                    "status": {"type": "string"}}},
                    "endpoint": {"method": "GET", "url": f"{local_http.base}/echo/customers/{{customer}}/orders",
                                 "headers": {"Authorization": "Bearer tok-42"}}}
-    response = await client.post("/api/assistants", json={"name": "Shop", "tools": [tool_config]},
-                                 headers=alice.headers)
+    # the admin admits the internal API (its literal address is refused at save time otherwise)
+    outbound_settings = app_state.settings.outbound
+    original = outbound_settings.allow_hosts
+    outbound_settings.allow_hosts = [local_http.origin]
+    try:
+        response = await client.post("/api/assistants", json={"name": "Shop", "tools": [tool_config]},
+                                     headers=alice.headers)
+    finally:
+        outbound_settings.allow_hosts = original
     assert response.status_code == 201 and "tok-42" not in response.text
     async with app_state.sessions() as session:
         row = await session.get(Assistant, response.json()["id"])

@@ -20,7 +20,7 @@ from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
-from agentcreator.services.function_secrets import mask_tools, seal_tools
+from agentcreator.services.function_secrets import mask_tools, refuse_blocked_endpoints, seal_tools
 from agentcreator.tools.openapi_import import functions_from_openapi
 
 EXPORT_FORMAT = "agentcreator.assistant"
@@ -133,7 +133,9 @@ class AssistantService:
             await self.validate_model(model)
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
-        """Assistant tools must name another assistant of the same owner."""
+        """Function endpoints must not name a blocked address; assistant tools must name another
+        assistant of the same owner."""
+        refuse_blocked_endpoints(tools, self.settings.outbound.allow_hosts)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return

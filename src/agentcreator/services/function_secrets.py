@@ -10,9 +10,14 @@ imported assistant needs its secrets typed again.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from agentcreator.core.errors import ValidationFailed
+import httpx
+
+from agentcreator.core.errors import BlockedDestination, ValidationFailed
+from agentcreator.core.outbound import AllowList, DestinationPolicy
 from agentcreator.core.security import SecretBox
 
 MASK = "********"
@@ -72,3 +77,24 @@ def _unknown_secret(index: int, header: str) -> ValidationFailed:
     return ValidationFailed(f"tools.{index}.endpoint.headers: {message}", details=[
         {"loc": ["body", "tools", index, "endpoint", "headers", header], "msg": message,
          "type": "secret_required"}])
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def refuse_blocked_endpoints(tools: list[dict[str, Any]], allow_hosts: Iterable[str]) -> None:
+    """Refuse at save time what the guard would refuse at every call without looking a name up: a
+    literal non-public address (``http://169.254.169.254/``, ``http://127.1:8080/``) that the admin's
+    allow-list does not admit. Names are checked when a call connects (their addresses can change)."""
+    policy = DestinationPolicy(AllowList(allow_hosts))
+    for index, tool in enumerate(tools):
+        endpoint = tool.get("endpoint") if tool.get("type") == "function" else None
+        if not endpoint:
+            continue
+        try:
+            policy.check_url(httpx.URL(_PLACEHOLDER.sub("x", endpoint["url"])))
+        except (BlockedDestination, httpx.InvalidURL) as exc:
+            message = exc.message if isinstance(exc, BlockedDestination) else str(exc)
+            raise ValidationFailed(f"tools.{index}.endpoint.url: {message}", details=[
+                {"loc": ["body", "tools", index, "endpoint", "url"], "msg": message,
+                 "type": "blocked_destination"}]) from exc

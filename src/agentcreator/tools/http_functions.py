@@ -111,6 +111,13 @@ class HttpFunctionTool(Tool):
                             "Ask for less (filters, a smaller page).") from exc
         except OutboundError as exc:
             raise ToolError(f"Calling {self.name} failed: {exc.message}") from exc
+        kind = response.content_type
+        if response.content and kind and not _is_text(kind):
+            if not response.is_success:
+                raise ToolError(f"{self.name} answered HTTP {response.status_code} ({kind})")
+            return ToolResult(output=f"{self.name} answered with {len(response.content):,} bytes of {kind}, "
+                                     "which cannot be shown as text",
+                              metadata={"status": response.status_code, "content_type": kind})
         text = response.text
         if not response.is_success:
             raise ToolError(f"{self.name} answered HTTP {response.status_code}: {_excerpt(text) or '(no body)'}")
@@ -149,6 +156,11 @@ def _query_values(name: str, value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [json.dumps(value)]
+
+
+def _is_text(content_type: str) -> bool:
+    return (content_type.startswith("text/") or content_type.endswith(("json", "xml", "+yaml", "/yaml"))
+            or content_type in ("application/x-www-form-urlencoded", "application/javascript"))
 
 
 def _excerpt(text: str) -> str:
