@@ -115,7 +115,8 @@ class OutboundGuard:
                     params: Any = None, json: Any = None, content: bytes | str | None = None,
                     max_bytes: int | None = None, total_timeout: float | None = None) -> OutboundResponse:
         """One exchange through the guard. Raises the OutboundError family: BlockedDestination,
-        TooManyRedirects, ResponseTooLarge, OutboundTimeout, UpstreamUnreachable."""
+        TooManyRedirects, ResponseTooLarge, OutboundTimeout, UpstreamUnreachable. As in httpx,
+        ``params`` replace the URL's own query string (merge with ``URL.copy_merge_params`` first)."""
         limit = max_bytes or self.settings.max_response_bytes
         deadline = total_timeout or self.settings.total_timeout_seconds
         target = self.check_url(url)
