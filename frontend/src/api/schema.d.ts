@@ -214,6 +214,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/assistants/functions/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Functions
+         * @description Function tool configs from an OpenAPI 3 document, one per operation; nothing is saved. Add the
+         *     ones you want to an assistant's ``tools`` (with their headers) through create or update.
+         */
+        post: operations["assistants_import_functions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/assistants/import": {
         parameters: {
             query?: never;
@@ -1204,8 +1225,42 @@ export interface components {
             type: "file_search";
         };
         /**
+         * FunctionEndpoint
+         * @description Where a server-side function sends its request. ``{param}`` placeholders in the path or query
+         *     of ``url`` take the argument of that name; the arguments named in ``query`` go to the query string;
+         *     the rest go to the query string (GET, DELETE) or a JSON body (POST, PUT, PATCH). Header values are
+         *     secrets: stored encrypted, shown as ``********``; sending ``********`` back keeps the stored value.
+         */
+        FunctionEndpoint: {
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Method
+             * @default GET
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /** Query */
+            query?: string[];
+            /** Url */
+            url: string;
+        };
+        /**
+         * FunctionImport
+         * @description An OpenAPI 3 document (JSON or YAML text) to turn into function tools, one per operation.
+         */
+        FunctionImport: {
+            /** Base Url */
+            base_url?: string | null;
+            /** Document */
+            document: string;
+        };
+        /**
          * FunctionTool
-         * @description A function the model may call; the client (or a later webhook) executes it.
+         * @description A function the model may call: sent to its HTTP ``endpoint`` by the server, or, without one,
+         *     run by the API caller (the run waits for its output).
          */
         FunctionTool: {
             /**
@@ -1213,6 +1268,7 @@ export interface components {
              * @default
              */
             description?: string;
+            endpoint?: components["schemas"]["FunctionEndpoint"] | null;
             /** Name */
             name: string;
             /** Parameters */
@@ -1224,6 +1280,18 @@ export interface components {
              * @enum {string}
              */
             type: "function";
+        };
+        /**
+         * FunctionsPublic
+         * @description The function configs found, ready to add to an assistant's ``tools`` (headers still to fill).
+         */
+        FunctionsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["FunctionTool"][];
+            /** Skipped */
+            skipped: components["schemas"]["SkippedOperation"][];
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1693,6 +1761,13 @@ export interface components {
             name: string;
             /** Password */
             password: string;
+        };
+        /** SkippedOperation */
+        SkippedOperation: {
+            /** Operation */
+            operation: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * StepFinished
@@ -2798,6 +2873,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AssistantPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    assistants_import_functions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FunctionImport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunctionsPublic"];
                 };
             };
             /** @description Validation Error */

@@ -7,12 +7,13 @@ a few well-known names are accepted as they are (``DATABASE_URL``, ``REDIS_URL``
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
 
@@ -108,6 +109,64 @@ class BillingSettings(BaseModel):
     summary_fallback_chars: int = Field(1500, ge=100, le=20_000)
 
 
+def _host_list(value: object) -> object:
+    """``OUTBOUND__ALLOW_HOSTS`` may be a JSON list or comma-separated: ``localhost:11434,search.lan``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _valid_allow_entries(value: list[str]) -> list[str]:
+    from agentcreator.core.outbound.addresses import parse_allow_entry
+
+    for entry in value:
+        parse_allow_entry(entry)  # raises ValueError with the bad entry
+    return value
+
+
+class OutboundSettings(BaseModel):
+    """The SSRF guard of every outbound fetch (core/outbound, docs/tools.md)."""
+
+    # Named internal destinations admitted despite their private address: "host" or "host:port"
+    # ("localhost:11434", "searxng.internal", "[::1]:8080"). Matched on the name the URL uses.
+    allow_hosts: Annotated[list[str], NoDecode, BeforeValidator(_host_list),
+                           AfterValidator(_valid_allow_entries)] = []
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # The whole exchange: every redirect and the body.
+    total_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_response_bytes: int = Field(5_000_000, ge=1024, le=200_000_000)
+    max_redirects: int = Field(5, ge=0, le=5)
+    user_agent: str = Field("AgentCreator/0.1", max_length=200)
+
+
+class WebSearchSettings(BaseModel):
+    """The search service behind the ``web_search`` tool (tools/web_search.py). No provider: no tool.
+    The provider's own host is admitted by the guard (it is the admin's choice)."""
+
+    provider: Literal["searxng", "brave", "tavily"] | None = None
+    # SearXNG: the instance ("http://localhost:8888"); Brave and Tavily: their API (defaults below).
+    base_url: str | None = None
+    api_key: str | None = None
+    max_results: int = Field(5, ge=1, le=20)
+    # fetch_page: the readable text handed to the model is cut at this many characters.
+    page_max_chars: int = Field(20_000, ge=500, le=200_000)
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _complete(self) -> WebSearchSettings:
+        if self.provider == "searxng" and not self.base_url:
+            raise ValueError("WEB_SEARCH__BASE_URL is needed for SearXNG (the instance's URL)")
+        if self.provider in ("brave", "tavily") and not self.api_key:
+            raise ValueError(f"WEB_SEARCH__API_KEY is needed for {self.provider}")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("WEB_SEARCH__BASE_URL must start with http:// or https://")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -140,6 +199,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     limits: LimitSettings = LimitSettings()
     billing: BillingSettings = BillingSettings()
+    outbound: OutboundSettings = OutboundSettings()
+    web_search: WebSearchSettings = WebSearchSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

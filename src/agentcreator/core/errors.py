@@ -11,7 +11,13 @@ AppError
 ├── PayloadTooLarge       413  payload_too_large
 ├── ValidationFailed      422  validation_error
 ├── RateLimited           429  rate_limited
-└── ServiceUnavailable    503  unavailable
+├── ServiceUnavailable    503  unavailable
+└── OutboundError         502  outbound_error: a fetch the platform made went wrong (core/outbound)
+    ├── BlockedDestination    400  blocked_destination (scheme, credentials, non-public address)
+    ├── TooManyRedirects      502  too_many_redirects
+    ├── ResponseTooLarge      502  response_too_large
+    ├── OutboundTimeout       504  upstream_timeout
+    └── UpstreamUnreachable   502  upstream_unreachable (DNS, refused, reset, protocol errors)
 
 Third-party errors are translated at the boundary with ``raise AppError(...) from exc``.
 """
@@ -102,3 +108,34 @@ class RateLimited(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class OutboundError(AppError):
+    """A request the platform sent out (a tool, a page fetch, an image URL) failed."""
+
+    status_code = 502
+    code = "outbound_error"
+
+
+class BlockedDestination(OutboundError):
+    """The SSRF guard refused the URL: not http(s), credentials in it, or a non-public address."""
+
+    status_code = 400
+    code = "blocked_destination"
+
+
+class TooManyRedirects(OutboundError):
+    code = "too_many_redirects"
+
+
+class ResponseTooLarge(OutboundError):
+    code = "response_too_large"
+
+
+class OutboundTimeout(OutboundError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+class UpstreamUnreachable(OutboundError):
+    code = "upstream_unreachable"

@@ -7,6 +7,7 @@ is checked, by the schema)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -15,9 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.config import Settings
 from agentcreator.core.errors import NotFound, ValidationFailed
+from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.services.function_secrets import mask_tools, refuse_blocked_endpoints, seal_tools
+from agentcreator.tools.openapi_import import functions_from_openapi
 
 EXPORT_FORMAT = "agentcreator.assistant"
 EXPORT_VERSION = 1
@@ -34,11 +38,13 @@ ModelValidator = Callable[[str], Awaitable[None]]
 
 class AssistantService:
     def __init__(self, session: AsyncSession, owner_id: str, settings: Settings,
-                 validate_model: ModelValidator | None = None) -> None:
+                 validate_model: ModelValidator | None = None, secrets: SecretBox | None = None) -> None:
         self.session = session
         self.owner_id = owner_id
         self.settings = settings
         self.validate_model = validate_model
+        # Encrypts the header values of HTTP function tools (services/function_secrets.py).
+        self.secrets = secrets
 
     async def list(self, *, q: str | None = None, tag: str | None = None, limit: int = 50,
                    offset: int = 0) -> tuple[list[Assistant], int]:
@@ -49,6 +55,7 @@ class AssistantService:
         values = self._with_defaults(fields)
         await self._check_model(values["model"])
         await self._check_tools(values["tools"], self_id=None)
+        values["tools"] = seal_tools(values["tools"], None, self.secrets)
         assistant = await assistant_repo.add(self.session, Assistant(owner_id=self.owner_id, **values))
         await self.session.commit()
         return assistant
@@ -62,6 +69,7 @@ class AssistantService:
             await self._check_model(changes["model"])
         if "tools" in changes:
             await self._check_tools(changes["tools"], self_id=assistant.id)
+            changes = {**changes, "tools": seal_tools(changes["tools"], assistant.tools, self.secrets)}
         for key, value in changes.items():
             setattr(assistant, key, value)
         await self.session.flush()
@@ -85,13 +93,16 @@ class AssistantService:
         return copy
 
     def export(self, assistant: Assistant, *, now: datetime | None = None) -> dict[str, Any]:
-        """The portable export document (no ids, owner or timestamps of the assistant)."""
+        """The portable export document (no ids, owner or timestamps of the assistant, and no
+        secrets: function header values are masked)."""
         self._check_owner(assistant)
+        document = {key: _copy(getattr(assistant, key)) for key in PORTABLE_FIELDS}
+        document["tools"] = mask_tools(document["tools"])
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "exported_at": now or utcnow(),
-            "assistant": {key: _copy(getattr(assistant, key)) for key in PORTABLE_FIELDS},
+            "assistant": document,
         }
 
     async def import_document(self, assistant: dict[str, Any]) -> Assistant:
@@ -122,7 +133,9 @@ class AssistantService:
             await self.validate_model(model)
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
-        """Assistant tools must name another assistant of the same owner."""
+        """Function endpoints must not name a blocked address; assistant tools must name another
+        assistant of the same owner."""
+        refuse_blocked_endpoints(tools, self.settings.outbound.allow_hosts)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return
@@ -137,6 +150,12 @@ class AssistantService:
                 raise ValidationFailed(f"tools.{index}.assistant_id: Assistant not found",
                                        details=[{"loc": ["body", "tools", index, "assistant_id"],
                                                  "msg": "Assistant not found", "type": "not_found"}])
+
+
+async def import_openapi_functions(document: str, base_url: str | None,
+                                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Function tool configs from an OpenAPI 3 document (parsed in a worker thread: it is CPU work)."""
+    return await asyncio.to_thread(functions_from_openapi, document, base_url)
 
 
 def _copy(value: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import ValidationError as PydanticValidationError
 
 from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedAssistant, SessionDep
 from agentcreator.api.schemas.assistants import (
@@ -16,10 +17,13 @@ from agentcreator.api.schemas.assistants import (
     AssistantPublic,
     AssistantsPublic,
     AssistantUpdate,
+    FunctionImport,
+    FunctionsPublic,
+    FunctionTool,
 )
 from agentcreator.core.errors import ValidationFailed
 from agentcreator.llm.errors import ProviderError
-from agentcreator.services.assistants import AssistantService, ModelValidator
+from agentcreator.services.assistants import AssistantService, ModelValidator, import_openapi_functions
 
 router = APIRouter(prefix="/api/assistants", tags=["assistants"])
 
@@ -44,7 +48,7 @@ async def model_validator(state: AppStateDep) -> ModelValidator | None:
 async def assistant_service(session: SessionDep, user: CurrentUser, state: AppStateDep,
                             validate_model: Annotated[ModelValidator | None, Depends(model_validator)],
                             ) -> AssistantService:
-    return AssistantService(session, user.id, state.settings, validate_model)
+    return AssistantService(session, user.id, state.settings, validate_model, state.secrets)
 
 
 AssistantServiceDep = Annotated[AssistantService, Depends(assistant_service)]
@@ -70,6 +74,21 @@ async def create_assistant(body: AssistantCreate, service: AssistantServiceDep) 
 @router.post("/import", operation_id="assistants_import", status_code=status.HTTP_201_CREATED)
 async def import_assistant(body: AssistantExport, service: AssistantServiceDep) -> AssistantPublic:
     return AssistantPublic.model_validate(await service.import_document(body.assistant.model_dump()))
+
+
+@router.post("/functions/import", operation_id="assistants_import_functions")
+async def import_functions(body: FunctionImport, user: CurrentUser) -> FunctionsPublic:
+    """Function tool configs from an OpenAPI 3 document, one per operation; nothing is saved. Add the
+    ones you want to an assistant's ``tools`` (with their headers) through create or update."""
+    found, skipped = await import_openapi_functions(body.document, body.base_url)
+    functions: list[FunctionTool] = []
+    for config in found:
+        try:
+            functions.append(FunctionTool.model_validate(config))
+        except PydanticValidationError as exc:  # e.g. a parameter schema that is not an object
+            operation = f"{config['endpoint']['method']} {config['endpoint']['url']}"[:200]
+            skipped.append({"operation": operation, "reason": exc.errors()[0]["msg"][:300]})
+    return FunctionsPublic.model_validate({"data": functions, "count": len(functions), "skipped": skipped})
 
 
 @router.get("/{assistant_id}", operation_id="assistants_get")

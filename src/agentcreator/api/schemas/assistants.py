@@ -19,6 +19,8 @@ from pydantic_core import PydanticCustomError
 
 from agentcreator.api.schemas.common import Page, StrictInput
 from agentcreator.services.assistants import EXPORT_FORMAT, EXPORT_VERSION
+from agentcreator.services.function_secrets import mask_tools
+from agentcreator.tools.http_functions import check_url_template
 
 MAX_TOOLS = 32
 MAX_TAGS = 20
@@ -54,14 +56,71 @@ def _json_schema_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# RFC 9110 token; no headers that belong to the connection or to the request's own framing.
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")]
+HeaderValue = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$")]
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade",
+                               "te", "trailer", "keep-alive", "proxy-authorization", "proxy-connection"})
+
+
+class FunctionEndpoint(StrictInput):
+    """Where a server-side function sends its request. ``{param}`` placeholders in the path or query
+    of ``url`` take the argument of that name; the arguments named in ``query`` go to the query string;
+    the rest go to the query string (GET, DELETE) or a JSON body (POST, PUT, PATCH). Header values are
+    secrets: stored encrypted, shown as ``********``; sending ``********`` back keeps the stored value."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    headers: Annotated[dict[HeaderName, HeaderValue], Field(max_length=20)] = Field(default_factory=dict)
+    query: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]],
+                     Field(max_length=64)] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url_template(cls, value: str) -> str:
+        try:
+            check_url_template(value)
+        except ValueError as exc:
+            raise PydanticCustomError("bad_endpoint_url", "{reason}", {"reason": str(exc)}) from exc
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        lowered = [name.lower() for name in value]
+        reserved = sorted({n for n in lowered if n in _RESERVED_HEADERS})
+        if reserved:
+            raise PydanticCustomError("reserved_header", "these headers are set by the server: {names}",
+                                      {"names": ", ".join(reserved)})
+        if len(set(lowered)) != len(lowered):
+            raise PydanticCustomError("duplicate_header", "a header is named twice (names ignore case)")
+        return value
+
+
 class FunctionTool(StrictInput):
-    """A function the model may call; the client (or a later webhook) executes it."""
+    """A function the model may call: sent to its HTTP ``endpoint`` by the server, or, without one,
+    run by the API caller (the run waits for its output)."""
 
     type: Literal["function"]
     name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
     description: Annotated[str, Field(max_length=1024)] = ""
     parameters: Annotated[dict[str, Any], AfterValidator(_json_schema_object)] = Field(
         default_factory=lambda: {"type": "object", "properties": {}})
+    # Left out of answers when absent, so functions without one look as they always did.
+    endpoint: FunctionEndpoint | None = Field(None, exclude_if=lambda value: value is None)
+
+    @model_validator(mode="after")
+    def _placeholders_are_parameters(self) -> FunctionTool:
+        if self.endpoint is None:
+            return self
+        properties = self.parameters.get("properties")
+        names = set(properties) if isinstance(properties, dict) else set()
+        missing = sorted(set(check_url_template(self.endpoint.url)) - names)
+        if missing:
+            raise PydanticCustomError("unknown_placeholder",
+                                      "URL placeholders must be parameters of the function: {names}",
+                                      {"names": ", ".join(missing)})
+        return self
 
 
 class AssistantTool(StrictInput):
@@ -168,9 +227,39 @@ class AssistantPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _mask_secrets(cls, value: Any) -> Any:
+        """Stored header values are ciphertext: the API shows only their names."""
+        return mask_tools(value)
+
 
 class AssistantsPublic(Page[AssistantPublic]):
     pass
+
+
+MaxDocument = Annotated[str, Field(min_length=2, max_length=1_000_000)]
+
+
+class FunctionImport(StrictInput):
+    """An OpenAPI 3 document (JSON or YAML text) to turn into function tools, one per operation."""
+
+    document: MaxDocument
+    # The API's base URL; absent: the document's first absolute ``servers`` URL.
+    base_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class SkippedOperation(BaseModel):
+    operation: str
+    reason: str
+
+
+class FunctionsPublic(BaseModel):
+    """The function configs found, ready to add to an assistant's ``tools`` (headers still to fill)."""
+
+    data: list[FunctionTool]
+    count: int
+    skipped: list[SkippedOperation]
 
 
 class AssistantExport(StrictInput):
