@@ -13,6 +13,7 @@ from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.config import Settings
+from agentcreator.core.outbound import OutboundGuard
 from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
@@ -21,6 +22,8 @@ from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
+from agentcreator.tools.http_functions import FunctionToolFactory
+from agentcreator.tools.web_search import WebSearchToolFactory
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class AppState:
     models: ModelRegistry
     providers: ProviderService
     billing: Billing
+    outbound: OutboundGuard  # the one way out to the network for tools and fetched URLs (SSRF guard)
     tools: ToolRegistry
     chat: ChatService
 
@@ -56,7 +60,8 @@ class AppState:
         turns = TurnRegistry()
         models = ModelRegistry()
         billing = Billing(sessions, settings.billing)
-        tools = ToolRegistry()
+        outbound = OutboundGuard(settings.outbound)
+        tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search)])
         return cls(
             settings=settings,
             engine=engine,
@@ -71,6 +76,7 @@ class AppState:
             models=models,
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
+            outbound=outbound,
             tools=tools,
             chat=ChatService(sessions, bus, turns, models, settings, billing, tools),
         )
@@ -91,6 +97,7 @@ class AppState:
     async def close(self) -> None:
         await self.chat.aclose()
         await self.models.aclose()
+        await self.outbound.aclose()
         await self.bus.aclose()
         await self.rate_limiter.close()
         if self.redis is not None:

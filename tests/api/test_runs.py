@@ -219,14 +219,15 @@ async def test_a_model_without_tool_calling_answers_without_them(
 
 async def test_a_tool_this_server_cannot_run_is_left_out_with_a_notice(
         client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
-    """A run says in the answer that a tool was left out (here: no factory for the type on this server)."""
+    """A run says in the answer that a tool was left out (here: web search, with no provider set up)."""
     openai_double.push(Script(text=["Plain answer."]))
     _, conversation = await make_chat(client, alice, tools=[{"type": "web_search"}])
     answer = (await send(client, alice, conversation["id"], "Search")).json()["assistant_message"]
     assert answer["status"] == "complete" and answer["text"] == "Plain answer."
     notices = [p for p in answer["content"] if p["type"] == "notice"]
     assert notices == [{"type": "notice", "code": "tool_skipped",
-                        "message": "The web_search tool is left out: not available on this server."}]
+                        "message": "The web_search tool is left out: web search is not set up on this server "
+                                   "(an admin sets WEB_SEARCH__PROVIDER)."}]
     assert "tools" not in openai_double.requests[0].body
 
 

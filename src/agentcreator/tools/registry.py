@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentcreator.llm.types import FunctionTool
-from agentcreator.tools.base import Tool, ToolContext, ToolFactory
+from agentcreator.tools.base import Tool, ToolContext, ToolError, ToolFactory
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ class ToolRegistry:
                 continue
             try:
                 tools = await factory.tools_for(config, context)
+            except ToolError as exc:  # not set up, or down: said in the answer
+                toolset.skipped.append({"type": kind, "reason": exc.message})
+                continue
             except Exception as exc:  # a broken config or a backend that is down: say so, run without
                 log.warning("tool factory %s failed: %s", kind, exc, exc_info=True)
                 toolset.skipped.append({"type": kind, "reason": str(exc) or type(exc).__name__})
