@@ -2,7 +2,7 @@
 // through its control route) shows each tool call as a card that streams, with its arguments and state.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { launch, newUserPage, register, shot, uniqueEmail } from './helpers.mjs'
+import { BASE_URL, launch, newUserPage, register, shot, uniqueEmail } from './helpers.mjs'
 
 const DOUBLE_URL = process.env.DOUBLE_URL ?? ''
 let browser
@@ -62,6 +62,42 @@ test('a tool call streams into a card, and the form says the model can call tool
   await page.reload()
   await page.getByTestId('tool-call').last().waitFor()
   assert.equal(await page.getByTestId('tool-call-status').last().textContent(), 'Waiting for the caller')
+  assert.deepEqual(errors, [])
+  await context.close()
+})
+
+test('a server-side HTTP function runs and its result streams into the card', { skip: !DOUBLE_URL }, async () => {
+  const { page, context, errors } = await newUserPage(browser)
+  await register(page, { name: 'Ops Tester', email: uniqueEmail('ops') })
+
+  await page.goto('/assistants/new')
+  await page.getByLabel('Name', { exact: true }).fill('Ops helper')
+  await page.getByTestId('model-picker').click()
+  await page.getByRole('option', { name: /double\/gpt-4o-mini/ }).click()
+  await page.getByRole('button', { name: 'Add tool' }).click()
+  await page.getByRole('menuitem', { name: /^Function/ }).click()
+  await page.getByLabel('Function name').fill('server_status')
+  await page.getByLabel('An HTTP endpoint (the server calls it)').check()
+  await page.getByLabel('URL', { exact: true }).fill(`${BASE_URL}/health/ready`)
+  await page.getByRole('button', { name: 'Create assistant' }).click()
+  await page.waitForURL((url) => url.pathname === '/assistants')
+
+  await page.getByTestId('assistant-card').filter({ hasText: 'Ops helper' }).getByRole('button', { name: 'Start chat' }).click()
+  await page.waitForURL(/\/chat\/[^/]+$/)
+  await script(
+    { text: ['Checking the server.'], tool_calls: [{ name: 'server_status', arguments: ['{}'] }] },
+    { text: ['The server ', 'is ready: ', 'the database answers.'], chunk_delay: 0.05 },
+  )
+  await page.getByLabel('Message', { exact: true }).fill('Is the server healthy?')
+  await page.keyboard.press('Enter')
+  await page.locator('[data-testid="message"][data-role="assistant"][data-status="complete"]').waitFor({ timeout: 20_000 })
+  const card = page.getByTestId('tool-call').last()
+  assert.equal(await card.getByTestId('tool-call-status').textContent(), 'Done')
+  await card.getByRole('button').click()
+  assert.match(await card.getByTestId('tool-call-output').textContent(), /"database": ?"ok"/)
+  const texts = await page.locator('[data-testid="message"][data-role="assistant"]').last().getByTestId('message-text').allTextContents()
+  assert.deepEqual(texts.map((t) => t.trim()), ['Checking the server.', 'The server is ready: the database answers.'])
+  await shot(page, 'chat-tool-result')
   assert.deepEqual(errors, [])
   await context.close()
 })

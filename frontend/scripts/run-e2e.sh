@@ -36,6 +36,8 @@ PYTHONPATH="$ROOT" "$PY" -m tests.llm.openai_double --port "$DOUBLE_PORT" >"$DAT
 DOUBLE=$!
 export LLM__COMPATIBLE_ENDPOINTS="[{\"name\": \"double\", \"base_url\": \"http://127.0.0.1:$DOUBLE_PORT/v1\", \"models\": [{\"name\": \"gpt-4o-mini\", \"tools\": true}]}]"
 export DOUBLE_URL="http://127.0.0.1:$DOUBLE_PORT"
+# HTTP function tools in the specs call this server's own /health/ready: admit it past the SSRF guard.
+export OUTBOUND__ALLOW_HOSTS="127.0.0.1:$PORT"
 
 export DATA_DIR="$DATA" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
   AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1
