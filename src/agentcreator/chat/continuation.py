@@ -15,14 +15,14 @@ writable again (the foreign key sets ``continued_in_id`` back to NULL).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentcreator.billing import Billing, CallTarget, Reservation
+from agentcreator.billing import Billing, CallTarget
+from agentcreator.billing.metered import metered
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.context import plan_context
@@ -33,7 +33,7 @@ from agentcreator.db.models import Assistant, Conversation, Message
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider
-from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest, Usage
+from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
@@ -113,9 +113,7 @@ class Continuations:
         provider, info = await self._resolve(assistant.model)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=old.id)
         carried = self._carried(assistant, provider, info, branch)
-        summary, usage, reservation = await self._summarise(provider, info, target, old, branch)
-        async with transaction(self._sessions) as session:  # the summary was paid for, whatever follows
-            await self._billing.record(session, target, reservation, kind="summary", usage=usage)
+        summary, source = await self._summarise(provider, info, target, old, branch)
         async with transaction(self._sessions) as session:
             locked = await turn_repo.lock_owned_conversation(session, user_id, old.id)
             if locked is None:
@@ -139,7 +137,7 @@ class Continuations:
             locked.continued_in_id = new.id
             await session.flush()
             new_id_ = new.id
-        await self._announce(old.id, new_id_, "extract" if usage is None else "model")
+        await self._announce(old.id, new_id_, source)
         return Continued(conversation_id=new_id_, continued_from=old.id)
 
     def _carried(self, assistant: Assistant, provider: ModelProvider, info: ModelInfo,
@@ -159,7 +157,8 @@ class Continuations:
         return plan.kept
 
     async def _summarise(self, provider: ModelProvider, info: ModelInfo, target: CallTarget, old: Conversation,
-                         branch: list[Message]) -> tuple[str, Usage | None, Reservation | None]:
+                         branch: list[Message]) -> tuple[str, str]:
+        """The summary for the new conversation, and whether the model wrote it ("model") or it is an extract."""
         lines = transcript(branch)
         if old.summary:
             lines.insert(0, f"{SUMMARY_HEADING}\n{old.summary}")
@@ -175,27 +174,25 @@ class Continuations:
             kept.insert(0, line)
             used += tokens
         if not kept:
-            return fallback, None, None
+            return fallback, "extract"
         request = ModelRequest(model=info.name, instructions=SUMMARY_PROMPT,
                                messages=[ChatMessage.user("\n\n".join(kept))],
                                max_output_tokens=billing_settings.summary_max_output_tokens, temperature=0.2)
-        reservation: Reservation | None = None
         try:
-            reservation = await self._billing.reserve_now(target, prompt_tokens=used,
-                                                          max_output_tokens=request.max_output_tokens or 0)
-            response = await provider.complete(request)
+            async with metered(self._billing, target, prompt_tokens=used,
+                               max_output_tokens=request.max_output_tokens or 0) as call:
+                text, usage = "", None
+                try:
+                    response = await provider.complete(request)
+                    text, usage = response.text.strip(), response.usage
+                except AppError as exc:
+                    log.info("continuation summary failed (%s); using an extract", exc.code)
+                async with transaction(self._sessions) as session:  # the summary was paid for, whatever follows
+                    await call.record(session, kind="summary", usage=usage)
         except PaymentRequired:
             log.info("no budget left for a continuation summary; using an extract")
-            return fallback, None, None
-        except AppError as exc:
-            log.info("continuation summary failed (%s); using an extract", exc.code)
-            return fallback, None, reservation
-        except BaseException:
-            if reservation is not None:
-                await asyncio.shield(self._billing.release(reservation))
-            raise
-        text = response.text.strip()
-        return (text or fallback), response.usage, reservation
+            return fallback, "extract"
+        return (text, "model") if text and usage is not None else (fallback, "extract")
 
     async def _announce(self, old_id: str, new_id_: str, source: str) -> None:
         """Tell whoever follows the old conversation (SSE, WebSocket) where it continues."""

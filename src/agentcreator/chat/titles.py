@@ -4,7 +4,6 @@ nothing usable, the title falls back to the first words of the user's message.""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -12,12 +11,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
+from agentcreator.billing.metered import MeteredCall, metered
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.core.errors import AppError, PaymentRequired
 from agentcreator.db.models import Conversation
 from agentcreator.db.session import transaction
-from agentcreator.llm.types import ChatMessage, ModelRequest
+from agentcreator.llm.types import ChatMessage, ModelRequest, Usage
 
 if TYPE_CHECKING:
     from agentcreator.chat.runner import TurnPlan
@@ -51,34 +51,36 @@ class TitleWriter:
         request = ModelRequest(model=plan.request.model, instructions=_PROMPT,
                                messages=[ChatMessage.user(user_text[:2000])], max_output_tokens=16,
                                temperature=0.2)
-        usage = None
-        reservation = None
         title = fallback_title(user_text)
+        prompt_tokens = plan.provider.count_tokens(request.model, request.messages, request.instructions)
         try:
-            reservation = await self._billing.reserve_now(
-                plan.target, prompt_tokens=plan.provider.count_tokens(request.model, request.messages,
-                                                                      request.instructions),
-                max_output_tokens=request.max_output_tokens or 16)
-            response = await plan.provider.complete(request)
-            usage = response.usage
-            title = clean_title(response.text) or title
+            async with metered(self._billing, plan.target, prompt_tokens=prompt_tokens,
+                               max_output_tokens=request.max_output_tokens or 16) as call:
+                usage = None
+                try:
+                    response = await plan.provider.complete(request)
+                    usage = response.usage
+                    title = clean_title(response.text) or title
+                except AppError as exc:
+                    log.info("title generation failed (%s); using the first words instead", exc.code)
+                retitled = await self._save(plan.conversation_id, title, call, usage)
         except PaymentRequired:
             log.info("no budget left for a generated title; using the first words instead")
-        except AppError as exc:
-            log.info("title generation failed (%s); using the first words instead", exc.code)
-        except BaseException:  # cancelled (shutdown): give the reservation back, then go on stopping
-            if reservation is not None:
-                await asyncio.shield(self._billing.release(reservation))
-            raise
-        async with transaction(self._sessions) as session:
-            # Lock order everywhere: the conversation row, then the budget ledger (no deadlocks).
-            conversation = await session.get(Conversation, plan.conversation_id)
-            retitled = conversation is not None and conversation.title == DEFAULT_TITLE
-            if conversation is not None and retitled:
-                conversation.title = title
-                await session.flush()
-            await self._billing.record(session, plan.target, reservation, kind="title", usage=usage)
+            retitled = await self._save(plan.conversation_id, title, None, None)
         if not retitled:
             return
         await self._bus.publish(plan.conversation_id, ev.to_wire(
             ev.ConversationUpdated(conversation_id=plan.conversation_id, title=title)))
+
+    async def _save(self, conversation_id: str, title: str, call: MeteredCall | None, usage: Usage | None) -> bool:
+        """Set the title if the conversation still has the default one, and record the call."""
+        async with transaction(self._sessions) as session:
+            # Lock order everywhere: the conversation row, then the budget ledger (no deadlocks).
+            conversation = await session.get(Conversation, conversation_id)
+            retitled = conversation is not None and conversation.title == DEFAULT_TITLE
+            if conversation is not None and retitled:
+                conversation.title = title
+                await session.flush()
+            if call is not None:
+                await call.record(session, kind="title", usage=usage)
+        return retitled

@@ -12,13 +12,13 @@ fails or no budget is left, the summary simply stays as it was.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
+from agentcreator.billing.metered import metered
 from agentcreator.core.errors import AppError, PaymentRequired
 from agentcreator.db.models import Conversation, Message
 from agentcreator.db.session import session_scope, transaction
@@ -85,30 +85,23 @@ class WindowSummarizer:
         request = ModelRequest(model=plan.request.model, instructions=_PROMPT,
                                messages=[ChatMessage.user(_prompt_text(previous, folding))],
                                max_output_tokens=MAX_OUTPUT_TOKENS, temperature=0.2)
-        reservation = None
+        prompt_tokens = plan.provider.count_tokens(request.model, request.messages, request.instructions)
         try:
-            reservation = await self._billing.reserve_now(
-                plan.target, prompt_tokens=plan.provider.count_tokens(request.model, request.messages,
-                                                                      request.instructions),
-                max_output_tokens=MAX_OUTPUT_TOKENS)
-            response = await plan.provider.complete(request)
+            async with metered(self._billing, plan.target, prompt_tokens=prompt_tokens,
+                               max_output_tokens=MAX_OUTPUT_TOKENS) as call:
+                summary, usage = None, None
+                try:
+                    response = await plan.provider.complete(request)
+                    summary, usage = response.text.strip() or None, response.usage
+                except AppError as exc:
+                    log.info("summarising dropped messages failed (%s); the summary stays as it was", exc.code)
+                async with transaction(self._sessions) as session:
+                    # Lock order everywhere: the conversation row, then the budget ledger (no deadlocks).
+                    conversation = await session.get(Conversation, plan.conversation_id)
+                    if conversation is not None and summary:
+                        conversation.window_summary = summary
+                        conversation.window_summary_through_id = folding[-1].id
+                        await session.flush()
+                    await call.record(session, kind="summary", usage=usage)
         except PaymentRequired:
             log.info("no budget left to summarise dropped messages; the summary stays as it was")
-            return
-        except AppError as exc:
-            log.info("summarising dropped messages failed (%s); the summary stays as it was", exc.code)
-            summary, usage = None, None
-        except BaseException:  # cancelled (shutdown): give the reservation back, then go on stopping
-            if reservation is not None:
-                await asyncio.shield(self._billing.release(reservation))
-            raise
-        else:
-            summary, usage = response.text.strip() or None, response.usage
-        async with transaction(self._sessions) as session:
-            # Lock order everywhere: the conversation row, then the budget ledger (no deadlocks).
-            conversation = await session.get(Conversation, plan.conversation_id)
-            if conversation is not None and summary:
-                conversation.window_summary = summary
-                conversation.window_summary_through_id = folding[-1].id
-                await session.flush()
-            await self._billing.record(session, plan.target, reservation, kind="summary", usage=usage)
