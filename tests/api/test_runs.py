@@ -192,7 +192,8 @@ async def test_a_budget_used_up_between_rounds_ends_the_run_without_overspending
 
 
 async def test_tool_fees_are_priced_and_recorded(
-        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, openai_double: OpenAIDouble,
+        app_state: AppState) -> None:
     openai_double.push(Script(tool_calls=[ToolCallScript("paid_search", ["{}"])]), Script(text=["Found it."]))
     with scripted_functions(app_state.tools):
         _, conversation = await _titled_chat(client, alice, "double/gpt-4o-mini", "paid_search")
@@ -203,6 +204,14 @@ async def test_tool_fees_are_priced_and_recorded(
     records = [r for r in await usage_records(app_state, kind="tool")]
     assert [(r.tool, r.cost_micros, r.tool_calls) for r in records] == [("paid_search", 10_000, 1)]
     assert answer["cost_micros"] == sum(r.cost_micros for r in await usage_records(app_state))
+    # The usage report's tools view: calls and fees by tool, the owner's only.
+    report = (await client.get("/api/usage", params={"group_by": "tool"}, headers=alice.headers)).json()
+    assert [(g["key"], g["calls"], g["cost_micros"]) for g in report["data"]] == [("paid_search", 1, 10_000)]
+    other = (await client.get("/api/usage", params={"group_by": "tool"}, headers=bob.headers)).json()
+    assert other["data"] == []
+    csv = (await client.get("/api/usage/export.csv", params={"kind": "tool"}, headers=alice.headers)).text
+    header, row = csv.strip().splitlines()
+    assert header.endswith("run_id,step_index,tool") and row.endswith(",1,paid_search")
 
 
 async def test_a_model_without_tool_calling_answers_without_them(

@@ -689,7 +689,8 @@ export interface paths {
         };
         /**
          * Usage Report
-         * @description Usage summed by day, assistant, model, conversation, kind or (administrators) user.
+         * @description Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs) or
+         *     (administrators) user.
          */
         get: operations["usage_report"];
         put?: never;
@@ -2141,7 +2142,7 @@ export interface components {
              * Group By
              * @enum {string}
              */
-            group_by: "day" | "assistant" | "model" | "conversation" | "kind" | "user";
+            group_by: "day" | "assistant" | "model" | "conversation" | "kind" | "user" | "tool";
             /**
              * To
              * Format: date-time
@@ -3901,14 +3902,14 @@ export interface operations {
                 from?: string | null;
                 /** @description Exclusive; a bare date includes that day. Default: now */
                 to?: string | null;
-                group_by?: "day" | "assistant" | "model" | "conversation" | "kind" | "user";
+                group_by?: "day" | "assistant" | "model" | "conversation" | "kind" | "user" | "tool";
                 /** @description Administrators: one user's usage */
                 user_id?: string | null;
                 /** @description Administrators: everyone's usage */
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title or summary */
+                /** @description chat, title, summary or tool */
                 kind?: string | null;
             };
             header?: never;
@@ -3950,7 +3951,7 @@ export interface operations {
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title or summary */
+                /** @description chat, title, summary or tool */
                 kind?: string | null;
             };
             header?: never;

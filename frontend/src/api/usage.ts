@@ -3,7 +3,7 @@ import { client, unwrap } from '@/api/client'
 import { toApiError } from '@/api/errors'
 import { authFetch } from '@/api/session'
 
-export type UsageGroupBy = 'day' | 'assistant' | 'model' | 'conversation' | 'kind' | 'user'
+export type UsageGroupBy = 'day' | 'assistant' | 'model' | 'conversation' | 'kind' | 'user' | 'tool'
 
 export interface UsageQuery {
   from?: string

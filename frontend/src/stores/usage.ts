@@ -39,6 +39,8 @@ export const useUsageStore = defineStore('usage', () => {
   const byDay = ref<UsageGroup[]>([])
   const byAssistant = ref<UsageGroup[]>([])
   const byModel = ref<UsageGroup[]>([])
+  /** The tool calls of runs, by tool: calls and fees. */
+  const byTool = ref<UsageGroup[]>([])
   const totals = ref<UsageTotals | null>(null)
   const summary = ref<UsageSummary | null>(null)
   const status = ref<LoadStatus>('idle')
@@ -52,12 +54,13 @@ export const useUsageStore = defineStore('usage', () => {
     error.value = null
     try {
       const q = query.value
-      const [days, assistants, models] = await Promise.all(
-        (['day', 'assistant', 'model'] as const).map((g) => usageApi.report(g, q)))
-      if (mine !== seq || !days || !assistants || !models) return
+      const [days, assistants, models, tools] = await Promise.all(
+        (['day', 'assistant', 'model', 'tool'] as const).map((g) => usageApi.report(g, q)))
+      if (mine !== seq || !days || !assistants || !models || !tools) return
       byDay.value = fillDays(days.data, q.from ?? periodStart('month'))
       byAssistant.value = assistants.data
       byModel.value = models.data
+      byTool.value = tools.data
       totals.value = days.totals
       status.value = 'ready'
     } catch (e) {
@@ -73,5 +76,5 @@ export const useUsageStore = defineStore('usage', () => {
 
   const exportCsv = () => usageApi.exportCsv(query.value)
 
-  return { period, everyone, metric, byDay, byAssistant, byModel, totals, summary, status, error, load, loadSummary, exportCsv }
+  return { period, everyone, metric, byDay, byAssistant, byModel, byTool, totals, summary, status, error, load, loadSummary, exportCsv }
 })

@@ -20,13 +20,15 @@ describe('usage store', () => {
     expect(days.map((d) => [d.key, d.cost_micros])).toEqual([['2026-11-01', 0], ['2026-11-02', 1500], ['2026-11-03', 0]])
   })
 
-  it('loads the day, assistant and model reports for the period and scope', async () => {
+  it('loads the day, assistant, model and tool reports for the period and scope', async () => {
     const spy = vi.spyOn(usageApi, 'report').mockImplementation(async (g) => report(g, g === 'model'
-      ? [{ ...totals, key: 'local/smollm2', label: null }] : []) as never)
+      ? [{ ...totals, key: 'local/smollm2', label: null }]
+      : g === 'tool' ? [{ ...totals, key: 'web_search', label: null, cost_micros: 10_000 }] : []) as never)
     const usage = useUsageStore()
     usage.everyone = true
     await usage.load()
-    expect(spy.mock.calls.map((c) => c[0])).toEqual(['day', 'assistant', 'model'])
+    expect(spy.mock.calls.map((c) => c[0])).toEqual(['day', 'assistant', 'model', 'tool'])
+    expect(usage.byTool.map((g) => [g.key, g.cost_micros])).toEqual([['web_search', 10_000]])
     expect(spy.mock.calls[0]?.[1]).toMatchObject({ all: true, from: periodStart('month') })
     expect(usage.byModel[0]?.key).toBe('local/smollm2')
     expect(usage.totals?.cost_micros).toBe(1500)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentcreator.db.models import Assistant, Conversation, UsageRecord, User
 from agentcreator.db.types import new_id, utcnow
 
-GroupBy = Literal["day", "assistant", "model", "conversation", "kind", "user"]
+GroupBy = Literal["day", "assistant", "model", "conversation", "kind", "user", "tool"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def _key_columns(group_by: GroupBy) -> list[Any]:
         "conversation": [UsageRecord.conversation_id],
         "kind": [UsageRecord.kind],
         "user": [UsageRecord.user_id],
+        "tool": [UsageRecord.tool],
     }[group_by]
 
 
@@ -79,6 +80,8 @@ def _key_text(group_by: GroupBy, values: Sequence[Any]) -> str | None:
 async def grouped(session: AsyncSession, where: UsageFilter, group_by: GroupBy) -> list[dict[str, Any]]:
     keys = _key_columns(group_by)
     stmt: Select[Any] = select(*keys, *_measures()).where(*where.conditions()).group_by(*keys).order_by(*keys)
+    if group_by == "tool":  # the tool calls of runs (their fees); model calls have no tool
+        stmt = stmt.where(UsageRecord.kind == "tool")
     rows = (await session.execute(stmt)).all()
     out = []
     for row in rows:

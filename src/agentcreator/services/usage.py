@@ -28,7 +28,8 @@ from agentcreator.repositories.usage import GroupBy, UsageFilter
 
 CSV_COLUMNS = ("created_at", "user_id", "user_email", "assistant_id", "conversation_id", "message_id", "kind",
                "provider", "model", "input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens",
-               "tool_calls", "estimated", "priced", "price_version", "cost_micros", "cost_usd")
+               "tool_calls", "estimated", "priced", "price_version", "cost_micros", "cost_usd", "run_id", "step_index",
+               "tool")
 _PAGE = 1000
 
 
@@ -100,7 +101,7 @@ async def export_csv(sessions: async_sessionmaker[AsyncSession], where: UsageFil
                 record.message_id, record.kind, record.provider, record.model, record.input_tokens,
                 record.cached_input_tokens, record.output_tokens, record.reasoning_tokens, record.tool_calls,
                 str(record.estimated).lower(), str(record.priced).lower(), record.price_version,
-                record.cost_micros, _usd(record.cost_micros))])
+                record.cost_micros, _usd(record.cost_micros), record.run_id, record.step_index, record.tool)])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

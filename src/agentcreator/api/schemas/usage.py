@@ -31,7 +31,7 @@ class UsageGroup(UsageTotals):
 class UsageReport(BaseModel):
     from_: datetime = Field(alias="from")
     to: datetime
-    group_by: Literal["day", "assistant", "model", "conversation", "kind", "user"]
+    group_by: Literal["day", "assistant", "model", "conversation", "kind", "user", "tool"]
     user_id: str | None = Field(description="whose usage; null: everyone (administrators)")
     data: list[UsageGroup]
     totals: UsageTotals
