@@ -58,8 +58,14 @@ def sandbox_root() -> Iterator[Path]:
 
 
 @pytest.fixture
-async def manager(sandbox_root: Path) -> AsyncIterator[SandboxManager]:
-    settings = sandbox_settings()
+def manager_settings() -> SandboxSettings:
+    """Overridden by modules that want other limits."""
+    return sandbox_settings()
+
+
+@pytest.fixture
+async def manager(sandbox_root: Path, manager_settings: SandboxSettings) -> AsyncIterator[SandboxManager]:
+    settings = manager_settings
     built = SandboxManager(settings, sandbox_root)
     try:
         built.check()

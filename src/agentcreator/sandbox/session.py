@@ -48,8 +48,7 @@ class OutputPump:
         self.done.clear()
 
     def text(self) -> str:
-        return bytes(self._kept + (self._carry if not self.done.is_set() else b"")).decode(
-            "utf-8", errors="replace")
+        return bytes(self._kept + self._carry).decode("utf-8", errors="replace")
 
     def _keep(self, data: bytes) -> None:
         room = self._cap - len(self._kept)
@@ -73,6 +72,9 @@ class OutputPump:
             hold = len(self._marker) - 1
             self._keep(data[:-hold] if len(data) > hold else b"")
             self._carry = data[-hold:] if len(data) > hold else data
+        if self._marker:  # the stream closed (the sandbox died): what was held back is output too
+            self._keep(self._carry)
+            self._carry = b""
         self.done.set()
 
 
