@@ -75,7 +75,7 @@ async def test_writes_outside_mnt_data_fail(manager: SandboxManager) -> None:
     code = """
 results = {}
 for path in ['/evil', '/usr/evil', '/etc/passwd', '/etc/evil', '/opt/env/evil', '/opt/agentcreator/repl.py',
-             '/proc/sys/kernel/hostname', '/mnt/evil']:
+             '/proc/sys/kernel/hostname', '/mnt/evil', '/dev/evil', '/dev/pts/evil']:
     try:
         with open(path, 'w') as f:
             f.write('x')
@@ -88,7 +88,7 @@ results
     result = await manager.run("c1", code)
     assert result.error is None, result.error
     outcome = eval(result.value or "")
-    assert len(outcome) == 8 and "WROTE" not in outcome.values(), outcome
+    assert len(outcome) == 10 and "WROTE" not in outcome.values(), outcome
     assert not on_host("/evil") and not on_host("/usr/evil")
 
 

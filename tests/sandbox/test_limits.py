@@ -98,6 +98,11 @@ async def test_a_file_over_the_size_limit_fails_to_grow(manager: SandboxManager)
     result = await manager.run("c1", code)
     assert result.error is not None and "File too large" in result.error
     assert [f.size for f in result.files] == [8 << 20]  # what fit under the limit
-    tmp = await manager.run("c1", "open('/tmp/fill', 'wb').write(b'0' * (300 << 20))")
-    assert tmp.error is not None and ("No space left" in tmp.error or "File too large" in tmp.error)
+    # scratch space is memory: bounded in total, not only per file
+    for scratch, size in (("/tmp", 256), ("/dev/shm", 64)):
+        code = (f"written = 0\ntry:\n    for i in range(100):\n        with open('{scratch}/fill%d' % i, 'wb') as f:\n"
+                "            f.write(b'0' * (7 << 20))\n        written += 7 << 20\nfinally:\n    print(written >> 20)")
+        filled = await manager.run("c1", code)
+        assert filled.error is not None and "No space left on device" in filled.error, filled
+        assert size - 7 <= int(filled.stdout) <= size, (scratch, filled.stdout)
     assert sorted(uid_processes(uid)) == sorted(baseline)

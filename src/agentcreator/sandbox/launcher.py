@@ -26,6 +26,7 @@ REPL_SOURCE = Path(__file__).with_name("repl_server.py")
 ETC_PASSWD = f"sandbox:x:{INNER_UID}:{INNER_UID}:sandbox:/mnt/data:/usr/sbin/nologin\n"
 ETC_GROUP = f"sandbox:x:{INNER_UID}:\n"
 ETC_HOSTS = "127.0.0.1 localhost sandbox\n"
+SHM_BYTES = 64 << 20
 ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",
     "HOME": "/tmp",
@@ -51,6 +52,9 @@ class LaunchConfig:
 
     def check(self) -> None:
         """Raise SandboxUnavailable, saying what to install, when something is missing."""
+        if os.geteuid() != 0:
+            raise SandboxUnavailable("the code interpreter needs the server to run as root: each sandbox "
+                                     "runs under a uid of its own from the pool")
         if shutil.which(self.bwrap) is None:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make sandbox`")
         if shutil.which(self.prlimit) is None:
@@ -104,6 +108,9 @@ def bwrap_argv(config: LaunchConfig, fds: dict[str, int], work_dir: Path) -> lis
             argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     argv += [
         "--proc", "/proc", "--dev", "/dev",
+        # bwrap's /dev is a tmpfs the sandbox user owns: shared memory gets a small tmpfs of its own
+        # and /dev is made read-only, so neither can fill the host's memory.
+        "--size", str(min(config.limits.tmp_bytes, SHM_BYTES)), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
         "--size", str(config.limits.tmp_bytes), "--tmpfs", "/tmp",
         "--dir", "/etc",
         "--ro-bind-data", str(fds["passwd"]), "/etc/passwd",

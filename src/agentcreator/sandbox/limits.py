@@ -23,6 +23,7 @@ class Limits:
     max_open_files: int
     tmp_bytes: int
     timeout_seconds: float
+    nice: int = 10
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> Limits:
@@ -34,11 +35,13 @@ class Limits:
             max_open_files=settings.max_open_files,
             tmp_bytes=settings.tmp_bytes,
             timeout_seconds=settings.timeout_seconds,
+            nice=settings.nice,
         )
 
     def prlimit_argv(self, prlimit: str = "prlimit") -> list[str]:
-        """``prlimit`` options (soft:hard) for the command that follows ``--``."""
+        """``nice`` and ``prlimit`` (soft:hard) for the command that follows ``--``."""
         return [
+            "nice", "-n", str(self.nice),
             prlimit,
             f"--as={self.memory_bytes}:{self.memory_bytes}",
             # SIGXCPU at the soft limit, SIGKILL a few seconds later if it is caught.

@@ -114,7 +114,7 @@ class SandboxManager:
                 session.previous_end = await session.exit_reason()
             if session.uid is not None:
                 await session.stop()
-                self._release(session)
+                await self._release(session)
             uid = await self._take_uid(session)
             session.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             work_fd = sandbox_files.open_dir(session.work_dir)
@@ -125,7 +125,7 @@ class SandboxManager:
             try:
                 await session.start(uid, self.settings.start_timeout_seconds)
             except SandboxUnavailable:
-                self._release(session)
+                await self._release(session)
                 raise
             session_started = True
         assert session.uid is not None
@@ -143,13 +143,17 @@ class SandboxManager:
         session.previous_end = None
         if outcome.ended:
             session.previous_end = outcome.ended
-            self._release(session)
+            await self._release(session)
         notes = [f"{len(skipped)} more new files not collected: {', '.join(skipped[:10])}"] if skipped else []
-        for stream, cut in (("stdout", outcome.stdout_cut), ("stderr", outcome.stderr_cut)):
+        shown = {}
+        for stream, text, cut in (("stdout", outcome.stdout, outcome.stdout_cut),
+                                  ("stderr", outcome.stderr, outcome.stderr_cut)):
+            shown[stream] = text[: self.settings.output_chars]
+            cut += len(text[self.settings.output_chars:].encode())
             if cut:
                 notes.append(f"{stream} was cut: {cut} more bytes not shown")
         return ExecutionResult(
-            stdout=outcome.stdout[: self.settings.output_chars], stderr=outcome.stderr[: self.settings.output_chars],
+            stdout=shown["stdout"], stderr=shown["stderr"],
             value=outcome.value, error=outcome.error, files=outputs, cpu_seconds=outcome.cpu_seconds,
             duration_seconds=round(time.monotonic() - started, 3), session_started=session_started,
             restarted_because=restarted, ended=outcome.ended, notes=notes)
@@ -196,19 +200,16 @@ class SandboxManager:
                     # polled too: another process (worker) may free a uid of the shared range
                     await asyncio.wait_for(self._slot_freed.wait(), min(remaining, 0.25))
 
-    def _release(self, session: Session) -> None:
+    async def _release(self, session: Session) -> None:
         if session.uid is not None:
             self._uids.give_back(session.uid)
             session.uid = None
-            asyncio.get_running_loop().create_task(self._notify_slot())
-
-    async def _notify_slot(self) -> None:
-        async with self._slot_freed:
-            self._slot_freed.notify_all()
+            async with self._slot_freed:
+                self._slot_freed.notify_all()
 
     async def _end(self, session: Session, reason: str, *, keep_files: bool) -> None:
         await session.stop()
-        self._release(session)
+        await self._release(session)
         session.previous_end = reason
         if not keep_files:
             self._sessions.pop(session.key, None)
