@@ -156,3 +156,9 @@ out
         assert out[name] == (-1, "EPERM"), (name, out[name])
     assert out["caps"] == "0000000000000000"
     assert os.getuid() == 0  # the test runs as root: the denials above are the sandbox's, not ours
+
+
+async def test_the_x32_syscall_door_is_closed(manager: SandboxManager) -> None:
+    # the same syscall numbers with the x32 bit would skip an x86_64-only filter: libseccomp kills
+    result = await manager.run("c1", "import ctypes\nctypes.CDLL(None).syscall(0x40000000 + 101, 16, 1, 0, 0)")
+    assert result.ended == "the Python process ended because it made a forbidden system call (seccomp)"

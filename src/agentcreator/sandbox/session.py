@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MARKER_GRACE_SECONDS = 2.0
 SIGNALS = {9: "it was killed (out of memory or a limit)", 24: "it used up its CPU seconds",
            25: "a file grew over the size limit", 11: "it crashed (segmentation fault)",
-           6: "it aborted"}
+           6: "it aborted", 31: "it made a forbidden system call (seccomp)"}
 
 
 class OutputPump:
