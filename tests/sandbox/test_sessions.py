@@ -116,3 +116,14 @@ async def test_beyond_the_bound_idle_sessions_give_way_and_busy_ones_refuse(sand
         assert (await manager.run("d", "2")).value == "2"  # a slot frees up once a call ends
     finally:
         await manager.close()
+
+
+async def test_processes_threads_and_subprocesses_work_inside(manager: SandboxManager) -> None:
+    code = ("import multiprocessing as mp, concurrent.futures as cf, subprocess\n"
+            "def square(x):\n    return x * x\n"
+            "with mp.Pool(2) as pool:\n    by_process = pool.map(square, range(5))\n"
+            "with cf.ThreadPoolExecutor(4) as ex:\n    by_thread = list(ex.map(square, range(5)))\n"
+            "by_process, by_thread, subprocess.run(['echo', 'hi'], capture_output=True, text=True).stdout")
+    result = await manager.run("c1", code)
+    assert result.error is None, result.error
+    assert result.value == "([0, 1, 4, 9, 16], [0, 1, 4, 9, 16], 'hi\\n')"

@@ -111,8 +111,8 @@ Snapshot = dict[str, tuple[int, int, int]]
 def _files(work_fd: int) -> Iterator[tuple[str, str, int, os.stat_result]]:
     """(relative path, entry name, parent dir fd, lstat) of the regular files, skipping dot entries."""
     for dirpath, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=work_fd):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
             if filename.startswith("."):
                 continue
             try:

@@ -18,6 +18,7 @@ import resource
 import shutil
 import sys
 import traceback
+import types
 
 VALUE_CHARS = 10_000
 WORK_DIR = "/mnt/data"
@@ -45,7 +46,12 @@ def _traceback(exc):
 
 class Interpreter:
     def __init__(self):
-        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        # The user's namespace is a fresh __main__ module, so functions and classes it defines pickle
+        # (multiprocessing) and nothing of this loop is in it.
+        module = types.ModuleType("__main__")
+        module.__dict__["__builtins__"] = __builtins__
+        sys.modules["__main__"] = module
+        self.namespace = module.__dict__
         self.cells = 0
         self.charts = 0
 
