@@ -127,3 +127,25 @@ async def test_processes_threads_and_subprocesses_work_inside(manager: SandboxMa
     result = await manager.run("c1", code)
     assert result.error is None, result.error
     assert result.value == "([0, 1, 4, 9, 16], [0, 1, 4, 9, 16], 'hi\\n')"
+
+
+async def test_a_cancelled_call_ends_its_sandbox(manager: SandboxManager) -> None:
+    await manager.run("c1", "x = 1")
+    uid = session_of(manager, "c1").uid
+    call = asyncio.create_task(manager.run("c1", "import time\ntime.sleep(30)\ny = 2"))
+    await asyncio.sleep(0.5)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert uid_processes(uid) == [] and manager.live_sessions == 0
+    after = await manager.run("c1", "'x' in globals(), 'y' in globals()")
+    assert after.value == "(False, False)" and after.restarted_because == "a call was cancelled while it ran"
+
+
+async def test_a_forged_reply_ends_the_session(manager: SandboxManager) -> None:
+    code = ("import os, json\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n"
+            "        os.write(int(fd), json.dumps({'id': 999, 'value': 'forged'}).encode() + b'\\n')\n"
+            "    except OSError:\n        pass")
+    result = await manager.run("c1", code)
+    assert result.value is None
+    assert result.ended == "the interpreter's reply was unreadable (the code wrote to its reply channel)"

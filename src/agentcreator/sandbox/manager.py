@@ -103,6 +103,11 @@ class SandboxManager:
             session.last_used = time.monotonic()
             try:
                 return await self._run_locked(session, code, files)
+            except asyncio.CancelledError:
+                # The run was stopped mid-call: the code may still be running, so the sandbox goes
+                # (a later call must not read this call's reply).
+                await asyncio.shield(self._abandon(session))
+                raise
             finally:
                 session.last_used = time.monotonic()
 
@@ -199,6 +204,12 @@ class SandboxManager:
                 with contextlib.suppress(TimeoutError):
                     # polled too: another process (worker) may free a uid of the shared range
                     await asyncio.wait_for(self._slot_freed.wait(), min(remaining, 0.25))
+
+    async def _abandon(self, session: Session) -> None:
+        if session.launched is not None or session.uid is not None:
+            await session.stop()
+            await self._release(session)
+            session.previous_end = "a call was cancelled while it ran"
 
     async def _release(self, session: Session) -> None:
         if session.uid is not None:

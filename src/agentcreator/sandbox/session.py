@@ -144,10 +144,16 @@ class Session:
             await launched.process.stdin.drain()
             line = await asyncio.wait_for(launched.replies.readline(), limit_seconds)
             reply = json.loads(line) if line else None
+            if reply is not None and reply.get("id") != self.calls:
+                raise ValueError(f"a reply to another request: {line[:200]!r}")
         except TimeoutError:
             outcome.ended = f"the call ran longer than {limit_seconds:g} seconds and was stopped"
             reply = None
-        except (OSError, ValueError) as exc:  # a broken pipe or a garbled reply: the interpreter is gone
+        except ValueError as exc:  # garbled, oversized or forged by the code: the session can't be trusted
+            log.info("sandbox %s: bad reply: %r", self.key, exc)
+            outcome.ended = "the interpreter's reply was unreadable (the code wrote to its reply channel)"
+            reply = None
+        except OSError as exc:  # a broken pipe: the interpreter is gone
             log.info("sandbox %s: reply failed: %r", self.key, exc)
             reply = None
         if reply is None and outcome.ended is None:
