@@ -20,8 +20,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   else sudo apt-get install -y -q "${missing[@]}"; fi
 fi
 
-if [ -f "$STAMP" ] && [ "$STAMP" -nt "$REQS" ] && [ "$STAMP" -nt "$0" ]; then exit 0; fi
 version=$("$SANDBOX_PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+# Up to date: built for this Python version, after the last change to the list and to this script.
+if [ -f "$STAMP" ] && [ "$STAMP" -nt "$REQS" ] && [ "$STAMP" -nt "$0" ] && [ "$(cat "$STAMP")" = "$version" ]; then
+  exit 0
+fi
 echo "building the sandbox's Python environment in $ENV_DIR for Python $version (numpy, pandas, matplotlib, openpyxl)"
 rm -rf "$ENV_DIR.tmp"
 mkdir -p "$ENV_DIR.tmp"
@@ -34,4 +37,4 @@ env -i PYTHONPATH="$ENV_DIR.tmp/site" MPLCONFIGDIR="$ENV_DIR.tmp/mplconfig" MPLB
 chmod -R a+rX "$ENV_DIR.tmp"
 rm -rf "$ENV_DIR"
 mv "$ENV_DIR.tmp" "$ENV_DIR"
-touch "$STAMP"
+echo "$version" > "$STAMP"
