@@ -142,10 +142,27 @@ async def test_a_cancelled_call_ends_its_sandbox(manager: SandboxManager) -> Non
     assert after.value == "(False, False)" and after.restarted_because == "a call was cancelled while it ran"
 
 
-async def test_a_forged_reply_ends_the_session(manager: SandboxManager) -> None:
+@pytest.mark.parametrize("forged", ["{'id': 999, 'value': 'forged'}", "[1]", "{'id': 1, 'value': 5}", "'x' * 2_000_000"])
+async def test_a_forged_reply_ends_the_session(manager: SandboxManager, forged: str) -> None:
     code = ("import os, json\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n"
-            "        os.write(int(fd), json.dumps({'id': 999, 'value': 'forged'}).encode() + b'\\n')\n"
+            f"        os.write(int(fd), json.dumps({forged}).encode() + b'\\n')\n"
             "    except OSError:\n        pass")
     result = await manager.run("c1", code)
     assert result.value is None
     assert result.ended == "the interpreter's reply was unreadable (the code wrote to its reply channel)"
+
+
+async def test_two_workers_share_the_uid_range_and_never_one_work_directory(sandbox_root: Path) -> None:
+    settings = sandbox_settings(max_sessions=2, queue_seconds=0.3)
+    first, second = SandboxManager(settings, sandbox_root), SandboxManager(settings, sandbox_root)
+    try:
+        await first.run("c1", "x = 1")
+        await second.run("c2", "x = 2")
+        assert session_of(first, "c1").uid != session_of(second, "c2").uid  # the uid locks are shared
+        with pytest.raises(SandboxBusy, match="busy in another server process"):
+            await second.run("c1", "x")
+        await first.end_session("c1")
+        assert (await second.run("c1", "'x' in globals()")).value == "False"
+    finally:
+        await first.close()
+        await second.close()

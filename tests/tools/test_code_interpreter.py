@@ -63,17 +63,21 @@ async def test_a_traceback_is_an_error_result_the_model_reads(manager: SandboxMa
     assert "NameError: name 'undefined_name' is not defined" in result.output
 
 
-async def test_a_timeout_and_the_restart_are_told(manager: SandboxManager) -> None:
+async def test_a_timeout_and_the_restart_are_told(sandbox_root: Path) -> None:
+    manager = SandboxManager(sandbox_settings(timeout_seconds=2.0), sandbox_root)
     tool = CodeInterpreterTool(manager)
-    await tool.run({"code": "x = 1"}, ALICE)
-    stopped = await tool.run({"code": "import time\ntime.sleep(30)"}, ALICE)
-    assert stopped.is_error and stopped.metadata["ended"] is not None
-    assert stopped.output == ("[The Python session ended: the call ran longer than 4 seconds and was stopped. "
-                              "Its variables are lost; the next call starts a new session with the files "
-                              "in /mnt/data.]")
-    fresh = await tool.run({"code": "'x' in globals()"}, ALICE)
-    assert fresh.output.startswith("[New Python session: the previous one ended because the call ran longer")
-    assert fresh.output.endswith("Result:\nFalse") and fresh.billable_calls == 1
+    try:
+        await tool.run({"code": "x = 1"}, ALICE)
+        stopped = await tool.run({"code": "import time\ntime.sleep(30)"}, ALICE)
+        assert stopped.is_error and stopped.metadata["ended"] is not None
+        assert stopped.output == ("[The Python session ended: the call ran longer than 2 seconds and was stopped. "
+                                  "Its variables are lost; the next call starts a new session with the files "
+                                  "in /mnt/data.]")
+        fresh = await tool.run({"code": "'x' in globals()"}, ALICE)
+        assert fresh.output.startswith("[New Python session: the previous one ended because the call ran longer")
+        assert fresh.output.endswith("Result:\nFalse") and fresh.billable_calls == 1
+    finally:
+        await manager.close()
 
 
 @pytest.mark.parametrize("arguments", [{}, {"code": ""}, {"code": "   "}, {"code": 42}, {"code": "x" * 100_001}])

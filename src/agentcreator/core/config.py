@@ -131,7 +131,7 @@ class SandboxSettings(BaseModel):
     max_open_files: int = Field(256, ge=32)
     tmp_bytes: int = Field(256 << 20, ge=1 << 20)  # the tmpfs at /tmp
     # CPU priority of sandboxes (nice value): busy sandboxes yield to the server's own work.
-    nice: int = Field(10, ge=0, le=19)
+    nice: int = Field(19, ge=0, le=19)
     # What the model reads: stdout and stderr are each cut at this many characters (with a note).
     output_chars: int = Field(20_000, ge=1000)
     # Files reported back per call (the rest are listed as skipped).

@@ -23,7 +23,7 @@ class Limits:
     max_open_files: int
     tmp_bytes: int
     timeout_seconds: float
-    nice: int = 10
+    nice: int = 19
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> Limits:

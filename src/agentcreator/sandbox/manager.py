@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -75,6 +76,7 @@ class SandboxManager:
             # traversable (0711, not listable); each work directory is 0700 and owned by its uid.
             (self.root / "work").mkdir(parents=True, exist_ok=True)
             (self.root / "outbox").mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.root / "locks").mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.root, 0o711)
             os.chmod(self.root / "work", 0o711)
             os.chmod(self.root / "outbox", 0o700)
@@ -120,7 +122,12 @@ class SandboxManager:
             if session.uid is not None:
                 await session.stop()
                 await self._release(session)
-            uid = await self._take_uid(session)
+            await self._lock_work_dir(session)
+            try:
+                uid = await self._take_uid(session)
+            except BaseException:
+                await self._release(session)
+                raise
             session.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             work_fd = sandbox_files.open_dir(session.work_dir)
             try:
@@ -181,6 +188,24 @@ class SandboxManager:
             sandbox_files.copy_in(work_fd, Path(item.path), name, session.uid, self.settings.max_file_bytes)
             session.inputs[name] = source
 
+    async def _lock_work_dir(self, session: Session) -> None:
+        """Hold the work directory's lock for the interpreter's life: with several workers, one
+        conversation's directory is used by one sandbox at a time."""
+        deadline = time.monotonic() + self.settings.queue_seconds
+        path = self.root / "locks" / f"{session.work_dir.name}.lock"
+        while session.dir_lock is None:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise SandboxBusy("This conversation's code session is busy in another server process; "
+                                      "try again shortly.") from None
+                await asyncio.sleep(0.1)
+                continue
+            session.dir_lock = fd
+
     async def _take_uid(self, session: Session) -> int:
         """A uid for ``session``: a free one, else the least recently used idle session's, else wait
         up to ``queue_seconds`` for one, else refuse."""
@@ -212,6 +237,9 @@ class SandboxManager:
             session.previous_end = "a call was cancelled while it ran"
 
     async def _release(self, session: Session) -> None:
+        if session.dir_lock is not None:
+            os.close(session.dir_lock)
+            session.dir_lock = None
         if session.uid is not None:
             self._uids.give_back(session.uid)
             session.uid = None

@@ -16,6 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentcreator.sandbox import uids
 from agentcreator.sandbox.errors import SandboxUnavailable
@@ -78,6 +79,17 @@ class OutputPump:
         self.done.set()
 
 
+def _check_reply(reply: object, call: int) -> dict[str, Any]:
+    """The loop's reply to call ``call``; ValueError for anything else (the code can write to the pipe)."""
+    if not isinstance(reply, dict) or reply.get("id") != call:
+        raise ValueError(f"not a reply to call {call}")
+    value, error, cpu = reply.get("value"), reply.get("error"), reply.get("cpu_seconds", 0.0)
+    if not all(item is None or isinstance(item, str) for item in (value, error)) or \
+            not isinstance(cpu, int | float):
+        raise ValueError("a malformed reply")
+    return {"value": value, "error": error, "cpu_seconds": float(cpu)}
+
+
 @dataclass
 class CallOutcome:
     stdout: str = ""
@@ -107,6 +119,8 @@ class Session:
     inputs: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Why the previous interpreter ended, told with the next call's result.
     previous_end: str | None = None
+    # The flock on the work directory (manager.py), held while an interpreter may use it.
+    dir_lock: int | None = None
     _pumps: tuple[OutputPump, OutputPump] | None = None
 
     @property
@@ -143,9 +157,7 @@ class Session:
             launched.process.stdin.write(json.dumps(request).encode() + b"\n")
             await launched.process.stdin.drain()
             line = await asyncio.wait_for(launched.replies.readline(), limit_seconds)
-            reply = json.loads(line) if line else None
-            if reply is not None and reply.get("id") != self.calls:
-                raise ValueError(f"a reply to another request: {line[:200]!r}")
+            reply = _check_reply(json.loads(line), self.calls) if line else None
         except TimeoutError:
             outcome.ended = f"the call ran longer than {limit_seconds:g} seconds and was stopped"
             reply = None
@@ -159,8 +171,7 @@ class Session:
         if reply is None and outcome.ended is None:
             outcome.ended = await self.exit_reason()
         if reply is not None:
-            outcome.value, outcome.error = reply.get("value"), reply.get("error")
-            outcome.cpu_seconds = float(reply.get("cpu_seconds") or 0.0)
+            outcome.value, outcome.error, outcome.cpu_seconds = reply["value"], reply["error"], reply["cpu_seconds"]
             remaining = max(0.1, min(MARKER_GRACE_SECONDS, deadline - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(p.done.wait() for p in pumps)), remaining)
@@ -208,6 +219,8 @@ class Session:
             if left:
                 log.error("sandbox uid %s: processes %s survived SIGKILL", self.uid, left)
         if self._pumps is not None:
+            # every writer is dead: let the pumps read what is left in the pipes, up to their EOF
+            await asyncio.wait([pump.task for pump in self._pumps], timeout=0.5)
             for pump in self._pumps:
                 pump.task.cancel()
             self._pumps = None

@@ -13,6 +13,7 @@ import ctypes
 import fcntl
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -97,6 +98,7 @@ class UidPool:
         self.uids = range(base, base + size)
         self._lock_dir = lock_dir
         self._held: dict[int, int] = {}  # uid -> fd of its lock file
+        self._mutex = threading.Lock()  # take() runs in worker threads
 
     @property
     def free(self) -> int:
@@ -105,6 +107,13 @@ class UidPool:
     def take(self) -> int | None:
         """A uid no one else holds, with nothing running under it; None when all are in use."""
         self._lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._mutex:
+            uid = self._lock_one()
+        if uid is not None:
+            kill_all(uid)  # leftovers of a crashed app
+        return uid
+
+    def _lock_one(self) -> int | None:
         for uid in self.uids:
             if uid in self._held:
                 continue
@@ -115,11 +124,11 @@ class UidPool:
                 os.close(fd)
                 continue
             self._held[uid] = fd
-            kill_all(uid)  # leftovers of a crashed app
             return uid
         return None
 
     def give_back(self, uid: int) -> None:
-        fd = self._held.pop(uid, None)
+        with self._mutex:
+            fd = self._held.pop(uid, None)
         if fd is not None:
             os.close(fd)  # closing drops the lock
