@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,14 @@ async def test_a_file_over_the_size_limit_fails_to_grow(manager: SandboxManager)
         assert filled.error is not None and "No space left on device" in filled.error, filled
         assert size - 7 <= int(filled.stdout) <= size, (scratch, filled.stdout)
     assert sorted(uid_processes(uid)) == sorted(baseline)
+
+
+async def test_the_session_s_cpu_seconds_are_bounded(sandbox_root: Path) -> None:
+    manager = SandboxManager(sandbox_settings(cpu_seconds=1, timeout_seconds=10.0), sandbox_root)
+    try:
+        uid, _ = await started(manager)
+        result = await manager.run("c1", "while True:\n    pass")
+        assert result.ended == "the Python process ended because it used up its CPU seconds"
+        assert uid_processes(uid) == []
+    finally:
+        await manager.close()
