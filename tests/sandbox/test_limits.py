@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -118,3 +119,23 @@ async def test_the_session_s_cpu_seconds_are_bounded(sandbox_root: Path) -> None
         assert uid_processes(uid) == []
     finally:
         await manager.close()
+
+
+async def test_mnt_data_cannot_fill_the_host_disk(sandbox_root: Path) -> None:
+    manager = SandboxManager(sandbox_settings(work_bytes=32 << 20), sandbox_root)
+    try:
+        code = ("written = 0\ntry:\n    for i in range(100):\n        with open(f'/mnt/data/part{i}', 'wb') as f:\n"
+                "            f.write(b'0' * (7 << 20))\n        written += 7 << 20\nfinally:\n    print(written >> 20)")
+        result = await manager.run("c1", code)
+        assert result.error is not None and "No space left on device" in result.error
+        assert 25 <= int(result.stdout) <= 32
+        work = session_of(manager, "c1").work_dir
+        assert is_mount(work)
+        await manager.end_session("c1")
+        assert not is_mount(work) and not work.exists()
+    finally:
+        await manager.close()
+
+
+def is_mount(path: Path) -> bool:
+    return os.path.ismount(path)

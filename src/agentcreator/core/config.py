@@ -130,6 +130,8 @@ class SandboxSettings(BaseModel):
     max_file_bytes: int = Field(100 << 20, ge=1 << 20)
     max_open_files: int = Field(256, ge=32)
     tmp_bytes: int = Field(256 << 20, ge=1 << 20)  # the tmpfs at /tmp
+    # The size of each session's /mnt/data (a tmpfs the host mounts when it may; docs/sandbox.md).
+    work_bytes: int = Field(512 << 20, ge=16 << 20)
     # CPU priority of sandboxes (nice value): busy sandboxes yield to the server's own work.
     nice: int = Field(19, ge=0, le=19)
     # What the model reads: stdout and stderr are each cut at this many characters (with a note).

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agentcreator.core.config import SandboxSettings, Settings
 from agentcreator.sandbox import files as sandbox_files
+from agentcreator.sandbox import workdir
 from agentcreator.sandbox.errors import SandboxBusy, SandboxUnavailable
 from agentcreator.sandbox.files import InputFile, OutputFile
 from agentcreator.sandbox.launcher import LaunchConfig, require_reachable
@@ -129,6 +130,7 @@ class SandboxManager:
                 await self._release(session)
                 raise
             session.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            await asyncio.to_thread(workdir.mount_limited, session.work_dir, self.settings.work_bytes, uid)
             work_fd = sandbox_files.open_dir(session.work_dir)
             try:
                 await asyncio.to_thread(sandbox_files.chown_tree, work_fd, uid)
@@ -253,6 +255,7 @@ class SandboxManager:
         if not keep_files:
             self._sessions.pop(session.key, None)
             self._remember(session.key, reason)
+            await asyncio.to_thread(workdir.unmount, session.work_dir)
             await asyncio.to_thread(shutil.rmtree, session.work_dir, True)
             await asyncio.to_thread(shutil.rmtree, session.outbox, True)
 
