@@ -58,8 +58,8 @@ async def test_unchanged_inputs_are_not_copied_again(manager: SandboxManager, tm
     await manager.run("c1", "open('data.txt', 'a').write('+edit')", [InputFile("data.txt", data)])
     kept = await manager.run("c1", "open('data.txt').read()", [InputFile("data.txt", data)])
     assert kept.value == "'v1+edit'"
-    data.write_text("v2")  # a new upload under the same name
-    assert (await manager.run("c1", "open('data.txt').read()", [InputFile("data.txt", data)])).value == "'v2'"
+    data.write_text("v2")  # a new upload under the same name, given as a (name, path) pair
+    assert (await manager.run("c1", "open('data.txt').read()", [("data.txt", data)])).value == "'v2'"
 
 
 async def test_two_sessions_at_once_are_isolated(manager: SandboxManager) -> None:

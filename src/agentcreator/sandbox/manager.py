@@ -89,9 +89,12 @@ class SandboxManager:
     def live_sessions(self) -> int:
         return sum(1 for s in self._sessions.values() if s.alive)
 
-    async def run(self, session_key: str, code: str, files: Sequence[InputFile] = ()) -> ExecutionResult:
+    async def run(self, session_key: str, code: str,
+                  files: Sequence[InputFile | tuple[str, Path]] = ()) -> ExecutionResult:
         """Run ``code`` in the session of ``session_key`` (started if needed), after copying ``files``
-        into /mnt/data; returns the output and the files the code created or changed."""
+        (``InputFile`` or ``(name, host path)`` pairs) into /mnt/data; returns the output and the
+        files the code created or changed."""
+        inputs = [item if isinstance(item, InputFile) else InputFile(str(item[0]), Path(item[1])) for item in files]
         await asyncio.to_thread(self.check)
         self._start_reaper()
         session = self._sessions.get(session_key)
@@ -105,7 +108,7 @@ class SandboxManager:
         async with session.lock:
             session.last_used = time.monotonic()
             try:
-                return await self._run_locked(session, code, files)
+                return await self._run_locked(session, code, inputs)
             except asyncio.CancelledError:
                 # The run was stopped mid-call: the code may still be running, so the sandbox goes
                 # (a later call must not read this call's reply).
