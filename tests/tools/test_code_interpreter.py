@@ -13,7 +13,10 @@ from agentcreator.sandbox import InputFile, SandboxManager
 from agentcreator.tools.base import ToolContext, ToolError
 from agentcreator.tools.code_interpreter import CodeInterpreterFactory, CodeInterpreterTool
 from agentcreator.tools.registry import ToolRegistry
-from tests.sandbox.conftest import sandbox_settings
+from tests.sandbox.conftest import manager, manager_settings, sandbox_root, sandbox_settings
+
+# The sandbox suite's fixtures (real sandboxes), used here by name.
+__all__ = ["manager", "manager_settings", "sandbox_root"]
 
 ALICE = ToolContext(user_id="u-alice", conversation_id="conv-a", assistant_id="asst-1", run_id="r1", call_id="c1")
 BOB = ToolContext(user_id="u-bob", conversation_id="conv-b", assistant_id="asst-2", run_id="r2", call_id="c2")
