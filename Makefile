@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 # cache (~/.cache/pip), so only the first install on a machine pays for it.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install frontend migrate serve services test-python lint clean bench
+.PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox
 
-run: install frontend migrate serve
+run: install sandbox frontend migrate serve
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The code interpreter (docs/sandbox.md): bubblewrap + libseccomp from Debian when missing, and the
+# sandbox's own Python packages in .sandbox-env/ (outside the app's venv; rebuilt when its list changes).
+sandbox: install
+	@PIP=$(PIP) scripts/build-sandbox-env.sh
 
 frontend:
 	@if [ -f frontend/package.json ]; then scripts/build-frontend.sh; else echo "(no frontend yet: serving the placeholder page)"; fi
@@ -35,7 +40,7 @@ serve: install
 services:
 	@scripts/ensure-services.sh
 
-test: install services
+test: install sandbox services
 	@scripts/run-tests.sh
 
 lint: install
@@ -45,5 +50,9 @@ bench: install
 	@test -x $(VENV)/bin/py-spy || $(PIP) install --quiet -e '.[bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+# The code interpreter's targets (cold start, warm round trip, a 10k-row chart): docs/sandbox.md.
+bench-sandbox: install sandbox
+	$(PY) -m bench.sandbox $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist
+	rm -rf $(VENV) .sandbox-env frontend/node_modules frontend/dist

@@ -20,8 +20,10 @@ from agentcreator.db.session import create_engine, create_session_factory, trans
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.sandbox import SandboxManager
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
+from agentcreator.tools.code_interpreter import CodeInterpreterFactory
 from agentcreator.tools.http_functions import FunctionToolFactory
 from agentcreator.tools.web_search import WebSearchToolFactory
 
@@ -44,6 +46,7 @@ class AppState:
     providers: ProviderService
     billing: Billing
     outbound: OutboundGuard  # the one way out to the network for tools and fetched URLs (SSRF guard)
+    sandbox: SandboxManager  # the code interpreter's sessions (started on first use)
     tools: ToolRegistry
     chat: ChatService
 
@@ -61,7 +64,9 @@ class AppState:
         models = ModelRegistry()
         billing = Billing(sessions, settings.billing)
         outbound = OutboundGuard(settings.outbound)
-        tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search)])
+        sandbox = SandboxManager.from_settings(settings)
+        tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
+                              CodeInterpreterFactory(sandbox)])
         return cls(
             settings=settings,
             engine=engine,
@@ -77,6 +82,7 @@ class AppState:
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
             outbound=outbound,
+            sandbox=sandbox,
             tools=tools,
             chat=ChatService(sessions, bus, turns, models, settings, billing, tools),
         )
@@ -98,6 +104,7 @@ class AppState:
         await self.chat.aclose()
         await self.models.aclose()
         await self.outbound.aclose()
+        await self.sandbox.close()
         await self.bus.aclose()
         await self.rate_limiter.close()
         if self.redis is not None:

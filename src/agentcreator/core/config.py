@@ -165,6 +165,42 @@ class WebSearchSettings(BaseModel):
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("WEB_SEARCH__BASE_URL must start with http:// or https://")
         return self
+class SandboxSettings(BaseModel):
+    """The code interpreter's sandboxes (docs/sandbox.md). ``SANDBOX__MEMORY_BYTES=...`` etc."""
+
+    enabled: bool = True
+    bwrap_path: str = "bwrap"
+    # The interpreter run inside the sandbox (it must live under /usr, which is bound read-only) and
+    # the packages built for it by scripts/build-sandbox-env.sh.
+    python_path: Path = Path("/usr/bin/python3")
+    env_dir: Path = Path(".sandbox-env")
+    # Work directories and collected outputs; default: DATA_DIR/sandbox.
+    root_dir: Path | None = None
+    # Sessions run under uids uid_base .. uid_base + max_sessions - 1, one per live session.
+    uid_base: int = Field(61000, ge=1000, le=2**31 - 100_000)
+    max_sessions: int = Field(4, ge=1, le=256)
+    # Lock files that keep two processes (workers) from taking the same uid.
+    lock_dir: Path = Path("/run/agentcreator-sandbox")
+    # A call that finds every session busy waits this long for one, then is refused.
+    queue_seconds: float = Field(10.0, ge=0)
+    idle_seconds: float = Field(20 * 60, gt=0)
+    # Per call: wall clock (kills the whole sandbox); per session: the interpreter's CPU seconds.
+    timeout_seconds: float = Field(30.0, gt=0)
+    start_timeout_seconds: float = Field(10.0, gt=0)
+    cpu_seconds: int = Field(300, ge=1)
+    memory_bytes: int = Field(1 << 30, ge=64 << 20)  # address space of each process
+    max_processes: int = Field(64, ge=8)  # processes and threads of the session's uid
+    max_file_bytes: int = Field(100 << 20, ge=1 << 20)
+    max_open_files: int = Field(256, ge=32)
+    tmp_bytes: int = Field(256 << 20, ge=1 << 20)  # the tmpfs at /tmp
+    # The size of each session's /mnt/data (a tmpfs the host mounts when it may; docs/sandbox.md).
+    work_bytes: int = Field(512 << 20, ge=16 << 20)
+    # CPU priority of sandboxes (nice value): busy sandboxes yield to the server's own work.
+    nice: int = Field(19, ge=0, le=19)
+    # What the model reads: stdout and stderr are each cut at this many characters (with a note).
+    output_chars: int = Field(20_000, ge=1000)
+    # Files reported back per call (the rest are listed as skipped).
+    max_output_files: int = Field(20, ge=1)
 
 
 class Settings(BaseSettings):
@@ -201,6 +237,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     outbound: OutboundSettings = OutboundSettings()
     web_search: WebSearchSettings = WebSearchSettings()
+    sandbox: SandboxSettings = SandboxSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -213,6 +250,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'agentcreator.db').resolve()}"
+
+    @property
+    def sandbox_root(self) -> Path:
+        return self.sandbox.root_dir or self.data_dir / "sandbox"
 
 
 @lru_cache

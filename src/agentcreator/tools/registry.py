@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcreator.core.errors import AppError
 from agentcreator.llm.types import FunctionTool
-from agentcreator.tools.base import Tool, ToolContext, ToolError, ToolFactory
+from agentcreator.tools.base import Tool, ToolContext, ToolFactory
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class ToolRegistry:
                 continue
             try:
                 tools = await factory.tools_for(config, context)
-            except ToolError as exc:  # not set up, or down: said in the answer
+            except AppError as exc:  # not set up, or down: said in the answer
                 toolset.skipped.append({"type": kind, "reason": exc.message})
                 continue
             except Exception as exc:  # a broken config or a backend that is down: say so, run without
