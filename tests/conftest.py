@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentcreator.core.config import AuthSettings, ChatSettings, LLMSettings, Settings
+from agentcreator.core.config import AuthSettings, ChatSettings, LLMSettings, SandboxSettings, Settings
 from agentcreator.core.ratelimit import MemoryRateLimiter
 from agentcreator.db.base import Base
 from agentcreator.db.migrate import upgrade
@@ -106,6 +106,17 @@ def openai_double(openai_double_server: OpenAIDouble) -> Any:
     openai_double_server.reset()
 
 
+def _app_sandbox() -> SandboxSettings:
+    """The app's code interpreter in tests: the real sandbox, under a root bubblewrap can reach as a pooled
+    uid (pytest's tmp dirs sit under a 0700 directory), with uids apart from tests/sandbox's."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="agentcreator-app-sandbox-"))
+    root.chmod(0o711)
+    return SandboxSettings(env_dir=Path(__file__).resolve().parent.parent / ".sandbox-env", root_dir=root,
+                           uid_base=70_000 + (os.getpid() % 400) * 8, max_sessions=4, nice=0)
+
+
 def make_settings(database_url: str, tmp_path: Path, double_url: str | None = None, **overrides: Any) -> Settings:
     """Test settings: fast hashing, short grace periods, and (with ``double_url``) two providers that
     talk to the OpenAI double: ``openai`` (Responses API) and ``double`` (Chat Completions)."""
@@ -123,6 +134,7 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "openai_base_url": double_url,
         # Listeners touch their channel every second: the grace period needs a margin above that.
         "chat": ChatSettings(disconnect_grace_seconds=4.0, heartbeat_seconds=0.5, ws_auth_check_seconds=0.3),
+        "sandbox": _app_sandbox(),
     }
     values.update(overrides)
     return Settings(**values)

@@ -278,3 +278,20 @@ async def test_a_reload_mid_run_shows_the_steps_so_far(
         tools.gates["gate_b"].set()
         answer = (await stream).json()["assistant_message"]
     assert answer["status"] == "complete"
+
+
+async def test_the_code_interpreter_runs_model_written_code_in_the_sandbox(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+    """Through the run loop and the real sandbox: a variable set in one call is there in the next."""
+    openai_double.push(
+        Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "x = 6 * 7\nprint('set')"})])]),
+        Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "x + 0"})])]),
+        Script(text=["It is 42."]))
+    _, conversation = await make_chat(client, alice, tools=[{"type": "code_interpreter"}])
+    answer = (await send(client, alice, conversation["id"], "Compute")).json()["assistant_message"]
+    assert answer["status"] == "complete", answer
+    calls = [p for p in answer["content"] if p["type"] == "tool_call"]
+    assert [c["status"] for c in calls] == ["complete", "complete"]
+    assert "set" in calls[0]["output"] and "42" in calls[1]["output"]
+    # Free until an admin sets a price for the self-hosted interpreter.
+    assert [r.cost_micros for r in await usage_records(app_state, kind="tool")] == [0, 0]

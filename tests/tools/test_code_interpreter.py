@@ -113,7 +113,7 @@ async def test_the_factory_builds_the_tool_or_says_why_not(manager: SandboxManag
     registry = ToolRegistry([CodeInterpreterFactory(manager)])
     toolset = await registry.build([{"type": "code_interpreter"}], ALICE)
     tool = toolset.get("code_interpreter")
-    assert isinstance(tool, CodeInterpreterTool) and tool.price_key == "code_interpreter"
+    assert isinstance(tool, CodeInterpreterTool) and tool.price_key == "self_hosted_code_interpreter"
     definition = tool.definition()
     assert definition.parameters["required"] == ["code"] and "/mnt/data" in definition.description
     assert "memory 1024 MiB" in definition.description and "no network" in definition.description

@@ -39,7 +39,7 @@ async def test_each_provider_returns_results_and_citations(search_double: Search
     found = await tools(configured(search_double, provider, key))
     assert set(found) == {"web_search", "fetch_page"}
     search = found["web_search"]
-    assert search.price_key == "web_search" and search.activity == "Searching the web…"
+    assert search.price_key == "self_hosted_web_search" and search.activity == "Searching the web…"
     result = await search.run({"query": "  tide   pools "}, CONTEXT)
     assert [part["url"] for part in result.parts] == EXPECTED_URLS  # the javascript: result is dropped
     first = result.parts[0]

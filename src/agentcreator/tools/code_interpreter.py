@@ -26,7 +26,7 @@ PACKAGES = "numpy, pandas, matplotlib, openpyxl and the standard library"
 
 class CodeInterpreterTool(Tool):
     name = "code_interpreter"
-    price_key = "code_interpreter"
+    price_key = "self_hosted_code_interpreter"  # free until an admin prices it (OpenAI's hosted one: "code_interpreter")
     activity = "Running code…"
     parameters = {
         "type": "object",

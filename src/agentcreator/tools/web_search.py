@@ -33,7 +33,7 @@ class WebSearchTool(Tool):
     name = "web_search"
     description = ("Search the web. Returns the top results as title, URL and snippet; read a result in "
                    "full with fetch_page. Cite the URLs you use.")
-    price_key = "web_search"
+    price_key = "self_hosted_web_search"  # free until an admin prices it (OpenAI's hosted one: "web_search")
     activity = "Searching the web…"
 
     def __init__(self, provider: SearchProvider, settings: WebSearchSettings) -> None:
