@@ -91,3 +91,17 @@ describe('MessageParts', () => {
     expect(view.get('[data-testid="message-sources"] a').attributes('href')).toBe('https://vuejs.org/')
   })
 })
+
+describe('ToolCallCard with code', () => {
+  it('shows the code interpreter\'s code as a highlighted block, escaped', async () => {
+    const part: ToolCallPart = {
+      type: 'tool_call', call_id: 'c2', name: 'code_interpreter', status: 'complete', output: '42',
+      arguments: JSON.stringify({ code: 'print(6 * 7)  # <script>alert(1)</script>' }),
+    }
+    const card = mount(ToolCallCard, { props: { part } })
+    await card.get('button').trigger('click')
+    const code = card.get('[data-testid="tool-call-code"]')
+    expect(code.text()).toContain('print(6 * 7)')
+    expect(code.html()).not.toContain('<script>')
+  })
+})
