@@ -18,6 +18,7 @@ from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class AppState:
     providers: ProviderService
     billing: Billing
     chat: ChatService
+    mcp: McpServerService
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -68,6 +70,7 @@ class AppState:
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
             chat=ChatService(sessions, bus, turns, models, settings, billing),
+            mcp=McpServerService(sessions, secrets, settings.mcp),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
@@ -84,6 +87,7 @@ class AppState:
 
     async def close(self) -> None:
         await self.chat.aclose()
+        await self.mcp.aclose()
         await self.models.aclose()
         await self.bus.aclose()
         await self.rate_limiter.close()

@@ -18,6 +18,7 @@ from agentcreator.core.errors import NotFound, ValidationFailed
 from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.services.mcp_servers import check_assistant_tools as check_mcp_tools
 
 EXPORT_FORMAT = "agentcreator.assistant"
 EXPORT_VERSION = 1
@@ -122,7 +123,8 @@ class AssistantService:
             await self.validate_model(model)
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
-        """Assistant tools must name another assistant of the same owner."""
+        """Assistant tools must name another assistant of the same owner; MCP tools an enabled server."""
+        await check_mcp_tools(self.session, tools)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return

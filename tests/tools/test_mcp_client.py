@@ -1,0 +1,307 @@
+"""MCP tools against real MCP servers (the SDK's own server) over streamable HTTP and stdio: listing,
+calling, tool errors, a server that is down or dies, timeouts, cancellation, the pool, namespacing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+
+from agentcreator.core.config import McpSettings
+from agentcreator.tools.base import ToolContext
+from agentcreator.tools.mcp import (
+    McpClientPool,
+    McpServerConfig,
+    McpToolError,
+    McpToolFactory,
+    function_names,
+)
+from tests.tools.conftest import http_config, stdio_config
+from tests.tools.mcp_test_server import LONG_TOOL_NAME, PNG_1X1, McpHttpServer
+
+CONTEXT = ToolContext(user_id="u1", conversation_id="c1", assistant_id="a1")
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+class Directory:
+    """A fixed set of servers: the directory the factory reads (services.mcp_servers implements it over
+    the database; tests/api/test_mcp_servers.py covers that one)."""
+
+    def __init__(self, *servers: McpServerConfig) -> None:
+        self.servers = {s.id: s for s in servers} | {s.name: s for s in servers}
+
+    async def resolve(self, ref: str) -> McpServerConfig | None:
+        return self.servers.get(ref)
+
+
+def _transports(mcp_http: McpHttpServer) -> list[McpServerConfig]:
+    return [http_config(mcp_http), stdio_config()]
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else "nothing"
+
+
+async def _wait_for(path: Path, content: str, within: float = 10.0) -> None:
+    """Until the marker file the test server's ``slow`` tool writes says ``content``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while (found := _read(path)) != content:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{path.name}: expected {content!r}, found {found!r}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
+async def test_lists_and_calls_tools_over_both_transports(
+        transport: str, mcp_http: McpHttpServer, pool: McpClientPool) -> None:
+    config = http_config(mcp_http) if transport == "streamable_http" else stdio_config()
+    factory = McpToolFactory(Directory(config), pool, pool.settings)
+    tools = await factory.tools_for({"type": "mcp", "server": config.name, "tools": []}, CONTEXT)
+    by_mcp_name = {t.mcp_name: t for t in tools}  # type: ignore[attr-defined]
+    assert {"add", "echo", "fail", "picture", "slow", "fs.read", "fs_read", LONG_TOOL_NAME} <= set(by_mcp_name)
+    add = by_mcp_name["add"]
+    assert add.name == f"mcp_{config.name}__add"
+    assert add.parameters["type"] == "object" and set(add.parameters["required"]) == {"a", "b"}
+    assert add.description == f"[{config.name}] Add two integers."
+    assert add.price_key == f"mcp:{config.name}"
+
+    result = await add.run({"a": 2, "b": 40}, CONTEXT)
+    assert result.output == "42" and not result.is_error
+    assert result.metadata["structured_content"] == {"result": 42}
+    echoed = await by_mcp_name["echo"].run({"text": "héllo\n<b>"}, CONTEXT)
+    assert echoed.output == "héllo\n<b>"
+    picture = await by_mcp_name["picture"].run({}, CONTEXT)
+    assert "a red dot" in picture.output and f"[image: image/png, {len(PNG_1X1)} bytes]" in picture.output
+    assert picture.parts == [{"type": "image", "mime_type": "image/png", "data": picture.parts[0]["data"]}]
+    assert pool.open_sessions == 1  # one session served every call
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
+async def test_a_tool_error_and_bad_arguments_come_back_as_tool_errors(
+        transport: str, mcp_http: McpHttpServer, pool: McpClientPool) -> None:
+    config = http_config(mcp_http) if transport == "streamable_http" else stdio_config()
+    tools = {t.mcp_name: t for t in await McpToolFactory(Directory(config), pool, pool.settings).tools_for(  # type: ignore[attr-defined]
+        {"type": "mcp", "server": config.id, "tools": ["fail", "add"]}, CONTEXT)}
+    assert set(tools) == {"fail", "add"}
+    with pytest.raises(McpToolError) as failed:
+        await tools["fail"].run({"message": "the disk is full"}, CONTEXT)
+    assert failed.value.code == "mcp_tool_error" and "the disk is full" in failed.value.message
+    # Arguments go through as JSON: the server validates them and says what is wrong.
+    for bad in ({"a": "two", "b": 1}, {"a": 1}, {"a": None, "b": [1]}, {"a": "1e999", "b": 1}):
+        with pytest.raises(McpToolError) as refused:
+            await tools["add"].run(bad, CONTEXT)
+        assert refused.value.code in ("mcp_tool_error", "mcp_refused") and "validation error" in refused.value.message
+    # What the server accepts is its business (this one ignores unknown arguments).
+    assert (await tools["add"].run({"a": 1, "b": 2, "__proto__": {"x": 1}}, CONTEXT)).output == "3"
+    with pytest.raises(McpToolError, match="JSON object"):
+        await tools["add"].run(["not", "an", "object"], CONTEXT)  # type: ignore[arg-type]
+    # The session survived the errors.
+    assert (await tools["add"].run({"a": 1, "b": 1}, CONTEXT)).output == "2"
+
+
+async def test_secret_headers_are_sent_and_a_server_refusing_them_is_a_clear_error(
+        mcp_http: McpHttpServer, pool: McpClientPool) -> None:
+    tools = await pool.list_tools(http_config(mcp_http))
+    assert tools and mcp_http.app is not None
+    assert mcp_http.app.seen[-1]["authorization"] == "Bearer mcp-test-secret"
+    with pytest.raises(McpToolError) as refused:
+        await pool.list_tools(http_config(mcp_http, id="no-key", headers={}))
+    assert refused.value.code == "mcp_unreachable"
+    assert refused.value.message == "MCP server 'web' is unreachable: HTTP 401 Unauthorized"
+
+
+async def test_tool_lists_are_cached_briefly_per_server(mcp_http: McpHttpServer) -> None:
+    assert mcp_http.app is not None
+    pool = McpClientPool(McpSettings(tools_cache_seconds=0.5))
+    try:
+        config = http_config(mcp_http, id="cached")
+        first = await pool.list_tools(config)
+        requests = len(mcp_http.app.seen)
+        assert await pool.list_tools(config) == first
+        assert len(mcp_http.app.seen) == requests  # served from the cache
+        await asyncio.sleep(0.6)
+        assert await pool.list_tools(config) == first
+        assert len(mcp_http.app.seen) > requests  # asked again once stale
+    finally:
+        await pool.aclose()
+
+
+@pytest.mark.parametrize("config", [
+    McpServerConfig(id="down", name="down", transport="streamable_http", url="http://127.0.0.1:9/mcp",
+                    connect_timeout_seconds=5),
+    McpServerConfig(id="nope", name="nope", transport="stdio", command="/nonexistent/mcp-server",
+                    connect_timeout_seconds=5),
+], ids=["http-refused", "stdio-no-such-command"])
+async def test_a_server_that_is_down_gives_a_clear_tool_error(config: McpServerConfig, pool: McpClientPool) -> None:
+    factory = McpToolFactory(Directory(config), pool, pool.settings)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(McpToolError) as down:
+        await factory.tools_for({"type": "mcp", "server": config.name}, CONTEXT)
+    assert down.value.code == "mcp_unreachable"
+    assert down.value.message.startswith(f"MCP server '{config.name}' is unreachable: ")
+    assert asyncio.get_running_loop().time() - started < 5
+    assert pool.open_sessions == 0
+
+
+async def test_unknown_disabled_and_stdio_off_servers_are_refused(mcp_http: McpHttpServer) -> None:
+    disabled = http_config(mcp_http, id="off", name="off", enabled=False)
+    pool = McpClientPool(McpSettings(stdio_enabled=False))
+    try:
+        factory = McpToolFactory(Directory(disabled, stdio_config()), pool, pool.settings)
+        for ref, code in (("ghost", "mcp_unknown_server"), ("off", "mcp_server_disabled"),
+                          ("local", "mcp_stdio_disabled"), ("", "mcp_unknown_server")):
+            with pytest.raises(McpToolError) as refused:
+                await factory.tools_for({"type": "mcp", "server": ref}, CONTEXT)
+            assert refused.value.code == code
+        assert pool.open_sessions == 0
+    finally:
+        await pool.aclose()
+
+
+async def test_a_stdio_server_that_dies_fails_the_call_and_the_next_call_reconnects(pool: McpClientPool) -> None:
+    config = stdio_config()
+    pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(McpToolError) as gone:
+        await pool.call_tool(config, "echo", {"text": "hi"})
+    assert gone.value.code == "mcp_unreachable"
+    again = await pool.call_tool(config, "pid", {})
+    assert int(again.content[0].text) != pid  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
+async def test_a_call_past_its_timeout_is_a_tool_error_and_the_server_stops_the_work(
+        transport: str, mcp_http: McpHttpServer, pool: McpClientPool, tmp_path: Path) -> None:
+    config = (http_config(mcp_http, id="slow", call_timeout_seconds=0.5) if transport == "streamable_http"
+              else stdio_config(call_timeout_seconds=0.5))
+    await pool.list_tools(config)  # the session is open: the timeout is the call's alone
+    marker = tmp_path / "marker"
+    with pytest.raises(McpToolError) as late:
+        await pool.call_tool(config, "slow", {"seconds": 30, "marker": str(marker)})
+    assert late.value.code == "mcp_timeout" and "within 0.5 s" in late.value.message
+    await _wait_for(marker, "cancelled")  # the SDK told the server, which cancelled the tool
+    assert (await pool.call_tool(config, "echo", {"text": "next"})).content[0].text == "next"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
+async def test_cancelling_a_call_midway_leaves_nothing_running(
+        transport: str, mcp_http: McpHttpServer, pool: McpClientPool, tmp_path: Path) -> None:
+    config = http_config(mcp_http, id="cancel") if transport == "streamable_http" else stdio_config()
+    factory = McpToolFactory(Directory(config), pool, pool.settings)
+    slow = next(t for t in await factory.tools_for({"type": "mcp", "server": config.name, "tools": ["slow"]},
+                                                   CONTEXT))
+    before = asyncio.all_tasks()
+    marker = tmp_path / "marker"
+    run = asyncio.create_task(slow.run({"seconds": 30, "marker": str(marker)}, CONTEXT))
+    await _wait_for(marker, "started")
+    run.cancel()  # the user's stop
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await _wait_for(marker, "cancelled")  # the server's tool was cancelled, not left sleeping
+    await asyncio.sleep(0.1)
+    leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
+    assert leftover == set(), [t.get_name() for t in leftover]
+    assert (await pool.call_tool(config, "echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
+
+
+async def test_cancelled_while_connecting_leaves_no_session_or_process(pool: McpClientPool) -> None:
+    config = stdio_config(id="connecting")
+    before = asyncio.all_tasks()
+    call = asyncio.create_task(pool.call_tool(config, "echo", {"text": "x"}))
+    await asyncio.sleep(0.05)  # the subprocess is starting
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    for _ in range(200):
+        if not {t for t in asyncio.all_tasks() - before if not t.done()}:
+            break
+        await asyncio.sleep(0.05)
+    assert {t.get_name() for t in asyncio.all_tasks() - before if not t.done()} == set()
+    assert pool.open_sessions == 0
+
+
+async def test_idle_sessions_close_and_their_processes_exit() -> None:
+    pool = McpClientPool(McpSettings(idle_close_seconds=0.4))
+    try:
+        config = stdio_config(id="idle")
+        pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
+        assert pool.open_sessions == 1
+        for _ in range(100):
+            if pool.open_sessions == 0 and not _alive(pid):
+                break
+            await asyncio.sleep(0.1)
+        assert pool.open_sessions == 0 and not _alive(pid)
+        # A later call opens a new session.
+        assert int((await pool.call_tool(config, "pid", {})).content[0].text) != pid  # type: ignore[union-attr]
+    finally:
+        await pool.aclose()
+
+
+async def test_closing_the_pool_ends_every_session_and_process(mcp_http: McpHttpServer) -> None:
+    pool = McpClientPool(McpSettings(max_open_sessions=1))
+    pids = []
+    for index in range(2):  # the second session closes the least recently used one
+        pids.append(int((await pool.call_tool(stdio_config(id=f"s{index}"), "pid", {})).content[0].text))  # type: ignore[union-attr]
+    assert pool.open_sessions == 1
+    await pool.list_tools(http_config(mcp_http, id="h"))  # and an HTTP session
+    assert pool.open_sessions == 1
+    await pool.aclose()
+    assert pool.open_sessions == 0
+    assert not any(_alive(pid) for pid in pids)
+    with pytest.raises(McpToolError):
+        await pool.list_tools(stdio_config())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+async def test_tool_names_are_namespaced_valid_unique_and_stable(mcp_http: McpHttpServer,
+                                                                 pool: McpClientPool) -> None:
+    factory = McpToolFactory(Directory(http_config(mcp_http)), pool, pool.settings)
+    tools = await factory.tools_for({"type": "mcp", "server": "web"}, CONTEXT)
+    names = {t.mcp_name: t.name for t in tools}  # type: ignore[attr-defined]
+    assert all(FUNCTION_NAME.match(name) for name in names.values())
+    assert len(set(names.values())) == len(names)
+    assert names["fs_read"] == "mcp_web__fs_read"  # a valid name keeps its plain form
+    assert names["fs.read"].startswith("mcp_web__fs_read_") and names["fs.read"] != names["fs_read"]
+    assert len(names[LONG_TOOL_NAME]) == 64 and names[LONG_TOOL_NAME].startswith("mcp_web__a_tool_whose")
+    # Calls reach the right tool behind each name.
+    by_name = {t.name: t for t in tools}
+    assert (await by_name[names["fs.read"]].run({"path": "x"}, CONTEXT)).output == "dotted:x"
+    assert (await by_name[names["fs_read"]].run({"path": "x"}, CONTEXT)).output == "underscored:x"
+    # The names depend on the set of tools, not the order the server lists them in.
+    listed = list(names)
+    assert function_names("web", listed) == function_names("web", list(reversed(listed)))
+
+
+def test_function_names_handle_hostile_tool_names() -> None:
+    hostile = ["a b", "a_b", "a/b", "ünïcode", "", "x" * 300, "../../etc", "a\nb", "-", "mcp_x__y"]
+    names = function_names("srv", hostile)
+    assert all(FUNCTION_NAME.match(name) for name in names.values()), names
+    assert len(set(names.values())) == len(hostile)
+    assert names["a_b"] == "mcp_srv__a_b"
+
+
+def test_the_mcp_tools_import_no_upper_layer() -> None:
+    import ast
+
+    import agentcreator.tools.mcp as package
+
+    forbidden = ("fastapi", "starlette", "sqlalchemy", "agentcreator.api", "agentcreator.chat",
+                 "agentcreator.services", "agentcreator.repositories", "agentcreator.db")
+    offenders = set()
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders |= {f"{path.name}: {n}" for n in names if n.startswith(forbidden)}
+    assert offenders == set()
