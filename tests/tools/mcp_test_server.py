@@ -6,7 +6,8 @@ Two ways to run it:
 - streamable HTTP: :class:`McpHttpServer` serves :func:`build_server`'s app with uvicorn in a thread on a
   free local port, optionally refusing requests without the given headers (to prove secrets are sent).
 
-Tools: ``add`` (structured output), ``echo``, ``fail`` (a tool error), ``picture`` (an image),
+Tools: ``add`` (structured output), ``echo``, ``fail`` (a tool error), ``picture`` (an image), ``mixed``
+(every kind of content, some hostile),
 ``pid``, ``slow`` (sleeps; writes ``started`` / ``finished`` / ``cancelled`` to a marker file so a test in another
 process can see that a cancelled call stopped), ``fs.read`` and ``fs_read`` (names that collide once
 sanitized) and a tool with a name longer than the 64 characters a model function name may have.
@@ -28,6 +29,7 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
+from mcp.types import EmbeddedResource, ImageContent, ResourceLink, TextContent, TextResourceContents
 
 # A 1x1 transparent PNG.
 PNG_1X1 = base64.b64decode(
@@ -68,6 +70,19 @@ def build_server(name: str = "test-server") -> MCPServer:
         if path:
             path.write_text("finished")
         return f"slept {seconds}"
+
+    @server.tool(description="Content of every kind, some of it hostile.", structured_output=False)
+    def mixed() -> list[Any]:
+        return [
+            TextContent(type="text", text="mixed bag"),
+            ImageContent(type="image", mime_type="image/svg+xml",
+                         data=base64.b64encode(b"<svg onload='alert(1)'/>").decode()),
+            ImageContent(type="image", mime_type="image/png", data="not base64!"),
+            ImageContent(type="image", mime_type="image/png", data=base64.b64encode(PNG_1X1 * 100).decode()),
+            ResourceLink(type="resource_link", uri="file:///srv/report.pdf", name="report",
+                         mime_type="application/pdf"),
+            EmbeddedResource(type="resource", resource=TextResourceContents(uri="memo://1", text="embedded memo")),
+        ]
 
     @server.tool(description="The server process's id.")
     def pid() -> int:

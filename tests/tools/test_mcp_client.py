@@ -20,7 +20,7 @@ from agentcreator.tools.mcp import (
     McpToolFactory,
     function_names,
 )
-from tests.tools.conftest import http_config, stdio_config
+from tests.tools.conftest import SERVER_SCRIPT, http_config, stdio_config
 from tests.tools.mcp_test_server import LONG_TOOL_NAME, PNG_1X1, McpHttpServer
 
 CONTEXT = ToolContext(user_id="u1", conversation_id="c1", assistant_id="a1")
@@ -206,6 +206,9 @@ async def test_cancelling_a_call_midway_leaves_nothing_running(
     leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
     assert leftover == set(), [t.get_name() for t in leftover]
     assert (await pool.call_tool(config, "echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
+    await pool.aclose()  # and closing the pool ends the sessions (and the stdio server process)
+    assert _server_processes() == set()
+    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
 
 
 async def test_cancelled_while_connecting_leaves_no_session_or_process(pool: McpClientPool) -> None:
@@ -222,6 +225,11 @@ async def test_cancelled_while_connecting_leaves_no_session_or_process(pool: Mcp
         await asyncio.sleep(0.05)
     assert {t.get_name() for t in asyncio.all_tasks() - before if not t.done()} == set()
     assert pool.open_sessions == 0
+    for _ in range(100):  # the subprocess, if it had started, is ended too
+        if not _server_processes():
+            break
+        await asyncio.sleep(0.1)
+    assert _server_processes() == set()
 
 
 async def test_idle_sessions_close_and_their_processes_exit() -> None:
@@ -254,6 +262,20 @@ async def test_closing_the_pool_ends_every_session_and_process(mcp_http: McpHttp
     assert not any(_alive(pid) for pid in pids)
     with pytest.raises(McpToolError):
         await pool.list_tools(stdio_config())
+
+
+def _server_processes() -> set[int]:
+    """This process's children running the stdio test server (zombies excluded)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == os.getpid() and SERVER_SCRIPT.name.encode() in cmdline:
+            found.add(int(stat.parent.name))
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -305,3 +327,40 @@ def test_the_mcp_tools_import_no_upper_layer() -> None:
                      else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             offenders |= {f"{path.name}: {n}" for n in names if n.startswith(forbidden)}
     assert offenders == set()
+
+
+@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
+async def test_concurrent_calls_share_one_session(transport: str, mcp_http: McpHttpServer, pool: McpClientPool,
+                                                  tmp_path: Path) -> None:
+    config = http_config(mcp_http, id="parallel") if transport == "streamable_http" else stdio_config()
+    markers = [tmp_path / f"m{i}" for i in range(3)]
+    calls = [asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 1.5, "marker": str(m)}))
+             for m in markers]
+    for marker in markers:  # all three run on the server at once
+        await _wait_for(marker, "started")
+    results = await asyncio.gather(*calls)
+    assert [r.content[0].text for r in results] == ["slept 1.5"] * 3  # type: ignore[union-attr]
+    assert all(_read(m) == "finished" for m in markers)
+    assert pool.open_sessions == 1
+
+
+async def test_hostile_content_is_dropped_with_a_note(mcp_http: McpHttpServer, tmp_path: Path) -> None:
+    pool = McpClientPool(McpSettings(max_image_bytes=1000))
+    try:
+        config = http_config(mcp_http, id="mixed")
+        factory = McpToolFactory(Directory(config), pool, pool.settings)
+        [mixed] = await factory.tools_for({"type": "mcp", "server": "web", "tools": ["mixed"]}, CONTEXT)
+        result = await mixed.run({}, CONTEXT)
+    finally:
+        await pool.aclose()
+    lines = result.output.splitlines()
+    assert lines == [
+        "mixed bag",
+        "[image of type 'image/svg+xml' not shown]",
+        "[image not shown: invalid base64 data]",
+        f"[image not shown: {len(PNG_1X1) * 100} bytes is over the 1000 byte limit]",
+        "[resource report: file:///srv/report.pdf]",
+        "embedded memo",
+    ]
+    assert result.parts == [{"type": "resource_link", "uri": "file:///srv/report.pdf", "name": "report",
+                             "mime_type": "application/pdf"}]  # no image part made it through

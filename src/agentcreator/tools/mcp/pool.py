@@ -60,17 +60,12 @@ class McpClientPool:
 
     async def probe(self, config: McpServerConfig) -> list[McpToolInfo]:
         """Connect afresh (not through the pool), list the tools, close: the admin's connection test."""
-        connection = McpConnection(config)
-        await connection.open()
+        session = McpConnection(config)
+        await session.open()
         try:
-            async with asyncio.timeout(config.call_timeout_seconds):
-                tools = await connection.run(self._fetch_tools)
-        except TimeoutError as exc:
-            raise _timeout(config, "list its tools") from exc
-        except (MCPError, ValidationError) as exc:
-            raise _refused(config, "list its tools", exc) from exc
+            tools = await self._run(config, session, self._fetch_tools, what="list its tools")
         finally:
-            await connection.close()
+            await session.close()
         self._tools[config.key] = (time.monotonic() + self.settings.tools_cache_seconds, tools)
         return tools
 
@@ -80,6 +75,8 @@ class McpClientPool:
             self._drop(key, self._sessions[key])
         for key in [k for k in self._tools if k.split(":", 1)[0] == server_id]:
             del self._tools[key]
+        for key in [k for k in self._locks if k.split(":", 1)[0] == server_id and not self._locks[k].locked()]:
+            del self._locks[key]
 
     async def aclose(self) -> None:
         self._closed = True
@@ -94,6 +91,15 @@ class McpClientPool:
 
     async def _request(self, config: McpServerConfig, request: Any, *, what: str) -> Any:
         session = await self._session(config)
+        try:
+            return await self._run(config, session, request, what=what)
+        except McpToolError as exc:
+            if exc.code == "mcp_unreachable":  # the connection broke: a new session next time
+                self._drop(config.key, session)
+            raise
+
+    async def _run(self, config: McpServerConfig, session: McpConnection, request: Any, *, what: str) -> Any:
+        """``request`` on ``session`` within the call timeout, every failure as an :class:`McpToolError`."""
         http_errors = session.http_errors
         try:
             async with asyncio.timeout(config.call_timeout_seconds):
@@ -101,20 +107,17 @@ class McpClientPool:
         except TimeoutError as exc:
             raise _timeout(config, what) from exc
         except McpToolError:
-            self._drop(config.key, session)
             raise
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED or session.http_errors > http_errors or not session.alive:
-                # The connection broke (a dead process, an HTTP error status): a new session next time.
-                self._drop(config.key, session)
+                # The connection broke (a dead process, an HTTP error status).
                 reason = session.last_http_error if session.http_errors > http_errors else describe(exc)
                 raise McpToolError(f"MCP server '{config.name}' failed to {what}: {reason}",
                                    code="mcp_unreachable") from exc
             raise _refused(config, what, exc) from exc  # the server answered with a JSON-RPC error
         except ValidationError as exc:  # a reply that breaks the protocol
             raise _refused(config, what, exc) from exc
-        except Exception as exc:  # the transport broke: a new session next time
-            self._drop(config.key, session)
+        except Exception as exc:  # the transport broke
             raise McpToolError(f"MCP server '{config.name}' failed to {what}: {describe(exc)}",
                                code="mcp_unreachable") from exc
 
