@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import uvicorn
@@ -30,6 +30,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 from mcp.types import EmbeddedResource, ImageContent, ResourceLink, TextContent, TextResourceContents
+from pydantic import Field
 
 # A 1x1 transparent PNG.
 PNG_1X1 = base64.b64decode(
@@ -83,6 +84,10 @@ def build_server(name: str = "test-server") -> MCPServer:
                          mime_type="application/pdf"),
             EmbeddedResource(type="resource", resource=TextResourceContents(uri="memo://1", text="embedded memo")),
         ]
+
+    @server.tool(description="A tool whose input schema is too large for a model's context.")
+    def huge_schema(value: Annotated[str, Field(description="x" * 60_000)] = "") -> str:
+        return value
 
     @server.tool(description="The server process's id.")
     def pid() -> int:

@@ -63,6 +63,8 @@ async def test_lists_and_calls_tools_over_both_transports(
     tools = await factory.tools_for({"type": "mcp", "server": config.name, "tools": []}, CONTEXT)
     by_mcp_name = {t.mcp_name: t for t in tools}  # type: ignore[attr-defined]
     assert {"add", "echo", "fail", "picture", "slow", "fs.read", "fs_read", LONG_TOOL_NAME} <= set(by_mcp_name)
+    assert "huge_schema" in {t.name for t in await pool.list_tools(config)}
+    assert "huge_schema" not in by_mcp_name  # its 60 KB schema would crowd the model's context
     add = by_mcp_name["add"]
     assert add.name == f"mcp_{config.name}__add"
     assert add.parameters["type"] == "object" and set(add.parameters["required"]) == {"a", "b"}
@@ -364,3 +366,42 @@ async def test_hostile_content_is_dropped_with_a_note(mcp_http: McpHttpServer, t
     ]
     assert result.parts == [{"type": "resource_link", "uri": "file:///srv/report.pdf", "name": "report",
                              "mime_type": "application/pdf"}]  # no image part made it through
+
+
+def _children_running(program: str) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            argv0 = (stat.parent / "cmdline").read_bytes().split(b"\x00")[0]
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == os.getpid() and argv0 == program.encode():
+            found.add(int(stat.parent.name))
+    return found
+
+
+async def test_a_server_that_never_answers_the_handshake_times_out_and_is_cleaned_up(pool: McpClientPool) -> None:
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        configs = [
+            McpServerConfig(id="mute-http", name="mute", transport="streamable_http", connect_timeout_seconds=0.5,
+                            url=f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"),
+            McpServerConfig(id="mute-stdio", name="mute", transport="stdio", command="/bin/sleep", args=("30",),
+                            connect_timeout_seconds=0.5),
+        ]
+        before = asyncio.all_tasks()
+        for config in configs:
+            with pytest.raises(McpToolError) as mute:
+                await pool.list_tools(config)
+            assert mute.value.code == "mcp_unreachable"
+            assert mute.value.message == "MCP server 'mute' did not answer within 0.5 s"
+        assert {t.get_name() for t in asyncio.all_tasks() - before if not t.done()} == set()
+        assert _children_running("/bin/sleep") == set()
+        assert pool.open_sessions == 0
+    finally:
+        silent.close()

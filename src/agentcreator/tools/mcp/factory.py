@@ -9,6 +9,7 @@ to the model as the tool's error.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from typing import Any
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 NAME_MAX = 64
 DESCRIPTION_MAX = 1024
+# A tool whose input schema is larger than this (as JSON) is left out: it would crowd the model's context.
+SCHEMA_MAX_CHARS = 50_000
 _INVALID = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -96,7 +99,11 @@ class McpToolFactory:
                 log.warning("MCP server %s no longer lists %s", server.name, sorted(missing))
         else:
             selected = listed
-        return [McpTool(self._pool, server, info, names[info.name], self._settings) for info in selected]
+        oversized = {info.name for info in selected if len(json.dumps(info.input_schema)) > SCHEMA_MAX_CHARS}
+        if oversized:
+            log.warning("MCP server %s: input schema too large, left out: %s", server.name, sorted(oversized))
+        return [McpTool(self._pool, server, info, names[info.name], self._settings)
+                for info in selected if info.name not in oversized]
 
     async def usable_server(self, ref: str) -> McpServerConfig:
         """The registered server ``ref`` names, if it can be used; else a clear :class:`McpToolError`."""
