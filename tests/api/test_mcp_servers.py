@@ -5,7 +5,7 @@ the ``mcp`` tool type reads the registry. Real MCP servers: tests/tools/mcp_test
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -25,6 +25,13 @@ from tests.tools.mcp_test_server import McpHttpServer
 
 SECRET = SECRET_HEADERS["Authorization"]
 ENV_SECRET = "env-secret-value-42"
+
+
+@pytest.fixture(autouse=True)
+async def _close_mcp_sessions(app_state: AppState) -> AsyncIterator[None]:
+    """The app's pool outlives a test: close its sessions (and stdio processes) after each one."""
+    yield
+    await app_state.mcp.pool.reset()
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,22 @@ def _transports(mcp_http: McpHttpServer) -> list[McpServerConfig]:
     return [http_config(mcp_http), stdio_config()]
 
 
+_OURS = (f"{os.sep}mcp{os.sep}", f"{os.sep}anyio{os.sep}", f"{os.sep}httpx2{os.sep}", f"{os.sep}httpcore",
+         f"agentcreator{os.sep}tools{os.sep}")
+
+
+def _mcp_tasks() -> set[asyncio.Task[object]]:
+    """Running tasks of the MCP client (the SDK, anyio, httpx2, tools/mcp): other fixtures' background
+    tasks (the app's chat service, a live server) are not this test's business."""
+    found = set()
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if not task.done() and (task.get_name().startswith("mcp") or
+                                (code is not None and any(p in code.co_filename for p in _OURS))):
+            found.add(task)
+    return found
+
+
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else "nothing"
 
@@ -196,42 +212,43 @@ async def test_cancelling_a_call_midway_leaves_nothing_running(
     factory = McpToolFactory(Directory(config), pool, pool.settings)
     slow = next(t for t in await factory.tools_for({"type": "mcp", "server": config.name, "tools": ["slow"]},
                                                    CONTEXT))
-    before = asyncio.all_tasks()
+    before, processes = _mcp_tasks(), _server_processes()
     marker = tmp_path / "marker"
     run = asyncio.create_task(slow.run({"seconds": 30, "marker": str(marker)}, CONTEXT))
     await _wait_for(marker, "started")
+    assert _mcp_tasks() - before  # the call is seen running (so the check below can fail)
     run.cancel()  # the user's stop
     with pytest.raises(asyncio.CancelledError):
         await run
     await _wait_for(marker, "cancelled")  # the server's tool was cancelled, not left sleeping
     await asyncio.sleep(0.1)
-    leftover = {t for t in asyncio.all_tasks() - before if not t.done()}
+    leftover = _mcp_tasks() - before
     assert leftover == set(), [t.get_name() for t in leftover]
     assert (await pool.call_tool(config, "echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
     await pool.aclose()  # and closing the pool ends the sessions (and the stdio server process)
-    assert _server_processes() == set()
-    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
+    assert _server_processes() - processes == set()
+    assert _mcp_tasks() - before == set()
 
 
 async def test_cancelled_while_connecting_leaves_no_session_or_process(pool: McpClientPool) -> None:
     config = stdio_config(id="connecting")
-    before = asyncio.all_tasks()
+    before, processes = _mcp_tasks(), _server_processes()
     call = asyncio.create_task(pool.call_tool(config, "echo", {"text": "x"}))
     await asyncio.sleep(0.05)  # the subprocess is starting
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
     for _ in range(200):
-        if not {t for t in asyncio.all_tasks() - before if not t.done()}:
+        if not _mcp_tasks() - before:
             break
         await asyncio.sleep(0.05)
-    assert {t.get_name() for t in asyncio.all_tasks() - before if not t.done()} == set()
+    assert {t.get_name() for t in _mcp_tasks() - before} == set()
     assert pool.open_sessions == 0
     for _ in range(100):  # the subprocess, if it had started, is ended too
-        if not _server_processes():
+        if not _server_processes() - processes:
             break
         await asyncio.sleep(0.1)
-    assert _server_processes() == set()
+    assert _server_processes() - processes == set()
 
 
 async def test_idle_sessions_close_and_their_processes_exit() -> None:
@@ -253,7 +270,7 @@ async def test_idle_sessions_close_and_their_processes_exit() -> None:
 
 async def test_closing_the_pool_ends_every_session_and_process(mcp_http: McpHttpServer) -> None:
     pool = McpClientPool(McpSettings(max_open_sessions=1))
-    pids = []
+    pids: list[int] = []
     for index in range(2):  # the second session closes the least recently used one
         pids.append(int((await pool.call_tool(stdio_config(id=f"s{index}"), "pid", {})).content[0].text))  # type: ignore[union-attr]
     assert pool.open_sessions == 1
@@ -394,13 +411,13 @@ async def test_a_server_that_never_answers_the_handshake_times_out_and_is_cleane
             McpServerConfig(id="mute-stdio", name="mute", transport="stdio", command="/bin/sleep", args=("30",),
                             connect_timeout_seconds=0.5),
         ]
-        before = asyncio.all_tasks()
+        before = _mcp_tasks()
         for config in configs:
             with pytest.raises(McpToolError) as mute:
                 await pool.list_tools(config)
             assert mute.value.code == "mcp_unreachable"
             assert mute.value.message == "MCP server 'mute' did not answer within 0.5 s"
-        assert {t.get_name() for t in asyncio.all_tasks() - before if not t.done()} == set()
+        assert {t.get_name() for t in _mcp_tasks() - before} == set()
         assert _children_running("/bin/sleep") == set()
         assert pool.open_sessions == 0
     finally:

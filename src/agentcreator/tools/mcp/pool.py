@@ -78,8 +78,8 @@ class McpClientPool:
         for key in [k for k in self._locks if k.split(":", 1)[0] == server_id and not self._locks[k].locked()]:
             del self._locks[key]
 
-    async def aclose(self) -> None:
-        self._closed = True
+    async def reset(self) -> None:
+        """Close every session (waiting for them) and forget the cached tool lists; the pool stays usable."""
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.wait({self._reaper})
@@ -88,6 +88,10 @@ class McpClientPool:
         if self._closing:
             await asyncio.wait(set(self._closing))
         self._tools.clear()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self.reset()
 
     async def _request(self, config: McpServerConfig, request: Any, *, what: str) -> Any:
         session = await self._session(config)
