@@ -122,7 +122,8 @@ async def test_updates_replace_secrets_and_are_checked_against_the_transport(
     assert cleared.status_code == 200 and cleared.json()["header_names"] == []
     refused = await client.post(f"{server}/test", headers=alice.headers)
     assert refused.json() == {"ok": False, "tools": [], "error": {
-        "code": "mcp_unreachable", "message": "MCP server 'web' is unreachable: HTTP 401 Unauthorized"}}
+        "code": "mcp_unreachable", "message": "MCP server 'web' is unreachable: HTTP 401 Unauthorized",
+        "detail": "MCPError: Server returned an error response"}}
     restored = await client.patch(server, headers=alice.headers, json={"headers": SECRET_HEADERS, "enabled": False})
     assert restored.json()["header_names"] == ["Authorization"] and restored.json()["enabled"] is False
     assert (await client.post(f"{server}/test", headers=alice.headers)).json()["ok"] is True  # even disabled
@@ -262,5 +263,12 @@ async def test_the_catalog_reports_a_server_that_is_down(client: httpx.AsyncClie
     catalog = (await client.get("/api/mcp-servers", headers=bob.headers)).json()
     entries = {e["name"]: e for e in catalog["data"]}
     assert set(entries) == {"down", "web"} and catalog["count"] == 2
-    assert entries["down"]["tools"] == [] and entries["down"]["error"]["code"] == "mcp_unreachable"
+    assert entries["down"]["tools"] == [] and entries["down"]["error"] == {
+        "code": "mcp_unreachable", "message": "MCP server 'down' is unreachable: Connection refused"}
+    # The admin's connection test says more.
+    servers = (await client.get("/api/admin/mcp-servers", headers=alice.headers)).json()["data"]
+    down = next(s for s in servers if s["name"] == "down")
+    test = (await client.post(f"/api/admin/mcp-servers/{down['id']}/test", headers=alice.headers)).json()
+    assert test["ok"] is False and test["error"]["code"] == "mcp_unreachable"
+    assert test["error"]["detail"].startswith("ConnectError: ")
     assert entries["web"]["error"] is None and entries["web"]["tools"]

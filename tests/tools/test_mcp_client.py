@@ -148,19 +148,21 @@ async def test_tool_lists_are_cached_briefly_per_server(mcp_http: McpHttpServer)
         await pool.aclose()
 
 
-@pytest.mark.parametrize("config", [
-    McpServerConfig(id="down", name="down", transport="streamable_http", url="http://127.0.0.1:9/mcp",
-                    connect_timeout_seconds=5),
-    McpServerConfig(id="nope", name="nope", transport="stdio", command="/nonexistent/mcp-server",
-                    connect_timeout_seconds=5),
+@pytest.mark.parametrize(("config", "reason"), [
+    (McpServerConfig(id="down", name="down", transport="streamable_http", url="http://127.0.0.1:9/mcp",
+                     connect_timeout_seconds=5), "Connection refused"),
+    (McpServerConfig(id="nope", name="nope", transport="stdio", command="/nonexistent/mcp-server",
+                     args=("--token", "s3cr3t"), connect_timeout_seconds=5), "No such file or directory"),
 ], ids=["http-refused", "stdio-no-such-command"])
-async def test_a_server_that_is_down_gives_a_clear_tool_error(config: McpServerConfig, pool: McpClientPool) -> None:
+async def test_a_server_that_is_down_gives_a_clear_tool_error(config: McpServerConfig, reason: str,
+                                                              pool: McpClientPool) -> None:
     factory = McpToolFactory(Directory(config), pool, pool.settings)
     started = asyncio.get_running_loop().time()
     with pytest.raises(McpToolError) as down:
         await factory.tools_for({"type": "mcp", "server": config.name}, CONTEXT)
     assert down.value.code == "mcp_unreachable"
-    assert down.value.message.startswith(f"MCP server '{config.name}' is unreachable: ")
+    # What the model and the user read names the server and the reason, not its address or command.
+    assert down.value.message == f"MCP server '{config.name}' is unreachable: {reason}"
     assert asyncio.get_running_loop().time() - started < 5
     assert pool.open_sessions == 0
 

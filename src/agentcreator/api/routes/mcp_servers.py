@@ -18,7 +18,7 @@ from agentcreator.api.schemas.mcp_servers import (
     McpToolPublic,
 )
 from agentcreator.services.mcp_servers import tool_names
-from agentcreator.tools.mcp import McpServerConfig, McpToolError, McpToolInfo
+from agentcreator.tools.mcp import McpServerConfig, McpToolError, McpToolInfo, describe_in_full
 
 admin_router = APIRouter(prefix="/api/admin/mcp-servers", tags=["admin"])
 router = APIRouter(prefix="/api/mcp-servers", tags=["mcp"])
@@ -71,7 +71,10 @@ async def test_server(server_id: str, _: AdminUser, state: AppStateDep, session:
     try:
         config, tools = await state.mcp.test_connection(server_id)
     except McpToolError as exc:
-        return McpConnectionTest(ok=False, error=_error(exc))
+        error = _error(exc)
+        if exc.__cause__ is not None:  # admins see the underlying error in full
+            error["detail"] = describe_in_full(exc.__cause__)
+        return McpConnectionTest(ok=False, error=error)
     return McpConnectionTest(ok=True, tools=_tools(config, tools))
 
 

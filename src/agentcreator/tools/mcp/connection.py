@@ -26,6 +26,7 @@ from mcp.types import Implementation
 
 from agentcreator import __version__
 from agentcreator.tools.mcp.config import McpServerConfig, McpToolError
+from agentcreator.tools.mcp.reasons import describe, describe_in_full
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ T = TypeVar("T")
 CLOSE_TIMEOUT_SECONDS = 10.0
 CANCEL_TIMEOUT_SECONDS = 5.0
 CLIENT_INFO = Implementation(name="agentcreator", version=__version__)
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason, from the innermost exception of an (anyio) exception group."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
 class McpConnection:
@@ -107,7 +100,8 @@ class McpConnection:
             return call.result()
         await self._wind_down(call)
         reason = describe(self._failure) if self._failure else "the session closed"
-        raise McpToolError(f"MCP server '{self.config.name}' went away: {reason}", code="mcp_unreachable")
+        raise McpToolError(f"MCP server '{self.config.name}' went away: {reason}",
+                           code="mcp_unreachable") from self._failure
 
     async def close(self) -> None:
         """Close the session (a stdio server process exits) and wait for the owner task to end."""
@@ -148,7 +142,7 @@ class McpConnection:
             raise
         except Exception as exc:  # noqa: BLE001 - kept for the callers, who turn it into a tool error
             self._failure = exc
-            log.info("MCP session %s ended: %s", self.config.name, describe(exc))
+            log.warning("MCP session %s ended: %s", self.config.name, describe_in_full(exc))
         finally:
             self._client = None
             self._ready.set()

@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from agentcreator.core.config import McpSettings
 from agentcreator.tools.mcp.config import McpServerConfig, McpToolError, McpToolInfo
-from agentcreator.tools.mcp.connection import McpConnection, describe
+from agentcreator.tools.mcp.connection import McpConnection
+from agentcreator.tools.mcp.reasons import describe
 
 log = logging.getLogger(__name__)
 
