@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,8 +27,17 @@ from agentcreator.tools.mcp import (
     McpToolError,
     McpToolFactory,
     McpToolInfo,
-    function_names,
 )
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """An enabled server as users see it: its tools, or why they could not be listed."""
+
+    config: McpServerConfig
+    description: str
+    tools: list[McpToolInfo]
+    error: McpToolError | None
 
 
 class McpServerService:
@@ -119,7 +129,7 @@ class McpServerService:
             raise McpToolError("stdio MCP servers are turned off on this platform", code="mcp_stdio_disabled")
         return config, await self.pool.probe(config)
 
-    async def catalog(self) -> list[tuple[McpServerConfig, str, list[McpToolInfo], McpToolError | None]]:
+    async def catalog(self) -> list[CatalogEntry]:
         """Every enabled server with its tools (listed concurrently, from the cache when fresh), or why
         they could not be listed."""
         async with session_scope(self._sessions) as session:
@@ -135,7 +145,7 @@ class McpServerService:
                 return [], exc
 
         results = await asyncio.gather(*(listed(config) for config, _ in entries))
-        return [(config, description, tools, error)
+        return [CatalogEntry(config, description, tools, error)
                 for (config, description), (tools, error) in zip(entries, results, strict=True)]
 
     def _seal(self, row: McpServer, *, headers: dict[str, str] | None, env: dict[str, str] | None) -> None:
@@ -158,10 +168,6 @@ class McpServerService:
         if seconds > self.settings.max_call_timeout_seconds:
             raise ValidationFailed(f"call_timeout_seconds: at most {self.settings.max_call_timeout_seconds:g}",
                                    code="mcp_timeout_too_long")
-
-
-def tool_names(config: McpServerConfig, tools: list[McpToolInfo]) -> dict[str, str]:
-    return function_names(config.name, [tool.name for tool in tools])
 
 
 async def check_assistant_tools(session: AsyncSession, tools: list[dict[str, Any]]) -> None:

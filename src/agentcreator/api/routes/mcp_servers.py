@@ -17,15 +17,20 @@ from agentcreator.api.schemas.mcp_servers import (
     McpServerUpdate,
     McpToolPublic,
 )
-from agentcreator.services.mcp_servers import tool_names
-from agentcreator.tools.mcp import McpServerConfig, McpToolError, McpToolInfo, describe_in_full
+from agentcreator.tools.mcp import (
+    McpServerConfig,
+    McpToolError,
+    McpToolInfo,
+    describe_in_full,
+    function_names,
+)
 
 admin_router = APIRouter(prefix="/api/admin/mcp-servers", tags=["admin"])
 router = APIRouter(prefix="/api/mcp-servers", tags=["mcp"])
 
 
 def _tools(config: McpServerConfig, tools: list[McpToolInfo]) -> list[McpToolPublic]:
-    names = tool_names(config, tools)
+    names = function_names(config.name, [t.name for t in tools])
     return [McpToolPublic(name=t.name, function_name=names[t.name], title=t.title, description=t.description,
                           input_schema=t.input_schema) for t in tools]
 
@@ -83,7 +88,7 @@ async def list_catalog(_: CurrentUser, state: AppStateDep, session: SessionDep) 
     """The enabled MCP servers and their tools (names, descriptions, input schemas), for choosing an
     assistant's tools. A server that cannot be reached comes with an ``error`` and no tools."""
     await session.close()  # no database connection held while the servers are asked
-    entries = [McpServerCatalogEntry(id=config.id, name=config.name, description=description,
-                                     tools=_tools(config, tools), error=_error(error) if error else None)
-               for config, description, tools, error in await state.mcp.catalog()]
+    entries = [McpServerCatalogEntry(id=e.config.id, name=e.config.name, description=e.description,
+                                     tools=_tools(e.config, e.tools), error=_error(e.error) if e.error else None)
+               for e in await state.mcp.catalog()]
     return McpServerCatalog(data=entries, count=len(entries))
