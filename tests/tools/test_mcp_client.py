@@ -424,3 +424,20 @@ async def test_a_server_that_never_answers_the_handshake_times_out_and_is_cleane
         assert pool.open_sessions == 0
     finally:
         silent.close()
+
+
+async def test_forgetting_a_server_lets_calls_in_flight_finish_then_closes_its_session(
+        pool: McpClientPool, tmp_path: Path) -> None:
+    config = stdio_config(id="edited")
+    pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
+    marker = tmp_path / "marker"
+    call = asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 1.0, "marker": str(marker)}))
+    await _wait_for(marker, "started")
+    pool.forget(config.id)  # what an admin's edit or delete does
+    assert pool.open_sessions == 0  # new calls get a new session...
+    assert (await call).content[0].text == "slept 1.0"  # type: ignore[union-attr]  # ...this one finished
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not _alive(pid)

@@ -31,7 +31,7 @@ class McpServerConfig:
     @property
     def key(self) -> str:
         """Identifies a connection: the id plus a digest of everything that shapes it, so an edited
-        server gets a new session while calls in flight finish on the old one."""
+        server gets a new session (calls in flight finish on the old one, which then closes)."""
         shape = json.dumps([self.transport, self.url, sorted(self.headers.items()), self.command,
                             list(self.args), sorted(self.env.items())])
         return f"{self.id}:{hashlib.sha256(shape.encode()).hexdigest()[:16]}"

@@ -103,11 +103,16 @@ class McpConnection:
         raise McpToolError(f"MCP server '{self.config.name}' went away: {reason}",
                            code="mcp_unreachable") from self._failure
 
-    async def close(self) -> None:
-        """Close the session (a stdio server process exits) and wait for the owner task to end."""
+    async def close(self, *, drain: bool = False) -> None:
+        """Close the session (a stdio server process exits) and wait for the owner task to end. With
+        ``drain``, calls in flight finish first (at most ``call_timeout_seconds``)."""
         owner = self._owner
         if owner is None:
             return
+        if drain:
+            deadline = time.monotonic() + self.config.call_timeout_seconds
+            while self.in_flight and not owner.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
         self._closing.set()
         if not self._ready.is_set():
             owner.cancel()  # still connecting: nothing to close gracefully

@@ -73,7 +73,7 @@ class McpClientPool:
     def forget(self, server_id: str) -> None:
         """Close the sessions and drop the cached tools of a server (edited, disabled or deleted)."""
         for key in [k for k in self._sessions if k.split(":", 1)[0] == server_id]:
-            self._drop(key, self._sessions[key])
+            self._drop(key, self._sessions[key], drain=True)
         for key in [k for k in self._tools if k.split(":", 1)[0] == server_id]:
             del self._tools[key]
         for key in [k for k in self._locks if k.split(":", 1)[0] == server_id and not self._locks[k].locked()]:
@@ -152,11 +152,12 @@ class McpClientPool:
         for session in idle[:max(0, excess)]:
             self._drop(session.config.key, session)
 
-    def _drop(self, key: str, session: McpConnection) -> None:
-        """Forget a session and close it in the background (tracked: ``aclose`` waits for it)."""
+    def _drop(self, key: str, session: McpConnection, *, drain: bool = False) -> None:
+        """Forget a session and close it in the background (tracked: ``aclose`` waits for it); with
+        ``drain``, once its calls in flight are done."""
         if self._sessions.get(key) is session:
             del self._sessions[key]
-        task = asyncio.create_task(session.close(), name=f"mcp-close:{session.config.name}")
+        task = asyncio.create_task(session.close(drain=drain), name=f"mcp-close:{session.config.name}")
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
