@@ -50,6 +50,8 @@ class McpConnection:
         self._failure: BaseException | None = None
         self._ready = asyncio.Event()
         self._closing = asyncio.Event()
+        self._idle = asyncio.Event()  # no call in flight
+        self._idle.set()
         self._owner: asyncio.Task[None] | None = None
 
     @property
@@ -87,6 +89,7 @@ class McpConnection:
         if client is None or owner is None or owner.done():
             raise McpToolError(f"MCP server '{self.config.name}': the session is closed", code="mcp_unreachable")
         self.in_flight += 1
+        self._idle.clear()
         call = asyncio.ensure_future(request(client))
         try:
             await asyncio.wait({call, owner}, return_when=asyncio.FIRST_COMPLETED)
@@ -96,6 +99,8 @@ class McpConnection:
         finally:
             self.in_flight -= 1
             self.last_used = time.monotonic()
+            if not self.in_flight:
+                self._idle.set()
         if call.done():
             return call.result()
         await self._wind_down(call)
@@ -109,10 +114,11 @@ class McpConnection:
         owner = self._owner
         if owner is None:
             return
-        if drain:
-            deadline = time.monotonic() + self.config.call_timeout_seconds
-            while self.in_flight and not owner.done() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+        if drain and self.in_flight:
+            idle = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait({idle, owner}, timeout=self.config.call_timeout_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
         self._closing.set()
         if not self._ready.is_set():
             owner.cancel()  # still connecting: nothing to close gracefully
