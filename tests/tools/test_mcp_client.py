@@ -1,18 +1,16 @@
 """MCP tools against real MCP servers (the SDK's own server) over streamable HTTP and stdio: listing,
-calling, tool errors, a server that is down or dies, timeouts, cancellation, the pool, namespacing."""
+calling, tool errors, hostile content, servers that are down, the tool-list cache, namespacing, the
+registry. Sessions, timeouts and cancellation: test_mcp_lifecycle.py."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
 
 from agentcreator.core.config import McpSettings
-from agentcreator.tools.base import ToolContext
 from agentcreator.tools.mcp import (
     McpClientPool,
     McpServerConfig,
@@ -20,55 +18,11 @@ from agentcreator.tools.mcp import (
     McpToolFactory,
     function_names,
 )
-from tests.tools.conftest import SERVER_SCRIPT, http_config, stdio_config
+from tests.tools.conftest import http_config, stdio_config
+from tests.tools.mcp_helpers import CONTEXT, Directory
 from tests.tools.mcp_test_server import LONG_TOOL_NAME, PNG_1X1, McpHttpServer
 
-CONTEXT = ToolContext(user_id="u1", conversation_id="c1", assistant_id="a1")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-class Directory:
-    """A fixed set of servers: the directory the factory reads (services.mcp_servers implements it over
-    the database; tests/api/test_mcp_servers.py covers that one)."""
-
-    def __init__(self, *servers: McpServerConfig) -> None:
-        self.servers = {s.id: s for s in servers} | {s.name: s for s in servers}
-
-    async def resolve(self, ref: str) -> McpServerConfig | None:
-        return self.servers.get(ref)
-
-
-def _transports(mcp_http: McpHttpServer) -> list[McpServerConfig]:
-    return [http_config(mcp_http), stdio_config()]
-
-
-_OURS = (f"{os.sep}mcp{os.sep}", f"{os.sep}anyio{os.sep}", f"{os.sep}httpx2{os.sep}", f"{os.sep}httpcore",
-         f"agentcreator{os.sep}tools{os.sep}")
-
-
-def _mcp_tasks() -> set[asyncio.Task[object]]:
-    """Running tasks of the MCP client (the SDK, anyio, httpx2, tools/mcp): other fixtures' background
-    tasks (the app's chat service, a live server) are not this test's business."""
-    found = set()
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        if not task.done() and (task.get_name().startswith("mcp") or
-                                (code is not None and any(p in code.co_filename for p in _OURS))):
-            found.add(task)
-    return found
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.exists() else "nothing"
-
-
-async def _wait_for(path: Path, content: str, within: float = 10.0) -> None:
-    """Until the marker file the test server's ``slow`` tool writes says ``content``."""
-    deadline = asyncio.get_running_loop().time() + within
-    while (found := _read(path)) != content:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{path.name}: expected {content!r}, found {found!r}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
@@ -182,131 +136,6 @@ async def test_unknown_disabled_and_stdio_off_servers_are_refused(mcp_http: McpH
         await pool.aclose()
 
 
-async def test_a_stdio_server_that_dies_fails_the_call_and_the_next_call_reconnects(pool: McpClientPool) -> None:
-    config = stdio_config()
-    pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
-    os.kill(pid, signal.SIGKILL)
-    with pytest.raises(McpToolError) as gone:
-        await pool.call_tool(config, "echo", {"text": "hi"})
-    assert gone.value.code == "mcp_unreachable"
-    again = await pool.call_tool(config, "pid", {})
-    assert int(again.content[0].text) != pid  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
-async def test_a_call_past_its_timeout_is_a_tool_error_and_the_server_stops_the_work(
-        transport: str, mcp_http: McpHttpServer, pool: McpClientPool, tmp_path: Path) -> None:
-    config = (http_config(mcp_http, id="slow", call_timeout_seconds=0.5) if transport == "streamable_http"
-              else stdio_config(call_timeout_seconds=0.5))
-    await pool.list_tools(config)  # the session is open: the timeout is the call's alone
-    marker = tmp_path / "marker"
-    with pytest.raises(McpToolError) as late:
-        await pool.call_tool(config, "slow", {"seconds": 30, "marker": str(marker)})
-    assert late.value.code == "mcp_timeout" and "within 0.5 s" in late.value.message
-    await _wait_for(marker, "cancelled")  # the SDK told the server, which cancelled the tool
-    assert (await pool.call_tool(config, "echo", {"text": "next"})).content[0].text == "next"  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
-async def test_cancelling_a_call_midway_leaves_nothing_running(
-        transport: str, mcp_http: McpHttpServer, pool: McpClientPool, tmp_path: Path) -> None:
-    config = http_config(mcp_http, id="cancel") if transport == "streamable_http" else stdio_config()
-    factory = McpToolFactory(Directory(config), pool, pool.settings)
-    slow = next(t for t in await factory.tools_for({"type": "mcp", "server": config.name, "tools": ["slow"]},
-                                                   CONTEXT))
-    before, processes = _mcp_tasks(), _server_processes()
-    marker = tmp_path / "marker"
-    run = asyncio.create_task(slow.run({"seconds": 30, "marker": str(marker)}, CONTEXT))
-    await _wait_for(marker, "started")
-    assert _mcp_tasks() - before  # the call is seen running (so the check below can fail)
-    run.cancel()  # the user's stop
-    with pytest.raises(asyncio.CancelledError):
-        await run
-    await _wait_for(marker, "cancelled")  # the server's tool was cancelled, not left sleeping
-    await asyncio.sleep(0.1)
-    leftover = _mcp_tasks() - before
-    assert leftover == set(), [t.get_name() for t in leftover]
-    assert (await pool.call_tool(config, "echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
-    await pool.aclose()  # and closing the pool ends the sessions (and the stdio server process)
-    assert _server_processes() - processes == set()
-    assert _mcp_tasks() - before == set()
-
-
-async def test_cancelled_while_connecting_leaves_no_session_or_process(pool: McpClientPool) -> None:
-    config = stdio_config(id="connecting")
-    before, processes = _mcp_tasks(), _server_processes()
-    call = asyncio.create_task(pool.call_tool(config, "echo", {"text": "x"}))
-    await asyncio.sleep(0.05)  # the subprocess is starting
-    call.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await call
-    for _ in range(200):
-        if not _mcp_tasks() - before:
-            break
-        await asyncio.sleep(0.05)
-    assert {t.get_name() for t in _mcp_tasks() - before} == set()
-    assert pool.open_sessions == 0
-    for _ in range(100):  # the subprocess, if it had started, is ended too
-        if not _server_processes() - processes:
-            break
-        await asyncio.sleep(0.1)
-    assert _server_processes() - processes == set()
-
-
-async def test_idle_sessions_close_and_their_processes_exit() -> None:
-    pool = McpClientPool(McpSettings(idle_close_seconds=0.4))
-    try:
-        config = stdio_config(id="idle")
-        pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
-        assert pool.open_sessions == 1
-        for _ in range(100):
-            if pool.open_sessions == 0 and not _alive(pid):
-                break
-            await asyncio.sleep(0.1)
-        assert pool.open_sessions == 0 and not _alive(pid)
-        # A later call opens a new session.
-        assert int((await pool.call_tool(config, "pid", {})).content[0].text) != pid  # type: ignore[union-attr]
-    finally:
-        await pool.aclose()
-
-
-async def test_closing_the_pool_ends_every_session_and_process(mcp_http: McpHttpServer) -> None:
-    pool = McpClientPool(McpSettings(max_open_sessions=1))
-    pids: list[int] = []
-    for index in range(2):  # the second session closes the least recently used one
-        pids.append(int((await pool.call_tool(stdio_config(id=f"s{index}"), "pid", {})).content[0].text))  # type: ignore[union-attr]
-    assert pool.open_sessions == 1
-    await pool.list_tools(http_config(mcp_http, id="h"))  # and an HTTP session
-    assert pool.open_sessions == 1
-    await pool.aclose()
-    assert pool.open_sessions == 0
-    assert not any(_alive(pid) for pid in pids)
-    with pytest.raises(McpToolError):
-        await pool.list_tools(stdio_config())
-
-
-def _server_processes() -> set[int]:
-    """This process's children running the stdio test server (zombies excluded)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == os.getpid() and SERVER_SCRIPT.name.encode() in cmdline:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 async def test_tool_names_are_namespaced_valid_unique_and_stable(mcp_http: McpHttpServer,
                                                                  pool: McpClientPool) -> None:
     factory = McpToolFactory(Directory(http_config(mcp_http)), pool, pool.settings)
@@ -350,21 +179,6 @@ def test_the_mcp_tools_import_no_upper_layer() -> None:
     assert offenders == set()
 
 
-@pytest.mark.parametrize("transport", ["streamable_http", "stdio"])
-async def test_concurrent_calls_share_one_session(transport: str, mcp_http: McpHttpServer, pool: McpClientPool,
-                                                  tmp_path: Path) -> None:
-    config = http_config(mcp_http, id="parallel") if transport == "streamable_http" else stdio_config()
-    markers = [tmp_path / f"m{i}" for i in range(3)]
-    calls = [asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 1.5, "marker": str(m)}))
-             for m in markers]
-    for marker in markers:  # all three run on the server at once
-        await _wait_for(marker, "started")
-    results = await asyncio.gather(*calls)
-    assert [r.content[0].text for r in results] == ["slept 1.5"] * 3  # type: ignore[union-attr]
-    assert all(_read(m) == "finished" for m in markers)
-    assert pool.open_sessions == 1
-
-
 async def test_hostile_content_is_dropped_with_a_note(mcp_http: McpHttpServer, tmp_path: Path) -> None:
     pool = McpClientPool(McpSettings(max_image_bytes=1000))
     try:
@@ -387,57 +201,16 @@ async def test_hostile_content_is_dropped_with_a_note(mcp_http: McpHttpServer, t
                              "mime_type": "application/pdf"}]  # no image part made it through
 
 
-def _children_running(program: str) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            argv0 = (stat.parent / "cmdline").read_bytes().split(b"\x00")[0]
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == os.getpid() and argv0 == program.encode():
-            found.add(int(stat.parent.name))
-    return found
+async def test_the_tool_registry_builds_mcp_tools_and_skips_a_server_that_is_down(
+        mcp_http: McpHttpServer, pool: McpClientPool) -> None:
+    from agentcreator.tools.registry import ToolRegistry
 
-
-async def test_a_server_that_never_answers_the_handshake_times_out_and_is_cleaned_up(pool: McpClientPool) -> None:
-    import socket
-
-    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts connections, never answers
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)
-    try:
-        configs = [
-            McpServerConfig(id="mute-http", name="mute", transport="streamable_http", connect_timeout_seconds=0.5,
-                            url=f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"),
-            McpServerConfig(id="mute-stdio", name="mute", transport="stdio", command="/bin/sleep", args=("30",),
-                            connect_timeout_seconds=0.5),
-        ]
-        before = _mcp_tasks()
-        for config in configs:
-            with pytest.raises(McpToolError) as mute:
-                await pool.list_tools(config)
-            assert mute.value.code == "mcp_unreachable"
-            assert mute.value.message == "MCP server 'mute' did not answer within 0.5 s"
-        assert {t.get_name() for t in _mcp_tasks() - before} == set()
-        assert _children_running("/bin/sleep") == set()
-        assert pool.open_sessions == 0
-    finally:
-        silent.close()
-
-
-async def test_forgetting_a_server_lets_calls_in_flight_finish_then_closes_its_session(
-        pool: McpClientPool, tmp_path: Path) -> None:
-    config = stdio_config(id="edited")
-    pid = int((await pool.call_tool(config, "pid", {})).content[0].text)  # type: ignore[union-attr]
-    marker = tmp_path / "marker"
-    call = asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 1.0, "marker": str(marker)}))
-    await _wait_for(marker, "started")
-    pool.forget(config.id)  # what an admin's edit or delete does
-    assert pool.open_sessions == 0  # new calls get a new session...
-    assert (await call).content[0].text == "slept 1.0"  # type: ignore[union-attr]  # ...this one finished
-    for _ in range(100):
-        if not _alive(pid):
-            break
-        await asyncio.sleep(0.1)
-    assert not _alive(pid)
+    down = McpServerConfig(id="down", name="down", transport="streamable_http", url="http://127.0.0.1:9/mcp")
+    registry = ToolRegistry([McpToolFactory(Directory(http_config(mcp_http), down), pool, pool.settings)])
+    toolset = await registry.build([{"type": "mcp", "server": "web", "tools": ["add", "echo"]},
+                                    {"type": "mcp", "server": "down"}], CONTEXT)
+    assert sorted(toolset.tools) == ["mcp_web__add", "mcp_web__echo"]
+    assert toolset.skipped == [{"type": "mcp", "reason": "MCP server 'down' is unreachable: Connection refused"}]
+    definitions = {d.name: d for d in toolset.definitions()}
+    assert definitions["mcp_web__echo"].parameters["properties"]["text"]["type"] == "string"
+    assert (await toolset.tools["mcp_web__echo"].run({"text": "via the registry"}, CONTEXT)).output == "via the registry"
