@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from agentcreator.tools.base import ToolContext
@@ -24,8 +25,8 @@ class Directory:
         return self.servers.get(ref)
 
 
-_CLIENT_CODE = (f"{os.sep}mcp{os.sep}", f"{os.sep}anyio{os.sep}", f"{os.sep}httpx2{os.sep}", f"{os.sep}httpcore",
-         f"agentcreator{os.sep}tools{os.sep}")
+_CLIENT_CODE = (f"{os.sep}mcp{os.sep}", f"{os.sep}anyio{os.sep}", f"{os.sep}httpx2{os.sep}",
+                f"{os.sep}httpcore", f"agentcreator{os.sep}tools{os.sep}")
 
 
 def mcp_tasks() -> set[asyncio.Task[object]]:
@@ -53,36 +54,32 @@ async def wait_for(path: Path, content: str, within: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def server_processes() -> set[int]:
-    """This process's children running the stdio test server (zombies excluded)."""
+def _children(matches: Callable[[bytes], bool]) -> set[int]:
+    """Live (not zombie) child processes of this process whose command line ``matches``."""
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
             cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
+        except (OSError, ValueError):
             continue
-        if fields[0] != "Z" and int(fields[1]) == os.getpid() and SERVER_SCRIPT.name.encode() in cmdline:
+        if state != "Z" and int(parent) == os.getpid() and matches(cmdline):
             found.add(int(stat.parent.name))
     return found
+
+
+def server_processes() -> set[int]:
+    """The stdio test servers this process runs."""
+    return _children(lambda cmdline: SERVER_SCRIPT.name.encode() in cmdline)
+
+
+def children_running(program: str) -> set[int]:
+    return _children(lambda cmdline: cmdline.split(b"\x00")[0] == program.encode())
 
 
 def alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
-def children_running(program: str) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            argv0 = (stat.parent / "cmdline").read_bytes().split(b"\x00")[0]
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == os.getpid() and argv0 == program.encode():
-            found.add(int(stat.parent.name))
-    return found
+    return state != "Z"
