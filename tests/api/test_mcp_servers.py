@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from agentcreator.core.config import McpSettings
 from agentcreator.core.errors import ValidationFailed
+from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Assistant, McpServer
 from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.state import AppState
@@ -272,3 +273,26 @@ async def test_the_catalog_reports_a_server_that_is_down(client: httpx.AsyncClie
     assert test["ok"] is False and test["error"]["code"] == "mcp_unreachable"
     assert test["error"]["detail"].startswith("ConnectError: ")
     assert entries["web"]["error"] is None and entries["web"]["tools"]
+
+
+async def test_secrets_that_cannot_be_decrypted_give_a_clear_error_not_a_crash(
+        client: httpx.AsyncClient, alice: UserSession, mcp_http: McpHttpServer, app_state: AppState) -> None:
+    created = await create(client, alice, http_body(mcp_http))
+    rekeyed = McpServerService(app_state.sessions, SecretBox("a-different-secret-key-than-the-one-used"),
+                               app_state.settings.mcp)  # as after a change of SECRET_KEY
+    try:
+        [entry] = await rekeyed.catalog()
+        assert entry.name == "web" and entry.tools == []
+        assert entry.error is not None and entry.error.code == "mcp_secrets_unreadable"
+        for attempt in (rekeyed.test_connection(created["id"]),
+                        rekeyed.tool_factory().tools_for({"type": "mcp", "server": "web"},
+                                                         ToolContext(user_id=alice.id, conversation_id=None,
+                                                                     assistant_id=None))):
+            try:
+                await attempt
+            except McpToolError as exc:
+                assert exc.code == "mcp_secrets_unreadable" and "set them again" in exc.message
+            else:
+                raise AssertionError("unreadable secrets were used")
+    finally:
+        await rekeyed.aclose()

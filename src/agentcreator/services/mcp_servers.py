@@ -34,7 +34,8 @@ from agentcreator.tools.mcp import (
 class CatalogEntry:
     """An enabled server as users see it: its tools, or why they could not be listed."""
 
-    config: McpServerConfig
+    id: str
+    name: str
     description: str
     tools: list[McpToolInfo]
     error: McpToolError | None
@@ -63,10 +64,11 @@ class McpServerService:
         return self.config(row) if row is not None else None
 
     def config(self, row: McpServer) -> McpServerConfig:
+        """The decrypted configuration; :class:`McpToolError` when its secrets cannot be decrypted."""
         return McpServerConfig(
             id=row.id, name=row.name, transport=row.transport,  # type: ignore[arg-type]
-            url=row.url, headers=self._open(row.headers_encrypted), command=row.command,
-            args=tuple(row.args or ()), env=self._open(row.env_encrypted), enabled=row.enabled,
+            url=row.url, headers=self._open(row, row.headers_encrypted), command=row.command,
+            args=tuple(row.args or ()), env=self._open(row, row.env_encrypted), enabled=row.enabled,
             call_timeout_seconds=row.call_timeout_seconds, connect_timeout_seconds=row.connect_timeout_seconds)
 
     # Admin use cases (the session is the request's; the service commits).
@@ -134,19 +136,18 @@ class McpServerService:
         they could not be listed."""
         async with session_scope(self._sessions) as session:
             rows = await server_repo.list_all(session, enabled_only=True)
-            entries = [(self.config(row), row.description) for row in rows]
 
-        async def listed(config: McpServerConfig) -> tuple[list[McpToolInfo], McpToolError | None]:
-            if config.transport == "stdio" and not self.settings.stdio_enabled:
-                return [], McpToolError("stdio MCP servers are turned off on this platform", code="mcp_stdio_disabled")
+        async def listed(row: McpServer) -> CatalogEntry:
             try:
-                return await self.pool.list_tools(config), None
+                config = self.config(row)
+                if config.transport == "stdio" and not self.settings.stdio_enabled:
+                    raise McpToolError("stdio MCP servers are turned off on this platform", code="mcp_stdio_disabled")
+                tools, error = await self.pool.list_tools(config), None
             except McpToolError as exc:
-                return [], exc
+                tools, error = [], exc
+            return CatalogEntry(row.id, row.name, row.description, tools, error)
 
-        results = await asyncio.gather(*(listed(config) for config, _ in entries))
-        return [CatalogEntry(config, description, tools, error)
-                for (config, description), (tools, error) in zip(entries, results, strict=True)]
+        return list(await asyncio.gather(*(listed(row) for row in rows)))
 
     def _seal(self, row: McpServer, *, headers: dict[str, str] | None, env: dict[str, str] | None) -> None:
         if headers is not None:
@@ -156,8 +157,14 @@ class McpServerService:
             row.env_encrypted = self._secrets.encrypt(json.dumps(env)) if env else None
             row.env_names = sorted(env)
 
-    def _open(self, sealed: str | None) -> dict[str, str]:
-        return dict(json.loads(self._secrets.decrypt(sealed))) if sealed else {}
+    def _open(self, row: McpServer, sealed: str | None) -> dict[str, str]:
+        if not sealed:
+            return {}
+        try:
+            return dict(json.loads(self._secrets.decrypt(sealed)))
+        except ValueError as exc:  # SECRET_KEY changed, or the data is damaged
+            raise McpToolError(f"MCP server '{row.name}': its stored secrets cannot be decrypted; an admin must "
+                               "set them again", code="mcp_secrets_unreadable") from exc
 
     def _check_stdio_allowed(self, transport: str) -> None:
         if transport == "stdio" and not self.settings.stdio_enabled:

@@ -18,7 +18,6 @@ from agentcreator.api.schemas.mcp_servers import (
     McpToolPublic,
 )
 from agentcreator.tools.mcp import (
-    McpServerConfig,
     McpToolError,
     McpToolInfo,
     describe_in_full,
@@ -29,8 +28,8 @@ admin_router = APIRouter(prefix="/api/admin/mcp-servers", tags=["admin"])
 router = APIRouter(prefix="/api/mcp-servers", tags=["mcp"])
 
 
-def _tools(config: McpServerConfig, tools: list[McpToolInfo]) -> list[McpToolPublic]:
-    names = function_names(config.name, [t.name for t in tools])
+def _tools(server: str, tools: list[McpToolInfo]) -> list[McpToolPublic]:
+    names = function_names(server, [t.name for t in tools])
     return [McpToolPublic(name=t.name, function_name=names[t.name], title=t.title, description=t.description,
                           input_schema=t.input_schema) for t in tools]
 
@@ -80,7 +79,7 @@ async def test_server(server_id: str, _: AdminUser, state: AppStateDep, session:
         if exc.__cause__ is not None:  # admins see the underlying error in full
             error["detail"] = describe_in_full(exc.__cause__)
         return McpConnectionTest(ok=False, error=error)
-    return McpConnectionTest(ok=True, tools=_tools(config, tools))
+    return McpConnectionTest(ok=True, tools=_tools(config.name, tools))
 
 
 @router.get("", operation_id="mcp_servers_list")
@@ -88,7 +87,7 @@ async def list_catalog(_: CurrentUser, state: AppStateDep, session: SessionDep) 
     """The enabled MCP servers and their tools (names, descriptions, input schemas), for choosing an
     assistant's tools. A server that cannot be reached comes with an ``error`` and no tools."""
     await session.close()  # no database connection held while the servers are asked
-    entries = [McpServerCatalogEntry(id=e.config.id, name=e.config.name, description=e.description,
-                                     tools=_tools(e.config, e.tools), error=_error(e.error) if e.error else None)
+    entries = [McpServerCatalogEntry(id=e.id, name=e.name, description=e.description,
+                                     tools=_tools(e.name, e.tools), error=_error(e.error) if e.error else None)
                for e in await state.mcp.catalog()]
     return McpServerCatalog(data=entries, count=len(entries))
