@@ -60,7 +60,7 @@ class ToolResult:
 class Tool(ABC):
     name: str
     description: str = ""
-    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    parameters: dict[str, Any] = {"type": "object", "properties": {}}  # noqa: RUF012
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     # The key of this tool's per-call fee in the price table (``tools`` section); None: free.
     price_key: str | None = None
