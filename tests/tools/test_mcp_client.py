@@ -88,14 +88,14 @@ async def test_secret_headers_are_sent_and_a_server_refusing_them_is_a_clear_err
 
 async def test_tool_lists_are_cached_briefly_per_server(mcp_http: McpHttpServer) -> None:
     assert mcp_http.app is not None
-    pool = McpClientPool(McpSettings(tools_cache_seconds=0.5))
+    pool = McpClientPool(McpSettings(tools_cache_seconds=1.0))
     try:
         config = http_config(mcp_http, id="cached")
         first = await pool.list_tools(config)
         requests = len(mcp_http.app.seen)
         assert await pool.list_tools(config) == first
         assert len(mcp_http.app.seen) == requests  # served from the cache
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.1)
         assert await pool.list_tools(config) == first
         assert len(mcp_http.app.seen) > requests  # asked again once stale
     finally:

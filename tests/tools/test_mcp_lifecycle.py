@@ -136,12 +136,13 @@ async def test_concurrent_calls_share_one_session(transport: str, mcp_http: McpH
                                                   tmp_path: Path) -> None:
     config = http_config(mcp_http, id="parallel") if transport == "streamable_http" else stdio_config()
     markers = [tmp_path / f"m{i}" for i in range(3)]
-    calls = [asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 1.5, "marker": str(m)}))
+    calls = [asyncio.create_task(pool.call_tool(config, "slow", {"seconds": 3, "marker": str(m)}))
              for m in markers]
-    for marker in markers:  # all three run on the server at once
+    for marker in markers:
         await wait_for(marker, "started")
+    assert [read_marker(m) for m in markers] == ["started"] * 3  # all three run on the server at once
     results = await asyncio.gather(*calls)
-    assert [r.content[0].text for r in results] == ["slept 1.5"] * 3  # type: ignore[union-attr]
+    assert [r.content[0].text for r in results] == ["slept 3.0"] * 3  # type: ignore[union-attr]
     assert all(read_marker(m) == "finished" for m in markers)
     assert pool.open_sessions == 1
 
