@@ -21,6 +21,7 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
+from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
 from agentcreator.tools.code_interpreter import CodeInterpreterFactory
@@ -49,6 +50,7 @@ class AppState:
     sandbox: SandboxManager  # the code interpreter's sessions (started on first use)
     tools: ToolRegistry
     chat: ChatService
+    mcp: McpServerService
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -65,8 +67,9 @@ class AppState:
         billing = Billing(sessions, settings.billing)
         outbound = OutboundGuard(settings.outbound)
         sandbox = SandboxManager.from_settings(settings)
+        mcp = McpServerService(sessions, secrets, settings.mcp)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
-                              CodeInterpreterFactory(sandbox)])
+                              CodeInterpreterFactory(sandbox), mcp.tool_factory()])
         return cls(
             settings=settings,
             engine=engine,
@@ -85,6 +88,7 @@ class AppState:
             sandbox=sandbox,
             tools=tools,
             chat=ChatService(sessions, bus, turns, models, settings, billing, tools),
+            mcp=mcp,
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
@@ -102,6 +106,7 @@ class AppState:
 
     async def close(self) -> None:
         await self.chat.aclose()
+        await self.mcp.aclose()
         await self.models.aclose()
         await self.outbound.aclose()
         await self.sandbox.close()

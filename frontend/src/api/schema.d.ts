@@ -50,6 +50,63 @@ export interface paths {
         patch: operations["admin_update_user_budget"];
         trace?: never;
     };
+    "/api/admin/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Servers */
+        get: operations["admin_list_mcp_servers"];
+        put?: never;
+        /** Create Server */
+        post: operations["admin_create_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/mcp-servers/{server_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Server */
+        get: operations["admin_get_mcp_server"];
+        put?: never;
+        post?: never;
+        /** Delete Server */
+        delete: operations["admin_delete_mcp_server"];
+        options?: never;
+        head?: never;
+        /** Update Server */
+        patch: operations["admin_update_mcp_server"];
+        trace?: never;
+    };
+    "/api/admin/mcp-servers/{server_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Server
+         * @description Connect with the stored settings (even while disabled) and list the server's tools.
+         */
+        post: operations["admin_test_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/prices": {
         parameters: {
             query?: never;
@@ -640,6 +697,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Catalog
+         * @description The enabled MCP servers and their tools (names, descriptions, input schemas), for choosing an
+         *     assistant's tools. A server that cannot be reached comes with an ``error`` and no tools.
+         */
+        get: operations["mcp_servers_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models": {
         parameters: {
             query?: never;
@@ -813,7 +891,7 @@ export interface components {
             /** Tags */
             tags?: string[];
             /** Tools */
-            tools?: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"])[];
+            tools?: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"] | components["schemas"]["McpServerTool"])[];
         };
         /**
          * AssistantExport
@@ -874,7 +952,7 @@ export interface components {
             /** Tags */
             tags: string[];
             /** Tools */
-            tools: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"])[];
+            tools: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"] | components["schemas"]["McpServerTool"])[];
             /**
              * Updated At
              * Format: date-time
@@ -927,7 +1005,7 @@ export interface components {
             /** Tags */
             tags?: string[] | null;
             /** Tools */
-            tools?: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"])[] | null;
+            tools?: (components["schemas"]["FileSearchTool"] | components["schemas"]["CodeInterpreterTool"] | components["schemas"]["WebSearchTool"] | components["schemas"]["FunctionTool"] | components["schemas"]["AssistantTool"] | components["schemas"]["McpServerTool"])[] | null;
         };
         /** AssistantsPublic */
         AssistantsPublic: {
@@ -1367,6 +1445,217 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** McpConnectionTest */
+        McpConnectionTest: {
+            /** Error */
+            error?: {
+                [key: string]: string;
+            } | null;
+            /** Ok */
+            ok: boolean;
+            /** Tools */
+            tools?: components["schemas"]["McpToolPublic"][];
+        };
+        /** McpServerCatalog */
+        McpServerCatalog: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["McpServerCatalogEntry"][];
+        };
+        /** McpServerCatalogEntry */
+        McpServerCatalogEntry: {
+            /** Description */
+            description: string;
+            /**
+             * Error
+             * @description Why the tools could not be listed right now
+             */
+            error?: {
+                [key: string]: string;
+            } | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Tools */
+            tools: components["schemas"]["McpToolPublic"][];
+        };
+        /** McpServerCreate */
+        McpServerCreate: {
+            /** Args */
+            args?: string[];
+            /**
+             * Call Timeout Seconds
+             * @description null: the platform default
+             */
+            call_timeout_seconds?: number | null;
+            /**
+             * Command
+             * @description stdio: the program this server runs
+             */
+            command?: string | null;
+            /**
+             * Connect Timeout Seconds
+             * @description null: the platform default
+             */
+            connect_timeout_seconds?: number | null;
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * Env
+             * @description stdio: extra environment variables; stored encrypted, never returned (only their names are)
+             */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * Headers
+             * @description streamable_http: sent with every request; stored encrypted, never returned (only their names are)
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Name
+             * @description Short unique name; tools are named mcp_<name>__<tool>
+             */
+            name: string;
+            /**
+             * Transport
+             * @enum {string}
+             */
+            transport: "streamable_http" | "stdio";
+            /**
+             * Url
+             * @description streamable_http: the server's MCP endpoint
+             */
+            url?: string | null;
+        };
+        /**
+         * McpServerPublic
+         * @description What admins see: header and environment variable names, never their values.
+         */
+        McpServerPublic: {
+            /** Args */
+            args: string[];
+            /** Call Timeout Seconds */
+            call_timeout_seconds: number;
+            /** Command */
+            command: string | null;
+            /** Connect Timeout Seconds */
+            connect_timeout_seconds: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Env Names */
+            env_names: string[];
+            /** Header Names */
+            header_names: string[];
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Transport */
+            transport: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string | null;
+        };
+        /**
+         * McpServerTool
+         * @description Tools of an admin-registered MCP server (``GET /api/mcp-servers`` lists them). The server must
+         *     exist and be enabled; ``tools`` names the server's tools to use (empty: all of them).
+         */
+        McpServerTool: {
+            /**
+             * Server
+             * @description The server's name or id
+             */
+            server: string;
+            /** Tools */
+            tools?: string[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "mcp";
+        };
+        /**
+         * McpServerUpdate
+         * @description Partial update. ``headers``, ``args`` and ``env`` are replaced whole ({} or [] clears them). The
+         *     name and the transport do not change: assistants refer to the server by them.
+         */
+        McpServerUpdate: {
+            /** Args */
+            args?: string[] | null;
+            /** Call Timeout Seconds */
+            call_timeout_seconds?: number | null;
+            /** Command */
+            command?: string | null;
+            /** Connect Timeout Seconds */
+            connect_timeout_seconds?: number | null;
+            /** Description */
+            description?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Env */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /** Url */
+            url?: string | null;
+        };
+        /** McpServersPublic */
+        McpServersPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["McpServerPublic"][];
+        };
+        /** McpToolPublic */
+        McpToolPublic: {
+            /** Description */
+            description: string;
+            /**
+             * Function Name
+             * @description The name the model sees: mcp_<server>__<tool>
+             */
+            function_name: string;
+            /** Input Schema */
+            input_schema: {
+                [key: string]: unknown;
+            };
+            /**
+             * Name
+             * @description The tool's name on its server (what an assistant's tools list holds)
+             */
+            name: string;
+            /** Title */
+            title?: string | null;
         };
         /**
          * MessageCreate
@@ -2438,6 +2727,185 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserBudgetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_list_mcp_servers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServersPublic"];
+                };
+            };
+        };
+    };
+    admin_create_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServerCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_get_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_delete_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_update_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServerUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_test_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpConnectionTest"];
                 };
             };
             /** @description Validation Error */
@@ -3851,6 +4319,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    mcp_servers_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerCatalog"];
                 };
             };
         };

@@ -203,6 +203,28 @@ class SandboxSettings(BaseModel):
     max_output_files: int = Field(20, ge=1)
 
 
+class McpSettings(BaseModel):
+    """MCP servers (docs/mcp.md). Servers themselves are registered by admins through the API."""
+
+    # stdio servers are commands this server runs with its own rights: an admin may set them only
+    # while this is on, and none runs while it is off.
+    stdio_enabled: bool = True
+    # A server's tool list is reused for this long before it is asked again.
+    tools_cache_seconds: float = Field(60.0, ge=0)
+    # An open client session (an HTTP session, or a stdio process) unused this long is closed.
+    idle_close_seconds: float = Field(300.0, gt=0)
+    # Open client sessions per process; the least recently used idle one closes to make room.
+    max_open_sessions: int = Field(32, ge=1, le=1000)
+    # Defaults for a new server, and the most an admin may set.
+    default_call_timeout_seconds: float = Field(60.0, gt=0)
+    max_call_timeout_seconds: float = Field(600.0, gt=0)
+    default_connect_timeout_seconds: float = Field(15.0, gt=0)
+    # Images a tool returns beyond this (decoded bytes) are dropped with a note to the model.
+    max_image_bytes: int = Field(5_000_000, ge=0)
+    # Tools taken from one server's list (the rest are ignored, with a warning in the log).
+    max_tools_per_server: int = Field(200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -238,6 +260,9 @@ class Settings(BaseSettings):
     outbound: OutboundSettings = OutboundSettings()
     web_search: WebSearchSettings = WebSearchSettings()
     sandbox: SandboxSettings = SandboxSettings()
+
+
+    mcp: McpSettings = McpSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -21,6 +21,7 @@ from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.services.function_secrets import mask_tools, refuse_blocked_endpoints, seal_tools
+from agentcreator.services.mcp_servers import check_assistant_tools as check_mcp_tools
 from agentcreator.tools.openapi_import import functions_from_openapi
 
 EXPORT_FORMAT = "agentcreator.assistant"
@@ -134,8 +135,9 @@ class AssistantService:
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
         """Function endpoints must not name a blocked address; assistant tools must name another
-        assistant of the same owner."""
+        assistant of the same owner; MCP tools an enabled server."""
         refuse_blocked_endpoints(tools, self.settings.outbound.allow_hosts)
+        await check_mcp_tools(self.session, tools)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return

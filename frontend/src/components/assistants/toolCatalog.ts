@@ -13,6 +13,7 @@ export const TOOL_TYPES: { type: ToolType; label: string; help: string }[] = [
 export function toolLabel(tool: AssistantToolSpec): string {
   if (tool.type === 'function') return tool.name ? `Function ${tool.name}` : 'Function'
   if (tool.type === 'assistant') return tool.mode === 'handoff' ? 'Handoff' : 'Sub-assistant'
+  if (tool.type === 'mcp') return `MCP ${tool.server}`
   return TOOL_TYPES.find((t) => t.type === tool.type)?.label ?? tool.type
 }
 
@@ -22,6 +23,8 @@ export function newTool(type: ToolType): AssistantToolSpec {
       return { type, name: '', description: '', parameters: { type: 'object', properties: {} } }
     case 'assistant':
       return { type, assistant_id: '', mode: 'call' }
+    case 'mcp':
+      return { type, server: '', tools: [] }
     default:
       return { type }
   }

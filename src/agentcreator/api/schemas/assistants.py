@@ -131,8 +131,21 @@ class AssistantTool(StrictInput):
     mode: Literal["handoff", "call"] = "call"
 
 
+McpToolName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+McpToolNames = Annotated[list[McpToolName], Field(max_length=200), AfterValidator(lambda v: list(dict.fromkeys(v)))]
+
+
+class McpServerTool(StrictInput):
+    """Tools of an admin-registered MCP server (``GET /api/mcp-servers`` lists them). The server must
+    exist and be enabled; ``tools`` names the server's tools to use (empty: all of them)."""
+
+    type: Literal["mcp"]
+    server: Annotated[str, Field(min_length=1, max_length=64, description="The server's name or id")]
+    tools: McpToolNames = Field(default_factory=list)
+
+
 Tool = Annotated[
-    FileSearchTool | CodeInterpreterTool | WebSearchTool | FunctionTool | AssistantTool,
+    FileSearchTool | CodeInterpreterTool | WebSearchTool | FunctionTool | AssistantTool | McpServerTool,
     Field(discriminator="type"),
 ]
 
