@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from agentcreator.core.config import McpSettings
+from agentcreator.tools.mcp import McpClientPool, McpServerConfig
 from tests.local_http import LocalHttp, serve
+from tests.tools.mcp_test_server import McpHttpServer
 from tests.tools.search_double import SearchDouble
 
 
@@ -39,15 +44,7 @@ def search_double(search_double_server: SearchDouble) -> SearchDouble:
 """Fixtures of the tool tests: real MCP servers built with the SDK's own server (tests/tools/mcp_test_server.py)."""
 
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from agentcreator.core.config import McpSettings
-from agentcreator.tools.mcp import McpClientPool, McpServerConfig
-from tests.tools.mcp_test_server import McpHttpServer
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
 SECRET_HEADERS = {"Authorization": "Bearer mcp-test-secret"}
