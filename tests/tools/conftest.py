@@ -1,3 +1,6 @@
+"""Fixtures of the tool tests: a local HTTP server, a fake search API, and real MCP servers built with the
+SDK's own server (tests/tools/mcp_test_server.py)."""
+
 from __future__ import annotations
 
 import sys
@@ -39,11 +42,6 @@ def search_double(search_double_server: SearchDouble) -> SearchDouble:
     search_double_server.requests.clear()
     search_double_server.answer_status = None
     return search_double_server
-
-
-"""Fixtures of the tool tests: real MCP servers built with the SDK's own server (tests/tools/mcp_test_server.py)."""
-
-
 
 
 SERVER_SCRIPT = Path(__file__).with_name("mcp_test_server.py")
