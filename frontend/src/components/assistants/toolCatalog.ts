@@ -8,6 +8,7 @@ export const TOOL_TYPES: { type: ToolType; label: string; help: string }[] = [
   { type: 'web_search', label: 'Web search', help: 'Look things up on the web.' },
   { type: 'function', label: 'Function', help: 'A function you describe with a JSON schema.' },
   { type: 'assistant', label: 'Assistant', help: 'Another of your assistants, called as a tool or taking over.' },
+  { type: 'mcp', label: 'MCP server', help: 'Tools of an MCP server an administrator registered.' },
 ]
 
 export function toolLabel(tool: AssistantToolSpec): string {
