@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # cache (~/.cache/pip), so only the first install on a machine pays for it.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox
+.PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox bench-runs
 
 run: install sandbox frontend migrate serve
 
@@ -49,6 +49,10 @@ lint: install
 bench: install
 	@test -x $(VENV)/bin/py-spy || $(PIP) install --quiet -e '.[bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Agent runs: the cost of a tool round at 1 user, and 50 users running 3-round runs (bench/runs.py).
+bench-runs: install
+	$(PY) -m bench.runs $(BENCH_ARGS)
 
 # The code interpreter's targets (cold start, warm round trip, a 10k-row chart): docs/sandbox.md.
 bench-sandbox: install sandbox

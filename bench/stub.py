@@ -6,6 +6,10 @@ Speaks just enough HTTP/1.1 (keep-alive, chunked responses) on raw asyncio strea
 * ``GET /v1/_bench/timings`` returns (and forgets) when each streamed request arrived and when its
   first token was written, with the request's tag (the text after the last ``#`` of its last message,
   if any), for the breakdown of the time to first token;
+* ``GET /v1/_bench/tool`` answers ``{"ok": true}`` at once: the instant tool of the runs benchmark
+  (``bench/runs.py``, an HTTP function tool);
+* a request with ``tools`` whose last user message says ``#rounds=N`` is answered with a call to its
+  first tool until it holds ``N - 1`` tool results after that message, then with text (a run of N rounds);
 * ``POST /v1/chat/completions`` with ``stream: true`` answers in Chat Completions SSE: a role chunk,
   ``tokens`` content chunks (each token is exactly ``TOKEN_CHARS`` characters, so a client can count
   tokens from the text even when a proxy coalesces deltas), a ``finish_reason`` chunk, a usage chunk
@@ -38,6 +42,21 @@ def _tag(request: dict) -> str:
     if isinstance(content, list):  # content parts
         content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return content.rpartition("#")[2] if isinstance(content, str) and "#" in content else ""
+
+
+def _tool_to_call(request: dict) -> str | None:
+    """The tool to call now, for a run of ``#rounds=N`` (see the module doc), or None to answer."""
+    tools = request.get("tools") or []
+    if not tools or request.get("tool_choice") == "none":
+        return None
+    messages = request.get("messages") or []
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    text = str(messages[last_user].get("content") or "") if last_user >= 0 else ""
+    if "#rounds=" not in text:
+        return None
+    rounds = int(text.rpartition("#rounds=")[2].split()[0] or 1)
+    done = sum(1 for m in messages[last_user + 1:] if m.get("role") == "tool")
+    return tools[0]["function"]["name"] if done < rounds - 1 else None
 
 
 def _chunked(payload: bytes) -> bytes:
@@ -97,6 +116,8 @@ class Stub:
                         {"id": "stub-model", "object": "model", "created": 0, "owned_by": "bench"}]}))
                 elif method == "POST" and path.endswith("/chat/completions"):
                     await self._complete(json.loads(body or b"{}"), writer, arrived)
+                elif method == "GET" and path.endswith("/_bench/tool"):
+                    writer.write(_json_response(200, {"ok": True}))
                 elif method == "GET" and path.endswith("/_bench/timings"):
                     writer.write(_json_response(200, list(self.timings)))
                     self.timings.clear()
@@ -116,6 +137,17 @@ class Stub:
         prompt_chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
         usage = {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": count,
                  "total_tokens": max(1, prompt_chars // 4) + count}
+        tool = _tool_to_call(request)
+        if tool is not None and request.get("stream"):
+            await asyncio.sleep(self.ttft)
+            writer.write(STREAM_HEAD + ROLE + _sse(_chunk({"tool_calls": [{
+                "index": 0, "id": f"call_{self.requests}", "type": "function",
+                "function": {"name": tool, "arguments": "{}"}}]})) + _sse(_chunk({}, "tool_calls")))
+            if (request.get("stream_options") or {}).get("include_usage"):
+                writer.write(_sse({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0,
+                                   "model": "stub-model", "choices": [], "usage": {**usage, "completion_tokens": 4}}))
+            writer.write(DONE)
+            return
         if not request.get("stream"):
             await asyncio.sleep(self.ttft + self.itl * max(0, count - 1))
             text = "".join(WORDS[i % len(WORDS)] for i in range(count))
