@@ -272,6 +272,11 @@ class FileService:
         return SweepReport(len(orphans), len(lost), spools)
 
 
+async def sweep_at_startup(service: FileService) -> SweepReport | None:
+    """For the app's start-up (``AppState.start``): the sweep, when ``FILES__SWEEP_ON_STARTUP`` is on."""
+    return await service.sweep() if service.settings.sweep_on_startup else None
+
+
 def _purpose(given: str | None, kind: str) -> Purpose:
     if not given:
         return "vision" if kind == "image" else "assistants"
