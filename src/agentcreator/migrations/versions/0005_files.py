@@ -62,10 +62,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('files', schema=None) as batch_op:
-        batch_op.drop_index('ix_files_storage_key')
-        batch_op.drop_index('ix_files_owner_sha256')
-        batch_op.drop_index('ix_files_owner_created')
-        batch_op.drop_index('ix_files_conversation')
-        batch_op.drop_index('ix_files_assistant')
+    # The indexes go with the table (MariaDB refuses to drop one that backs a foreign key first).
     op.drop_table('files')
