@@ -3,6 +3,8 @@ an image to a model without vision a 422 naming the model)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -72,3 +74,20 @@ async def test_bad_file_ids(client: httpx.AsyncClient, alice: UserSession, opena
                                  json=body)
     assert response.status_code == status, response.text
     assert await messages(client, alice, conversation["id"]) == []
+
+
+async def test_the_socket_checks_file_ids_too(live_client: httpx.AsyncClient, live_server: str, alice: UserSession,
+                                              bob: UserSession, openai_double: OpenAIDouble) -> None:
+    from tests.api.test_ws import authed, recv
+
+    _, conversation = await make_chat(live_client, alice, model="double/gpt-4o-mini")
+    bobs = await uploaded(live_client, bob, "bob.png", samples.image())
+    mine = await uploaded(live_client, alice, "mine.png", samples.image())
+    calls = len(openai_double.requests)
+    async with await authed(live_server, alice) as ws:
+        for file_id, code in ((bobs["id"], "not_found"), (mine["id"], "model_cannot_see_images")):
+            await ws.send(json.dumps({"type": "send", "conversation_id": conversation["id"], "content": "see",
+                                      "file_ids": [file_id], "request_id": "f"}))
+            answer = await recv(ws)
+            assert answer["type"] == "error" and answer["error"]["code"] == code, answer
+    await _unchanged(live_client, alice, conversation["id"], [], openai_double, calls)
