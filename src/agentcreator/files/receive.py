@@ -132,8 +132,12 @@ async def receive_upload(body: AsyncIterator[bytes], content_type: str | None, s
             raise BadRequest(f"No file in the request: send it as the '{FILE_FIELD}' field.", code="file_missing")
         await spool.close()
         return ReceivedUpload(spool, filename, fields)
-    except BaseException:
+    except Exception:
         pending.clear()
+        if spool is not None:
+            await spool.abort()  # the 413 goes out with nothing left on disk
+        raise
+    except BaseException:  # cancelled: remove without waiting
         if spool is not None:
             spool.discard()
         raise

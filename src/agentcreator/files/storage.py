@@ -36,8 +36,9 @@ def check_key(key: str) -> str:
 
 
 class UploadSpool:
-    """An upload on its way in: a local file written in chunks and hashed as it grows. Nothing is kept
-    in memory beyond one flush (``SPOOL_FLUSH_BYTES``). ``discard`` removes it; the store's
+    """An upload on its way in: a local file written in chunks and hashed as it grows. Writing and
+    hashing run in a worker thread, one flush (``SPOOL_FLUSH_BYTES``) at a time while the next one
+    fills: at most two flushes' worth is in memory. ``discard`` removes the file; the store's
     ``adopt`` moves it in."""
 
     def __init__(self, path: Path) -> None:
@@ -46,6 +47,7 @@ class UploadSpool:
         self._hash = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._writing: asyncio.Future[None] | None = None
         self._handle = open(path, "xb")  # closed in close() or discard()
 
     @property
@@ -59,15 +61,19 @@ class UploadSpool:
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes >= SPOOL_FLUSH_BYTES:
-            await self.flush()
+            await self._flush()
 
-    async def flush(self) -> None:
+    async def _flush(self) -> None:
+        """Wait for the previous block, then hand this one to a worker thread (not waited for)."""
+        if self._writing is not None:
+            await self._writing
+            self._writing = None
         if not self._pending:
             return
         block = b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        await asyncio.to_thread(self._write_block, block)
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write_block, block))
 
     def _write_block(self, block: bytes) -> None:
         self._hash.update(block)
@@ -75,12 +81,33 @@ class UploadSpool:
 
     async def close(self) -> None:
         """Write what is pending and close the file (it stays until adopted or discarded)."""
-        await self.flush()
+        await self._flush()
+        if self._writing is not None:
+            await self._writing
+            self._writing = None
         self._handle.close()
 
-    def discard(self) -> None:
+    async def abort(self) -> None:
+        """Stop: let a block being written finish (its outcome no longer matters), remove the file."""
         self._pending.clear()
         self._pending_bytes = 0
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
+            self._writing.exception()  # retrieved: a failed write of a discarded upload is not an error
+            self._writing = None
+        self._remove()
+
+    def discard(self) -> None:
+        """Remove the file now (or, with a block being written, as soon as that is done)."""
+        self._pending.clear()
+        self._pending_bytes = 0
+        if self._writing is not None and not self._writing.done():
+            # A block is being written: close and remove the file once it is done.
+            self._writing.add_done_callback(lambda _: self._remove())
+            return
+        self._remove()
+
+    def _remove(self) -> None:
         self._handle.close()
         self.path.unlink(missing_ok=True)
 
