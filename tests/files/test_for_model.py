@@ -13,8 +13,8 @@ from PIL import Image
 
 from agentcreator.api.deps import file_service_of
 from agentcreator.db.session import session_scope
-from agentcreator.files.for_model import file_ids_in, image_tokens, model_parts
-from agentcreator.llm.types import ChatMessage, ImagePart, ModelRequest, TextPart
+from agentcreator.files.for_model import file_ids_in, image_tokens, model_parts, uses_openai_tiles
+from agentcreator.llm.types import ChatMessage, ImagePart, ModelInfo, ModelRequest, TextPart
 from agentcreator.services.attachments import load_attached_files
 from agentcreator.state import AppState
 from tests.api.files_helpers import empty_storage, uploaded
@@ -39,6 +39,16 @@ def _clean_storage(app_state: AppState) -> None:
 ])
 def test_image_token_estimates(size: tuple[int, int], tiles: bool, detail: str, tokens: int) -> None:
     assert image_tokens(*size, openai_tiles=tiles, detail=detail) == tokens
+
+
+@pytest.mark.parametrize(("provider", "name", "tiles"), [
+    ("openai", "gpt-4o-mini", True), ("openai", "some-future-model", True), ("proxy", "gpt-4.1-mini", True),
+    ("ollama", "llava:13b", False), ("local", "smollm2-135m-instruct", False),
+])
+def test_which_models_use_the_tile_formula(provider: str, name: str, tiles: bool) -> None:
+    info = ModelInfo(id=f"{provider}/{name}", provider=provider, name=name, context_length=8192,
+                     max_output_tokens=1024)
+    assert uses_openai_tiles(info) is tiles
 
 
 async def _parts_for(app_state: AppState, user: UserSession, file_ids: list[str], **kwargs: object):

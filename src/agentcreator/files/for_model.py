@@ -83,6 +83,15 @@ def ensure_can_see_images(info: ModelInfo, parts: Iterable[dict[str, Any]]) -> N
             details={"model": f"{info.provider}/{info.name}"})
 
 
+_OPENAI_TILE_MODELS = ("gpt-4o", "gpt-4.1", "gpt-4-turbo", "gpt-5", "o1", "o3", "o4")
+
+
+def uses_openai_tiles(info: ModelInfo) -> bool:
+    """Whether :func:`image_tokens` should use OpenAI's tile formula for this model: OpenAI's own models,
+    wherever they are served from (an OpenAI-compatible proxy keeps the model name)."""
+    return info.provider == "openai" or info.name.startswith(_OPENAI_TILE_MODELS)
+
+
 def image_tokens(width: int, height: int, *, openai_tiles: bool, detail: str = "auto") -> int:
     """Estimated input tokens of an image.
 
