@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -85,18 +87,21 @@ async def run(base: str, token: str, server: Proc, *, large_mb: int = 100, concu
             stop.set()
             rss_peak = await sampler
 
-        async def one(i: int) -> float | str:
-            try:
-                return await upload(client, token, concurrent_mb, f"c{i}.txt", f"{i} {time.time()}\n".encode())
-            except (httpx.HTTPError, RuntimeError) as exc:
-                return f"{type(exc).__name__}: {exc}"[:200]
-
+        # The concurrent uploads come from another process: sending 200 MB from this one would slow the
+        # chat phase's own client and inflate the TTFT it measures.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.upload", base, token, str(concurrent), str(concurrent_mb),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert process.stdin is not None and process.stdout is not None
+        await process.stdout.readline()  # "ready": started and imported (that CPU is not the uploads')
         started = time.perf_counter()
-        uploads = asyncio.gather(*(one(i) for i in range(concurrent)))
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
         chat = await alongside() if alongside is not None else None
-        results = await uploads
+        output, _ = await process.communicate()
         wall = time.perf_counter() - started
-    errors = [r for r in results if isinstance(r, str)]
+    results = json.loads(output or b"[]")
+    errors = [r for r in results if isinstance(r, str)] + (["no result"] if not results else [])
     return {
         "large": {"megabytes": large_mb, "seconds": seconds, "mb_per_s": large_mb / seconds,
                   "server_rss_before_mib": rss_before, "server_rss_peak_mib": rss_peak,
@@ -105,6 +110,19 @@ async def run(base: str, token: str, server: Proc, *, large_mb: int = 100, concu
                        "error_kinds": sorted(set(errors))[:5], "wall_seconds": wall},
         "chat_alongside": chat,
     }
+
+
+async def _concurrent(base: str, token: str, count: int, megabytes: int) -> list[float | str]:
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # "go"
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        async def one(i: int) -> float | str:
+            try:
+                return await upload(client, token, megabytes, f"c{i}.txt", f"{i} {time.time()}\n".encode())
+            except (httpx.HTTPError, RuntimeError) as exc:
+                return f"{type(exc).__name__}: {exc}"[:200]
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 def targets(upload_result: dict[str, Any], baseline_ttft_p95: float | None) -> list[dict[str, Any]]:
@@ -133,3 +151,7 @@ def text(upload_result: dict[str, Any]) -> str:
             f"peak RSS +{large['server_peak_rss_growth_mib']:.1f} MiB; {concurrent['uploads']} x "
             f"{concurrent['megabytes_each']} MB concurrent: {concurrent['errors']} errors in "
             f"{concurrent['wall_seconds']:.1f}s")
+
+
+if __name__ == "__main__":  # python -m bench.upload BASE TOKEN COUNT MEGABYTES: the concurrent uploads
+    print(json.dumps(asyncio.run(_concurrent(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))))

@@ -64,6 +64,8 @@ _MAGIC_MIMES: dict[str, str] = {
 }
 _OOXML_MAIN_PARTS = {"word/document.xml": "docx", "ppt/presentation.xml": "pptx", "xl/workbook.xml": "xlsx"}
 _TEXT_CONTROLS = frozenset(range(32)) - {9, 10, 12, 13}
+_CONTROL_BYTES = bytes(sorted(_TEXT_CONTROLS))
+_DROP_CONTROLS = dict.fromkeys(_TEXT_CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -107,15 +109,16 @@ def _text_encoding(head: bytes, complete: bool) -> str | None:
     if b"\x00" in head:
         return None
     try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
         encoding: str | None = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        length, controls = len(head), len(head) - len(head.translate(None, _CONTROL_BYTES))
     except UnicodeDecodeError:
         best = charset_normalizer.from_bytes(head).best()
         if best is None:
             return None
         text, encoding = str(best), best.encoding
-    controls = sum(1 for ch in text[:HEAD_BYTES] if ord(ch) in _TEXT_CONTROLS)
-    return encoding if controls <= max(2, len(text) // 1000) else None
+        length, controls = len(text), len(text) - len(text.translate(_DROP_CONTROLS))
+    return encoding if controls <= max(2, length // 1000) else None
 
 
 def _ooxml_format(path: Path, max_inflated: int) -> str | None:

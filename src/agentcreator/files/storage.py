@@ -15,10 +15,30 @@ import re
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CHUNK_BYTES = 256 * 1024
+# File work (writes, hashing, parsing) runs on threads of its own: uploads never queue the event loop's
+# default executor, which other work shares (password hashing, name resolution).
+FILE_THREADS = 4
+_executor: ThreadPoolExecutor | None = None
+
+
+def _files_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:  # created on first use, not at import
+        _executor = ThreadPoolExecutor(max_workers=FILE_THREADS, thread_name_prefix="files")
+    return _executor
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the file threads (the context is not carried: file work needs none)."""
+    return await asyncio.get_running_loop().run_in_executor(_files_executor(), fn, *args)
 # An upload's bytes are written (and hashed) in a worker thread once this much has arrived.
 SPOOL_FLUSH_BYTES = 1024 * 1024
 _KEY = re.compile(r"[0-9a-f]{32}(\.[a-z]{1,8})?")
@@ -73,7 +93,7 @@ class UploadSpool:
         block = b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        self._writing = asyncio.ensure_future(asyncio.to_thread(self._write_block, block))
+        self._writing = asyncio.ensure_future(run_blocking(self._write_block, block))
 
     def _write_block(self, block: bytes) -> None:
         self._hash.update(block)
@@ -172,7 +192,7 @@ class LocalFileStorage(FileStorage):
             target.parent.mkdir(exist_ok=True)
             os.replace(spool.path, target)
 
-        await asyncio.to_thread(move)
+        await run_blocking(move)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path_of(key)
@@ -183,24 +203,24 @@ class LocalFileStorage(FileStorage):
             partial.write_bytes(data)
             os.replace(partial, target)
 
-        await asyncio.to_thread(write)
+        await run_blocking(write)
 
     async def read_bytes(self, key: str) -> bytes:
-        return await asyncio.to_thread(self.path_of(key).read_bytes)
+        return await run_blocking(self.path_of(key).read_bytes)
 
     async def iter_chunks(self, key: str) -> AsyncIterator[bytes]:
-        handle = await asyncio.to_thread(open, self.path_of(key), "rb")
+        handle = await run_blocking(open, self.path_of(key), "rb")
         try:
-            while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+            while chunk := await run_blocking(handle.read, CHUNK_BYTES):
                 yield chunk
         finally:
             handle.close()
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.path_of(key).unlink, True)
+        await run_blocking(self.path_of(key).unlink, True)
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self.path_of(key).is_file)
+        return await run_blocking(self.path_of(key).is_file)
 
     async def list_keys(self, older_than_seconds: float = 0.0) -> list[str]:
         def walk() -> list[str]:
@@ -214,7 +234,7 @@ class LocalFileStorage(FileStorage):
                         keys.append(entry.name)
             return keys
 
-        return await asyncio.to_thread(walk)
+        return await run_blocking(walk)
 
     async def sweep_spools(self, older_than_seconds: float) -> int:
         def sweep() -> int:
@@ -226,4 +246,4 @@ class LocalFileStorage(FileStorage):
                     removed += 1
             return removed
 
-        return await asyncio.to_thread(sweep)
+        return await run_blocking(sweep)

@@ -22,7 +22,7 @@ from agentcreator.db.types import utcnow
 from agentcreator.files.names import safe_filename
 from agentcreator.files.prepare import PreparedFile, prepare_upload, sniff_upload
 from agentcreator.files.receive import receive_upload
-from agentcreator.files.storage import FileStorage, UploadSpool, new_key
+from agentcreator.files.storage import FileStorage, UploadSpool, new_key, run_blocking
 from agentcreator.repositories import files as file_repo
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class FileService:
         self.sessions = sessions
         self.storage = storage
         self.settings = settings
+        self._uploads = asyncio.Semaphore(settings.max_concurrent_uploads)
 
     # --- upload -----------------------------------------------------------------------------------
 
@@ -92,16 +93,17 @@ class FileService:
                 return file_too_large(limit)
             return quota_exceeded(used, settings.user_quota_bytes)
 
-        received = await receive_upload(body, content_type, self.storage, limit=limit, too_large=too_large)
-        spool = received.spool
-        try:
-            return await self._store(owner_id, spool, safe_filename(received.filename),
-                                     received.fields.get("purpose"))
-        finally:
-            spool.discard()  # adopted spools are gone already; anything else must not stay
+        async with self._uploads:
+            received = await receive_upload(body, content_type, self.storage, limit=limit, too_large=too_large)
+            spool = received.spool
+            try:
+                return await self._store(owner_id, spool, safe_filename(received.filename),
+                                         received.fields.get("purpose"))
+            finally:
+                spool.discard()  # adopted spools are gone already; anything else must not stay
 
     async def _store(self, owner_id: str, spool: UploadSpool, name: str, purpose_field: str | None) -> File:
-        file_type = await asyncio.to_thread(sniff_upload, spool.path, name, self.settings)
+        file_type = await run_blocking(sniff_upload, spool.path, name, self.settings)
         purpose = _purpose(purpose_field, file_type.kind)
         async with session_scope(self.sessions) as session:
             same = await file_repo.find_same_bytes(session, owner_id, spool.sha256)
@@ -109,7 +111,7 @@ class FileService:
             copy = File(owner_id=owner_id, name=name, purpose=purpose, sha256=spool.sha256,
                         **{field: getattr(same, field) for field in _SAME_BYTES_FIELDS})
             return await self._insert(owner_id, copy, new_keys=[])
-        prepared = await asyncio.to_thread(prepare_upload, spool.path, file_type, self.settings)
+        prepared = await run_blocking(prepare_upload, spool.path, file_type, self.settings)
         file = File(owner_id=owner_id, name=name, purpose=purpose, sha256=spool.sha256, mime=file_type.mime,
                     format=file_type.format, kind=file_type.kind, size=spool.size, meta={})
         written = await self._write_blobs(file, spool, prepared)
