@@ -67,3 +67,14 @@ def test_cli_files_sweep(cli_database: str, tmp_path: Path, capsys: pytest.Captu
     assert cli.main(["files", "sweep"]) == 0
     assert "removed 1 stored file(s) without a row" in capsys.readouterr().out
     assert not path.exists()
+
+
+async def test_the_start_up_sweep_follows_its_setting(client: httpx.AsyncClient, app_state: AppState) -> None:
+    from agentcreator.services.files import sweep_at_startup
+
+    service = file_service_of(app_state)
+    with file_settings(app_state, sweep_on_startup=False):
+        assert await sweep_at_startup(service) is None
+    with file_settings(app_state, sweep_on_startup=True):
+        report = await sweep_at_startup(service)
+    assert report is not None and report.rows_removed == 0
