@@ -34,6 +34,7 @@ import httpx
 
 from bench import local as local_bench
 from bench import report
+from bench import upload as upload_bench
 from bench.client import HttpConnection, Turn, WsUser, direct_body, direct_turn, platform_sse_turn
 from bench.procs import Proc, free_port
 from bench.stub import run as run_loop
@@ -77,6 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="pin the server to CPU 1 and the stub + load generator to CPU 0")
     p.add_argument("--profile", action="store_true",
                    help="py-spy record the server during the top level's SSE phase")
+    p.add_argument("--no-upload", dest="upload", action="store_false", help="skip the upload phase")
+    p.add_argument("--upload-mb", type=int, default=100, help="the large upload's size (MB)")
+    p.add_argument("--upload-chat-users", type=int, default=50,
+                   help="SSE streams running during the concurrent uploads (a level of --levels; 0: none)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/bench-<time>.json)")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (logs, database)")
     return p.parse_args(argv)
@@ -95,6 +100,7 @@ def server_env(args: argparse.Namespace, tmp: Path, stub_port: int) -> dict[str,
         # Registration is not what we measure: cheap hashing so 500 users register in seconds.
         "AUTH__ARGON2_TIME_COST": "1", "AUTH__ARGON2_MEMORY_COST": "8192",
         "AUTH__ACCESS_TOKEN_MINUTES": "240",
+        **upload_bench.server_settings(),
     })
     if args.pg:
         env["DATABASE_URL"] = f"postgresql+asyncpg://root@127.0.0.1:5432/{PG_DB}"
@@ -375,7 +381,23 @@ async def bench(args: argparse.Namespace, server: Proc, stub: Proc, server_port:
             if s["error_kinds"]:
                 print(f"        errors: {s['error_kinds']}", flush=True)
             result["phases"].append(phase)
+    if args.upload:
+        result["upload"] = await upload_phase(args, users, levels, modes, server, stub, server_port, stub_port)
+        print(upload_bench.text(result["upload"]), flush=True)
     return result
+
+
+async def upload_phase(args: argparse.Namespace, users: list[User], levels: list[int], modes: list[str],
+                       server: Proc, stub: Proc, server_port: int, stub_port: int) -> dict[str, Any]:
+    """The large upload, then the concurrent ones while --upload-chat-users SSE streams run (when that
+    level was benchmarked: its TTFT p95 is the baseline)."""
+    chat_users = args.upload_chat_users
+    alongside = None
+    if chat_users in levels and "sse" in modes:
+        async def alongside() -> dict[str, Any]:
+            return await run_phase("sse", chat_users, users, args, server_port, stub_port, server, stub)
+    return await upload_bench.run(f"http://127.0.0.1:{server_port}", users[0].token, server,
+                                  large_mb=args.upload_mb, alongside=alongside)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         for proc in reversed(procs):
             proc.stop()
     targets = report.check_targets(result["probe"], result["phases"], local)
+    if result.get("upload"):
+        baseline = next((p["stats"]["ttft_ms"]["p95"] for p in result["phases"]
+                         if p["mode"] == "sse" and p["users"] == args.upload_chat_users), None)
+        targets += upload_bench.targets(result["upload"], baseline)
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": {k: str(v) if isinstance(v, Path) else v
                                                                 for k, v in vars(args).items()},

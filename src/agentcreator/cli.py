@@ -1,4 +1,4 @@
-"""Command line: ``agentcreator serve | migrate | create-admin``."""
+"""Command line: ``agentcreator serve | migrate | create-admin | files sweep``."""
 
 from __future__ import annotations
 
@@ -84,6 +84,28 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _sweep_files() -> str:
+    from agentcreator.db.session import create_engine, create_session_factory
+    from agentcreator.files.storage import LocalFileStorage
+    from agentcreator.services.files import FileService
+
+    settings = get_settings()
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        service = FileService(create_session_factory(engine), LocalFileStorage(settings.data_dir / "files"),
+                              settings.files)
+        report = await service.sweep()
+    finally:
+        await engine.dispose()
+    return (f"removed {report.stored_removed} stored file(s) without a row, {report.rows_removed} row(s) "
+            f"without a file, {report.spools_removed} abandoned upload(s)")
+
+
+def cmd_files_sweep(_: argparse.Namespace) -> int:
+    print(asyncio.run(_sweep_files()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentcreator", description="Agent Creator server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="prompted for when omitted")
     admin.set_defaults(func=cmd_create_admin)
+    files = sub.add_parser("files", help="uploaded files").add_subparsers(dest="files_command", required=True)
+    sweep = files.add_parser("sweep", help="remove stored files without a row and rows without a file")
+    sweep.set_defaults(func=cmd_files_sweep)
     return parser
 
 

@@ -21,6 +21,7 @@ from agentcreator.api.routes import (
     billing_admin,
     chat,
     conversations,
+    files,
     health,
     mcp_servers,
     providers,
@@ -49,12 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    # Uploads stream their body and enforce the file size limit and the quota while reading it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes,
+                       exempt=frozenset({("POST", files.UPLOAD_PATH)}))
     # The chat turns first: a request is matched against the routes in this order.
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
-                   mcp_servers.admin_router, mcp_servers.router):
+                   mcp_servers.admin_router, mcp_servers.router, files.router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     install_openapi(app)

@@ -17,10 +17,12 @@ from agentcreator.core.outbound import OutboundGuard
 from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
+from agentcreator.files.storage import LocalFileStorage
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
+from agentcreator.services.files import FileService, sweep_at_startup
 from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
@@ -48,6 +50,7 @@ class AppState:
     billing: Billing
     outbound: OutboundGuard  # the one way out to the network for tools and fetched URLs (SSRF guard)
     sandbox: SandboxManager  # the code interpreter's sessions (started on first use)
+    files: FileService  # uploads: storage under DATA_DIR/files, sniffing, images, extracted text
     tools: ToolRegistry
     chat: ChatService
     mcp: McpServerService
@@ -68,6 +71,7 @@ class AppState:
         outbound = OutboundGuard(settings.outbound)
         sandbox = SandboxManager.from_settings(settings)
         mcp = McpServerService(sessions, secrets, settings.mcp)
+        files = FileService(sessions, LocalFileStorage(settings.data_dir / "files"), settings.files)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
                               CodeInterpreterFactory(sandbox), mcp.tool_factory()])
         return cls(
@@ -87,7 +91,8 @@ class AppState:
             outbound=outbound,
             sandbox=sandbox,
             tools=tools,
-            chat=ChatService(sessions, bus, turns, models, settings, billing, tools),
+            files=files,
+            chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files),
             mcp=mcp,
         )
 
@@ -103,6 +108,7 @@ class AppState:
             released = await self.billing.recover()
             if released:
                 log.warning("released %d budget reservation(s) left open by a previous run", released)
+            await sweep_at_startup(self.files)  # files without a row, rows without a file (FILES__SWEEP_ON_STARTUP)
 
     async def close(self) -> None:
         await self.chat.aclose()

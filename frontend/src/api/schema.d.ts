@@ -320,7 +320,10 @@ export interface paths {
         get: operations["assistants_get"];
         put?: never;
         post?: never;
-        /** Delete Assistant */
+        /**
+         * Delete Assistant
+         * @description Delete the assistant and its files (its conversations stay readable).
+         */
         delete: operations["assistants_delete"];
         options?: never;
         head?: never;
@@ -528,7 +531,10 @@ export interface paths {
         get: operations["conversations_get"];
         put?: never;
         post?: never;
-        /** Delete Conversation */
+        /**
+         * Delete Conversation
+         * @description Delete the conversation, its messages and the files attached in it.
+         */
         delete: operations["conversations_delete"];
         options?: never;
         head?: never;
@@ -689,6 +695,92 @@ export interface paths {
          * @description The branch being shown, oldest first, with the versions of each message.
          */
         get: operations["chat_thread"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Files
+         * @description Your files, newest first, with the messages that use each, and your storage use.
+         */
+        get: operations["files_list"];
+        put?: never;
+        /**
+         * Upload File
+         * @description Upload one file (multipart field ``file``). The type is read from the content; 413 past the size
+         *     limit or the quota, 415 for a type not accepted or a content that contradicts the name.
+         */
+        post: operations["files_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get File */
+        get: operations["files_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete File
+         * @description Delete the file; messages that used it show it as deleted.
+         */
+        delete: operations["files_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{file_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * File Content
+         * @description The stored file (images: without metadata, orientation applied).
+         */
+        get: operations["files_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/files/{file_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * File Thumbnail
+         * @description A small preview of an image (404 for documents).
+         */
+        get: operations["files_thumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1295,6 +1387,60 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** FilePublic */
+        FilePublic: {
+            /** Assistant Id */
+            assistant_id: string | null;
+            /** Conversation Id */
+            conversation_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Format */
+            format: string;
+            /**
+             * Has Thumbnail
+             * @default false
+             */
+            has_thumbnail?: boolean;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "image" | "document";
+            /** Mime */
+            mime: string;
+            /** Name */
+            name: string;
+            /** Page Count */
+            page_count: number | null;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "vision" | "assistants";
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+            /** Text Chars */
+            text_chars: number | null;
+            /** Text Truncated */
+            text_truncated: boolean;
+            /**
+             * Used In
+             * @default []
+             */
+            used_in?: components["schemas"]["FileUse"][];
+            /** Width */
+            width: number | null;
+        };
         /** FileSearchTool */
         FileSearchTool: {
             /**
@@ -1302,6 +1448,24 @@ export interface components {
              * @enum {string}
              */
             type: "file_search";
+        };
+        /**
+         * FileUse
+         * @description A message whose content points to the file.
+         */
+        FileUse: {
+            /** Conversation Id */
+            conversation_id: string;
+            /** Message Id */
+            message_id: string;
+        };
+        /** FilesPublic */
+        FilesPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["FilePublic"][];
+            storage: components["schemas"]["StorageUse"];
         };
         /**
          * FunctionEndpoint
@@ -1659,11 +1823,17 @@ export interface components {
         };
         /**
          * MessageCreate
-         * @description A user message: plain text, or a list of parts (text and images).
+         * @description A user message: plain text, or a list of parts (text and images), and uploaded files to attach
+         *     (``file_ids``: ``POST /api/files`` first). With files, the text may be empty.
          */
         MessageCreate: {
-            /** Content */
-            content: string | (components["schemas"]["TextPartIn"] | components["schemas"]["ImagePartIn"])[];
+            /**
+             * Content
+             * @default
+             */
+            content?: string | (components["schemas"]["TextPartIn"] | components["schemas"]["ImagePartIn"])[];
+            /** File Ids */
+            file_ids?: string[];
         };
         MessagePart: components["schemas"]["TextPart"] | components["schemas"]["ImagePart"] | components["schemas"]["FilePart"] | components["schemas"]["CitationPart"] | components["schemas"]["ToolCallPart"] | components["schemas"]["HandoffPart"] | components["schemas"]["NoticePart"];
         /**
@@ -2094,6 +2264,15 @@ export interface components {
         StopResult: {
             /** Stopped */
             stopped: boolean;
+        };
+        /** StorageUse */
+        StorageUse: {
+            /** Max File Bytes */
+            max_file_bytes: number;
+            /** Quota Bytes */
+            quota_bytes: number;
+            /** Used Bytes */
+            used_bytes: number;
         };
         /** TextDelta */
         TextDelta: {
@@ -4310,6 +4489,192 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ThreadPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    files_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilesPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    files_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    /**
+                     * @description Inferred from the content when absent: images 'vision', documents 'assistants'
+                     * @enum {string}
+                     */
+                    purpose?: "vision" | "assistants";
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePublic"];
+                };
+            };
+        };
+    };
+    files_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    files_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    files_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    files_thumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
                 };
             };
             /** @description Validation Error */

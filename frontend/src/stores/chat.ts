@@ -2,13 +2,14 @@ import { computed, reactive, shallowRef } from 'vue'
 import { defineStore } from 'pinia'
 import { chatApi } from '@/api/chat'
 import { ApiError, errorMessage } from '@/api/errors'
-import type { ThreadPublic } from '@/api/types'
+import type { FilePublic, ThreadPublic } from '@/api/types'
+import { fileParts } from '@/lib/fileParts'
 import { FrameError, type ChatFrame, type ChatSocket } from '@/lib/chatSocket'
 import { followTurn, streamTurn } from '@/lib/chatStream'
 import { features } from '@/lib/features'
 import { accept, emptyChatState, reduce, type ChatState } from '@/stores/chatReducer'
 import { useConversationsStore } from '@/stores/conversations'
-import type { ErrorInfo, ThreadMessage, TurnEvent } from '@/types/stream'
+import type { ErrorInfo, MessagePart, ThreadMessage, TurnEvent } from '@/types/stream'
 
 export function toThreadMessages(thread: ThreadPublic): ThreadMessage[] {
   return thread.data as ThreadMessage[]
@@ -146,25 +147,35 @@ export const useChatStore = defineStore('chat', () => {
 
   const base = () => `/api/conversations/${state.conversationId}/messages`
 
-  /** Send a user message (shown at once); false when it was refused (keep the draft). */
-  function send(text: string): Promise<boolean> {
-    if (!state.conversationId || !canSend.value || !text.trim()) return Promise.resolve(false)
+  /** Send a user message with uploaded files (shown at once); false when it was refused (keep the draft). */
+  function send(text: string, files: FilePublic[] = []): Promise<boolean> {
+    if (!state.conversationId || !canSend.value || (!text.trim() && !files.length)) return Promise.resolve(false)
     const now = new Date().toISOString()
     const last = state.messages.at(-1)
+    const parts = files.map((f): MessagePart => ({ type: 'file', file_id: f.id, name: f.name, mime: f.mime, kind: f.kind, size: f.size }))
     state.messages.push({
       id: `local-${++localSeq}`, conversation_id: state.conversationId, role: 'user', status: 'complete',
-      content: [{ type: 'text', text }], text, created_at: now, updated_at: now, parent_id: last?.id ?? null,
+      content: [...(text.trim() ? [{ type: 'text' as const, text }] : []), ...parts], text, created_at: now, updated_at: now,
+      parent_id: last?.id ?? null,
     })
-    return startTurn({ frame: { type: 'send', content: text }, path: base(), body: { content: text } })
+    const fileIds = files.map((f) => f.id)
+    return startTurn({
+      frame: { type: 'send', content: text, file_ids: fileIds }, path: base(), body: { content: text, file_ids: fileIds },
+    })
   }
 
   const regenerate = (messageId: string) => startTurn({
     frame: { type: 'regenerate', message_id: messageId }, path: `${base()}/${messageId}/regenerate`,
   })
-  const edit = (messageId: string, text: string) => startTurn({
-    frame: { type: 'edit', message_id: messageId, content: text }, path: `${base()}/${messageId}/edit`,
-    body: { content: text },
-  })
+  /** An edit keeps the message's attachments. */
+  function edit(messageId: string, text: string): Promise<boolean> {
+    const original = state.messages.find((m) => m.id === messageId)
+    const fileIds = fileParts(original?.content).map((p) => p.file_id)
+    return startTurn({
+      frame: { type: 'edit', message_id: messageId, content: text, file_ids: fileIds },
+      path: `${base()}/${messageId}/edit`, body: { content: text, file_ids: fileIds },
+    })
+  }
 
   /** Show another version of a message (and the branch that follows it). */
   async function selectVersion(messageId: string): Promise<void> {

@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createPinia, setActivePinia } from 'pinia'
 import { mount } from '@vue/test-utils'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import ChatBanners from '@/components/chat/ChatBanners.vue'
 import MessageBubble from '@/components/chat/MessageBubble.vue'
 import VersionSwitcher from '@/components/chat/VersionSwitcher.vue'
 import { snapshot } from './helpers'
+
+// Chat components read the attachment and toast stores.
+beforeEach(() => setActivePinia(createPinia()))
 
 const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/chat/:conversationId?', name: 'chat', component: { template: '<div/>' } }] })
 

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 // (happy-dom drops the first element of what DOMPurify sanitises: its NodeIterator loses the removed <body> root.)
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeEach, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createPinia, setActivePinia } from 'pinia'
 import { mount } from '@vue/test-utils'
 import MessageBubble from '@/components/chat/MessageBubble.vue'
 import { codeFor, onCodeCopyClick } from '@/lib/codeCopy'
@@ -8,6 +9,9 @@ import { knownLanguage } from '@/lib/highlight'
 import { hasCodeFence, highlighterReady, loadHighlighter } from '@/lib/highlighter'
 import { renderMarkdown } from '@/lib/markdown'
 import { snapshot } from './helpers'
+
+// Chat components read the attachment and toast stores.
+beforeEach(() => setActivePinia(createPinia()))
 
 const HOSTILE = '```html\n<script>alert(1)</script>\n<img src=x onerror="alert(2)">\n```'
 const RAW = '<script>alert(1)</script>\n<img src=x onerror="alert(2)">'

@@ -1,9 +1,13 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createPinia, setActivePinia } from 'pinia'
 import { mount } from '@vue/test-utils'
 import ChatComposer from '@/components/chat/ChatComposer.vue'
 import MessageBubble from '@/components/chat/MessageBubble.vue'
 import TextField from '@/components/ui/TextField.vue'
 import { snapshot } from './helpers'
+
+// Chat components read the attachment and toast stores.
+beforeEach(() => setActivePinia(createPinia()))
 
 describe('ChatComposer', () => {
   const mountComposer = (props: { enabled: boolean; streaming: boolean; notice?: string }, text = 'hi') =>

@@ -16,9 +16,11 @@ from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
 from agentcreator.core.security import AccessClaims, TokenSigner, check_access
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.db.session import session_scope
+from agentcreator.files.storage import LocalFileStorage
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
+from agentcreator.services.files import FileService
 from agentcreator.state import AppState
 
 
@@ -171,3 +173,24 @@ async def owned_conversation(conversation_id: str, user: CurrentUser, session: S
 
 
 OwnedConversation = Annotated[Conversation, Depends(owned_conversation)]
+
+
+# The file service of an app state (keyed by its session factory), built on first use until AppState
+# builds it in its lifespan: ``files=FileService(sessions, LocalFileStorage(settings.data_dir / "files"),
+# settings.files)``, then this returns ``state.files``.
+_file_services: weakref.WeakKeyDictionary[object, FileService] = weakref.WeakKeyDictionary()
+
+
+def file_service_of(state: AppState) -> FileService:
+    service: FileService | None = getattr(state, "files", None) or _file_services.get(state.sessions)
+    if service is None:
+        storage = LocalFileStorage(state.settings.data_dir / "files")
+        service = _file_services[state.sessions] = FileService(state.sessions, storage, state.settings.files)
+    return service
+
+
+async def file_service(state: AppStateDep) -> FileService:
+    return file_service_of(state)
+
+
+FileServiceDep = Annotated[FileService, Depends(file_service)]

@@ -1,4 +1,5 @@
-"""ASGI middleware: refuse request bodies over the configured limit before they are parsed."""
+"""ASGI middleware: refuse request bodies over the configured limit before they are parsed. Routes that
+stream their body and enforce their own limit while reading it (file uploads) are exempt."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 exempt: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt  # (method, path) pairs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

@@ -3,8 +3,8 @@
 The first frame must be ``{"type": "auth", "token": "<access token>"}`` (never the URL); a wrong or
 missing token closes the socket with 1008. Then the client sends JSON frames:
 ``subscribe {conversation_id, last_event_id?}``, ``unsubscribe {conversation_id}``,
-``send {conversation_id, content, request_id?}``, ``regenerate {conversation_id, message_id}``,
-``edit {conversation_id, message_id, content}``, ``stop {conversation_id}``, ``ping``, and
+``send {conversation_id, content, file_ids?, request_id?}``, ``regenerate {conversation_id, message_id}``,
+``edit {conversation_id, message_id, content, file_ids?}``, ``stop {conversation_id}``, ``ping``, and
 ``auth {token}`` again to swap in a refreshed token. The server answers ``ready``, ``ack``,
 ``error``, ``pong`` and ``event {conversation_id, id, event}`` frames carrying the turn events.
 A user who is disabled or whose session is revoked has their socket closed (1008).
@@ -21,13 +21,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from agentcreator.api.deps import authenticate
+from agentcreator.api.deps import authenticate, file_service_of
 from agentcreator.api.schemas.chat import MessageCreate
 from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
+from agentcreator.services.attachments import parts_for_turn
 from agentcreator.state import AppState
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,19 @@ class Connection:
             # The chat service reads the conversation with an owner check (404 for anyone else), so the
             # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
-            if kind == "send":
-                await chat.send(self.user_id, conversation_id, MessageCreate.model_validate(
-                    {"content": frame.get("content")}).parts())
-            elif kind == "regenerate":
+            if kind == "regenerate":
                 await chat.regenerate(self.user_id, conversation_id, message_id)
             else:
-                await chat.edit(self.user_id, conversation_id, message_id, MessageCreate.model_validate(
-                    {"content": frame.get("content")}).parts())
+                body = MessageCreate.model_validate({"content": frame.get("content"),
+                                                     "file_ids": frame.get("file_ids") or []})
+                parts = body.parts() + await parts_for_turn(file_service_of(self.state), self.state.models,
+                                                            self.state.sessions, self.user_id, conversation_id,
+                                                            body.file_ids)
+                if kind == "send":
+                    started = await chat.send(self.user_id, conversation_id, parts)
+                else:
+                    started = await chat.edit(self.user_id, conversation_id, message_id, parts)
+                await file_service_of(self.state).attach(self.user_id, body.file_ids, started.turn.conversation_id)
             self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
 

@@ -108,11 +108,21 @@ class PlannedRequest:
 
 def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provider: ModelProvider,
                         info: ModelInfo, branch: list[Any], summary: str | None = None,
-                        window_summary: str | None = None) -> PlannedRequest:
+                        window_summary: str | None = None,
+                        attachments: dict[str, tuple[ChatMessage, int]] | None = None) -> PlannedRequest:
     """What the model is sent for ``branch``: the instructions, the history within the window and the
     token budget. The report saved with the answer comes after (:func:`context_report`): the model
-    can be called before it is written."""
+    can be called before it is written. ``attachments``: the user messages with files, as the model gets
+    them (chat/attachments; not cached: they hold the files' contents)."""
     params = assistant.parameters or {}
+    attachments = attachments or {}
+
+    def as_sent(message: Any) -> tuple[list[ChatMessage], int]:
+        if message.id in attachments:
+            chat, tokens = attachments[message.id]
+            return [chat], tokens
+        return prompts.get(provider, info.name, message)
+
     instructions = assistant.instructions
     if summary:  # a continuation: the summary of the conversation it continues goes with the instructions
         instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
@@ -125,10 +135,10 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
     plan = plan_context(history, window=assistant.history_window, context_length=info.context_length,
                         reply_budget=reply_budget,
                         instructions_tokens=prompts.instructions_tokens(provider, info.name, instructions),
-                        count=lambda m: prompts.get(provider, info.name, m)[1])
+                        count=lambda m: as_sent(m)[1])
     request = ModelRequest(
         model=info.name, instructions=instructions,
-        messages=[chat for m in plan.kept for chat in prompts.get(provider, info.name, m)[0]],
+        messages=[chat for m in plan.kept for chat in as_sent(m)[0]],
         temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
     return PlannedRequest(request, plan, reply_budget)
 

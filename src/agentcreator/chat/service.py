@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing, CallTarget, Reservation
 from agentcreator.billing.meter import Quote
+from agentcreator.chat import attachments as chat_attachments
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.continuation import Continuations, counted, read_only
@@ -49,6 +50,7 @@ from agentcreator.repositories import users as user_repo
 from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.repositories.users import AccessState
+from agentcreator.services.files import FileService
 from agentcreator.tools import ToolRegistry
 
 DEFAULT_TITLE = "New conversation"
@@ -97,8 +99,9 @@ def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: 
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  models: ModelRegistry, settings: Settings, billing: Billing,
-                 tools: ToolRegistry | None = None) -> None:
+                 tools: ToolRegistry | None = None, files: FileService | None = None) -> None:
         self._sessions = sessions
+        self._files = files  # attachments in the history are read through it
         self._bus = bus
         self._turns = turns
         self._models = models
@@ -303,22 +306,25 @@ class ChatService:
                     branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
                 window_summary = current_window_summary(conversation, {m.id for m in branch}) \
                     if assistant.summarize_dropped else None
-                planned = build_model_request(self._prompts, assistant, provider, info, branch,
-                                              conversation.summary, window_summary)
-                target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation_id)
                 overrides = dict(conversation.owner_budget_overrides or {})
-                # The call goes out now if it can: the quote, the report and the write follow while the model
-                # works on its first token. Whatever fails from here on closes it unused.
-                tools_unavailable = _tools_unavailable(assistant, info)
-                has_tools = bool(assistant.tools) and tools_unavailable is None
-                if not has_tools and self._may_call_early() and not await self._billing.may_refuse(session, target,
-                                                                                 user_overrides=overrides):
-                    early = await EarlyCall.start(provider, planned.request)
-                quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
-                                                  max_output_tokens=planned.reply_budget, user_overrides=overrides)
+                stored = await chat_attachments.load(session, user_id, branch) if self._files is not None else None
+                if stored is None:
+                    planned, quote, early, tools_unavailable, target = await self._plan(
+                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides)
+            resolved = None
+            if stored is not None:  # the files are read with no session open, then the plan is made
+                assert self._files is not None
+                resolved = await chat_attachments.resolve(self._files, branch, stored, provider, info,
+                                                          self._settings.files.document_token_budget)
+                async with session_scope(self._sessions) as session:
+                    planned, quote, early, tools_unavailable, target = await self._plan(
+                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
+                        resolved.messages)
             report = context_report(planned, assistant, info, summary=bool(conversation.summary),
                                     window_summary=bool(window_summary))
             report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
+            if resolved is not None:
+                report["attachments"] = resolved.report()
             placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
                                                    parent_id=answer_parent.id, model=assistant.model, context=report)
             needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
@@ -330,6 +336,30 @@ class ChatService:
             if early is not None:
                 await early.aclose()
             raise
+
+    async def _plan(self, session: AsyncSession, user_id: str, conversation: ConversationState,
+                    assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo, branch: list[Any],
+                    window_summary: str | None, overrides: dict[str, Any],
+                    attachments: dict[str, Any] | None = None) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
+        """The request for ``branch`` and its quote; the model call goes out now if it can (the quote, the
+        report and the write follow while the model works on its first token)."""
+        planned = build_model_request(self._prompts, assistant, provider, info, branch, conversation.summary,
+                                      window_summary, attachments)
+        target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
+        tools_unavailable = _tools_unavailable(assistant, info)
+        has_tools = bool(assistant.tools) and tools_unavailable is None
+        early: EarlyCall | None = None
+        if not has_tools and self._may_call_early() and not await self._billing.may_refuse(
+                session, target, user_overrides=overrides):
+            early = await EarlyCall.start(provider, planned.request)
+        try:
+            quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
+                                              max_output_tokens=planned.reply_budget, user_overrides=overrides)
+        except BaseException:
+            if early is not None:
+                await early.aclose()
+            raise
+        return planned, quote, early, tools_unavailable, target
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
                      draft: _Draft) -> tuple[StartedTurn, Reservation] | None:

@@ -225,6 +225,32 @@ class McpSettings(BaseModel):
     max_tools_per_server: int = Field(200, ge=1, le=10_000)
 
 
+class FileSettings(BaseModel):
+    """Uploads (files/). Sizes in bytes; the quota counts each distinct stored file once."""
+
+    max_file_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    user_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    # Images: the copy sent to models is scaled to this long side; thumbnails to the smaller one.
+    model_image_long_side: int = Field(2048, ge=64, le=8192)
+    thumbnail_long_side: int = Field(256, ge=32, le=1024)
+    # Decompression-bomb guard: images with more pixels are refused before they are decoded.
+    max_image_pixels: int = Field(40_000_000, ge=10_000)
+    # Text extracted from a document at upload is kept up to this many characters.
+    max_text_chars: int = Field(2_000_000, ge=1000)
+    # Office files are ZIP archives: refuse those that would inflate past this many bytes.
+    max_archive_inflated_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    max_attachments_per_message: int = Field(10, ge=1, le=50)
+    # Uploads read and processed at once per worker; others wait (unread: TCP holds their senders back),
+    # so a burst of uploads does not crowd the event loop that relays the chat streams.
+    max_concurrent_uploads: int = Field(4, ge=1, le=64)
+    # Tokens of a document's text given to the model per attachment before it is cut (with a note).
+    document_token_budget: int = Field(8000, ge=100)
+    # Remove files without a row and rows without a file at start-up (agentcreator files sweep).
+    sweep_on_startup: bool = True
+    # Stored files younger than this are never swept (an upload writes the file just before its row).
+    sweep_grace_seconds: float = Field(3600.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -260,9 +286,8 @@ class Settings(BaseSettings):
     outbound: OutboundSettings = OutboundSettings()
     web_search: WebSearchSettings = WebSearchSettings()
     sandbox: SandboxSettings = SandboxSettings()
-
-
     mcp: McpSettings = McpSettings()
+    files: FileSettings = FileSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

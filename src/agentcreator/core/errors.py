@@ -8,7 +8,8 @@ AppError
 ├── Forbidden             403  forbidden (registration_closed, admin_required, ...)
 ├── NotFound              404  not_found
 ├── Conflict              409  conflict (email_taken, turn_in_progress, conversation_read_only, ...)
-├── PayloadTooLarge       413  payload_too_large
+├── PayloadTooLarge       413  payload_too_large (file_too_large, quota_exceeded)
+├── UnsupportedMediaType  415  unsupported_media_type (file_type_not_allowed, file_type_mismatch)
 ├── ValidationFailed      422  validation_error
 ├── RateLimited           429  rate_limited
 ├── ServiceUnavailable    503  unavailable
@@ -89,6 +90,11 @@ class Conflict(AppError):
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class ValidationFailed(AppError):

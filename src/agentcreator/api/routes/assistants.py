@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError as PydanticValidationError
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, OwnedAssistant, SessionDep
+from agentcreator.api.deps import AppStateDep, CurrentUser, FileServiceDep, OwnedAssistant, SessionDep
 from agentcreator.api.schemas.assistants import (
     AssistantCreate,
     AssistantExport,
@@ -24,6 +24,7 @@ from agentcreator.api.schemas.assistants import (
 from agentcreator.core.errors import ValidationFailed
 from agentcreator.llm.errors import ProviderError
 from agentcreator.services.assistants import AssistantService, ModelValidator, import_openapi_functions
+from agentcreator.services.files import files_of_assistant
 
 router = APIRouter(prefix="/api/assistants", tags=["assistants"])
 
@@ -104,8 +105,11 @@ async def update_assistant(assistant: OwnedAssistant, body: AssistantUpdate,
 
 
 @router.delete("/{assistant_id}", operation_id="assistants_delete", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_assistant(assistant: OwnedAssistant, service: AssistantServiceDep) -> None:
-    await service.delete(assistant)
+async def delete_assistant(assistant: OwnedAssistant, service: AssistantServiceDep, files: FileServiceDep) -> None:
+    """Delete the assistant and its files (its conversations stay readable)."""
+    doomed = await files_of_assistant(service.session, assistant.owner_id, assistant.id)
+    await service.delete(assistant)  # the file rows go by the foreign key
+    await files.discard_unused(doomed)
 
 
 @router.post("/{assistant_id}/duplicate", operation_id="assistants_duplicate",

@@ -17,6 +17,7 @@ from agentcreator.api.deps import (
     OwnedConversation,
     SessionDep,
     TurnCallerDep,
+    file_service_of,
 )
 from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
 from agentcreator.api.sse import sse_response
@@ -27,6 +28,7 @@ from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.services.attachments import parts_for_turn
 from agentcreator.state import AppState
 
 router = APIRouter(prefix="/api/conversations/{conversation_id}", tags=["chat"])
@@ -66,13 +68,25 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
                       user_message=started.user_message, assistant_message=final)
 
 
+async def _attachments(state: AppState, user_id: str, conversation_id: str,
+                       body: MessageCreate) -> list[dict[str, object]]:
+    """The message's file parts (404 for another user's file, 422 for images to a model without vision),
+    checked before the chat service saves anything."""
+    if not body.file_ids:
+        return []
+    return await parts_for_turn(file_service_of(state), state.models, state.sessions, user_id, conversation_id,
+                                body.file_ids)
+
+
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
              responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
 async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
                request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
-    started = await state.chat.send(claims.user_id, conversation_id, body.parts(), access=claims)
+    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
+    started = await state.chat.send(claims.user_id, conversation_id, parts, access=claims)
+    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -92,7 +106,9 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
                request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
-    started = await state.chat.edit(claims.user_id, conversation_id, message_id, body.parts(), access=claims)
+    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
+    started = await state.chat.edit(claims.user_id, conversation_id, message_id, parts, access=claims)
+    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from agentcreator.api.deps import CurrentUser, OwnedConversation, SessionDep
+from agentcreator.api.deps import CurrentUser, FileServiceDep, OwnedConversation, SessionDep
 from agentcreator.api.schemas.conversations import (
     ConversationCreate,
     ConversationPublic,
@@ -18,6 +18,7 @@ from agentcreator.api.schemas.conversations import (
 )
 from agentcreator.repositories.conversations import ArchivedFilter
 from agentcreator.services.conversations import ConversationService
+from agentcreator.services.files import files_of_conversation
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -64,8 +65,12 @@ async def update_conversation(conversation: OwnedConversation, body: Conversatio
 
 @router.delete("/{conversation_id}", operation_id="conversations_delete",
                status_code=status.HTTP_204_NO_CONTENT)
-async def delete_conversation(conversation: OwnedConversation, service: ConversationServiceDep) -> None:
-    await service.delete(conversation)
+async def delete_conversation(conversation: OwnedConversation, service: ConversationServiceDep,
+                              files: FileServiceDep) -> None:
+    """Delete the conversation, its messages and the files attached in it."""
+    doomed = await files_of_conversation(service.session, conversation.owner_id, conversation.id)
+    await service.delete(conversation)  # the file rows go by the foreign key
+    await files.discard_unused(doomed)
 
 
 @router.get("/{conversation_id}/messages", operation_id="conversations_list_messages")

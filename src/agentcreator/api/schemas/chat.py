@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentcreator.api.schemas.common import StrictInput
 from agentcreator.chat.events import MessageSnapshot
@@ -29,29 +29,42 @@ class ImagePartIn(StrictInput):
 PartIn = Annotated[TextPartIn | ImagePartIn, Field(discriminator="type")]
 
 
-class MessageCreate(StrictInput):
-    """A user message: plain text, or a list of parts (text and images)."""
+FileId = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_FILES_PER_MESSAGE = 10
 
-    content: str | list[PartIn] = Field(min_length=1)
+
+class MessageCreate(StrictInput):
+    """A user message: plain text, or a list of parts (text and images), and uploaded files to attach
+    (``file_ids``: ``POST /api/files`` first). With files, the text may be empty."""
+
+    content: str | list[PartIn] = ""
+    file_ids: list[FileId] = Field(default_factory=list, max_length=MAX_FILES_PER_MESSAGE)
 
     @field_validator("content")
     @classmethod
-    def _not_blank(cls, value: str | list[Any]) -> str | list[Any]:
+    def _bounded(cls, value: str | list[Any]) -> str | list[Any]:
         if isinstance(value, str):
-            if not value.strip():
-                raise ValueError("the message is empty")
             if len(value) > 100_000:
                 raise ValueError("the message is longer than 100000 characters")
             return value
         if len(value) > 20:
             raise ValueError("at most 20 parts per message")
-        if not any((p.type == "text" and p.text.strip()) or p.type == "image" for p in value):
-            raise ValueError("the message is empty")
         return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MessageCreate:
+        if self.file_ids:
+            return self
+        if isinstance(self.content, str):
+            if not self.content.strip():
+                raise ValueError("the message is empty")
+        elif not any((p.type == "text" and p.text.strip()) or p.type == "image" for p in self.content):
+            raise ValueError("the message is empty")
+        return self
 
     def parts(self) -> list[dict[str, Any]]:
         if isinstance(self.content, str):
-            return [{"type": "text", "text": self.content}]
+            return [{"type": "text", "text": self.content}] if self.content.strip() or not self.file_ids else []
         return [p.model_dump() for p in self.content]
 
 

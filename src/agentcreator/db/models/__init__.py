@@ -10,6 +10,7 @@ from agentcreator.db.models.billing import (
     UserBudget,
 )
 from agentcreator.db.models.conversation import Conversation, Message
+from agentcreator.db.models.file import File
 from agentcreator.db.models.mcp import McpServer
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
@@ -17,6 +18,6 @@ from agentcreator.db.models.run import Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "McpServer", "Message",
-           "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord", "User",
-           "UserBudget"]
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "File", "McpServer",
+           "Message", "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice",
+           "UsageRecord", "User", "UserBudget"]
