@@ -128,7 +128,8 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
         "llm": LLMSettings(local_enabled=True, compatible_endpoints=[
             {"name": "double", "base_url": double_url,
-             "models": [{"name": "gpt-4o-mini", "tools": True}, {"name": "no-tools", "tools": False}]}]
+             "models": [{"name": "gpt-4o-mini", "tools": True}, {"name": "no-tools", "tools": False},
+                        {"name": "vision-model", "vision": True}]}]
             if double_url else []),
         "openai_api_key": "sk-test-double" if double_url else None,
         "openai_base_url": double_url,

@@ -13,7 +13,7 @@ from tests.api.chat_helpers import make_chat, messages, send
 from tests.api.files_helpers import empty_storage, uploaded
 from tests.conftest import UserSession
 from tests.files import samples
-from tests.llm.openai_double import OpenAIDouble
+from tests.llm.openai_double import OpenAIDouble, Script
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +91,49 @@ async def test_the_socket_checks_file_ids_too(live_client: httpx.AsyncClient, li
             answer = await recv(ws)
             assert answer["type"] == "error" and answer["error"]["code"] == code, answer
     await _unchanged(live_client, alice, conversation["id"], [], openai_double, calls)
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "double/vision-model"])
+async def test_attached_files_reach_the_model_and_stay_in_the_history(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState,
+        model: str) -> None:
+    """An image goes to the model as an image part (a data URL of the stored copy), a document as its
+    extracted text; the next turn sends them again from the history, and the context report lists them."""
+    photo = await uploaded(client, alice, "photo.png", samples.image("PNG", (40, 30), "blue"))
+    notes = await uploaded(client, alice, "notes.docx", samples.word(["The launch code word is PELICAN."]))
+    _, conversation = await make_chat(client, alice, model=model)
+    openai_double.push(Script(text=["A blue picture."]), Script(text=["Title"]), Script(text=["PELICAN."]))
+    response = await client.post(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers,
+                                 json={"content": "What is in these?", "file_ids": [photo["id"], notes["id"]]})
+    assert response.status_code == 201, response.text
+    answer = response.json()["assistant_message"]
+    assert answer["status"] == "complete"
+
+    def sent(body: dict) -> tuple[list[str], str]:
+        """(image URLs, all text) of the request's user messages, on either protocol."""
+        images: list[str] = []
+        texts: list[str] = []
+        for message in body.get("messages") or body.get("input") or []:
+            for part in message.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "image_url":
+                    images.append(part["image_url"]["url"])
+                elif part.get("type") == "input_image":
+                    images.append(part["image_url"])
+                elif part.get("type") in ("text", "input_text"):
+                    texts.append(part["text"])
+        return images, "\n".join(texts)
+
+    chat_requests = [r for r in openai_double.requests if r.path.endswith(("/responses", "/chat/completions"))]
+    images, text = sent(chat_requests[0].body)
+    assert len(images) == 1 and images[0].startswith("data:image/")
+    assert "PELICAN" in text and "What is in these?" in text
+    context = (await client.get(f"/api/conversations/{conversation['id']}/messages/{answer['id']}/context",
+                                headers=alice.headers)).json()["context"]
+    assert [(a["name"], a["kind"]) for a in context["attachments"]] == [("photo.png", "image"), ("notes.docx", "document")]
+    assert all(a["tokens"] > 0 for a in context["attachments"])
+    await client.post(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers,
+                      json={"content": "And the code word?"})
+    images, text = sent(openai_double.last_request.body)
+    assert len(images) == 1 and "PELICAN" in text
