@@ -21,6 +21,7 @@ from agentcreator.api.routes import (
     chat,
     conversations,
     health,
+    knowledge,
     providers,
     usage,
 )
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The chat turns first: a request is matched against the routes in this order.
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
-                   billing_admin.router, billing_admin.prices_router, usage.router):
+                   billing_admin.router, billing_admin.prices_router, usage.router, knowledge.router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     return app

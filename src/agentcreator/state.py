@@ -17,6 +17,7 @@ from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
 from agentcreator.llm.registry import ModelRegistry
+from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.providers import ProviderService
 
@@ -39,6 +40,7 @@ class AppState:
     providers: ProviderService
     billing: Billing
     chat: ChatService
+    knowledge: Knowledge
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -68,11 +70,13 @@ class AppState:
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
             chat=ChatService(sessions, bus, turns, models, settings, billing),
+            knowledge=Knowledge.build(sessions, settings.knowledge, redis),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
         """Load the providers (environment and database); mark turns a crash left streaming."""
         await self.providers.reload()
+        self.knowledge.start()  # settings.knowledge.workers in-process ingestion workers
         if recover_interrupted:
             async with transaction(self.sessions) as session:
                 count = await turn_repo.mark_streaming_interrupted(session)
@@ -83,6 +87,7 @@ class AppState:
                 log.warning("released %d budget reservation(s) left open by a previous run", released)
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.chat.aclose()
         await self.models.aclose()
         await self.bus.aclose()

@@ -18,6 +18,7 @@ from agentcreator.core.errors import NotFound, ValidationFailed
 from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.repositories import knowledge as knowledge_repo
 
 EXPORT_FORMAT = "agentcreator.assistant"
 EXPORT_VERSION = 1
@@ -122,7 +123,9 @@ class AssistantService:
             await self.validate_model(model)
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
-        """Assistant tools must name another assistant of the same owner."""
+        """Assistant tools must name another assistant of the same owner; file_search tools the owner's
+        knowledge bases."""
+        await self._check_knowledge_bases(tools)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return
@@ -137,6 +140,18 @@ class AssistantService:
                 raise ValidationFailed(f"tools.{index}.assistant_id: Assistant not found",
                                        details=[{"loc": ["body", "tools", index, "assistant_id"],
                                                  "msg": "Assistant not found", "type": "not_found"}])
+
+    async def _check_knowledge_bases(self, tools: list[dict[str, Any]]) -> None:
+        refs = [(i, n, ref) for i, t in enumerate(tools) if t.get("type") == "file_search"
+                for n, ref in enumerate(t.get("knowledge_base_ids") or [])]
+        if not refs:
+            return
+        owned = await knowledge_repo.owned_base_ids(self.session, self.owner_id, [ref for _, _, ref in refs])
+        for index, position, ref in refs:
+            if ref not in owned:
+                raise ValidationFailed(f"tools.{index}.knowledge_base_ids.{position}: Knowledge base not found",
+                                       details=[{"loc": ["body", "tools", index, "knowledge_base_ids", position],
+                                                 "msg": "Knowledge base not found", "type": "not_found"}])
 
 
 def _copy(value: Any) -> Any:

@@ -10,10 +10,18 @@ from agentcreator.db.models.billing import (
     UserBudget,
 )
 from agentcreator.db.models.conversation import Conversation, Message
+from agentcreator.db.models.knowledge import (
+    KnowledgeBase,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    KnowledgeJob,
+    KnowledgePage,
+)
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "Message", "ModelPrice",
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "KnowledgeBase",
+           "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage", "Message", "ModelPrice",
            "PlatformSetting", "PriceVersion", "Provider", "ToolPrice", "UsageRecord", "User", "UserBudget"]
