@@ -3,8 +3,8 @@ the cached matrix) merged by reciprocal rank fusion.
 
 Owner scoping happens first: only the caller's bases among the ids asked for are searched; another
 user's base id is ignored exactly like one that does not exist. No DB session is open while the query
-is embedded: the embedding starts in a worker thread, the short session reads the bases and the
-lexical ranking, and closes before the embedding is awaited.
+is embedded (it is embedded first, in a worker thread); the short session reads the bases and the
+lexical ranking while the dense scan runs in another thread.
 
 ``threshold`` is a cosine similarity (0..1): a passage less similar to the query is dropped, whatever
 its lexical rank. Without one every fused passage counts.
@@ -69,30 +69,33 @@ class Retriever:
         if not query or not base_ids or top_k < 1:
             return []
         limit = max(self._candidates, top_k)
-        embedding = asyncio.ensure_future(self._embedder.embed([query])) if "dense" in modes else None
-        try:
-            async with session_scope(self._sessions) as session:
-                bases = await repo.owned_bases(session, user_id, base_ids)
-                ids = [b.id for b in bases]
-                ranked_lexical = await lexical.search(session, ids, query, limit) if "bm25" in modes else []
-        except BaseException:
-            if embedding is not None:
-                embedding.cancel()
-            raise
-        if not bases:
-            if embedding is not None:
-                embedding.cancel()
-            return []
-        dense_bases = [(b.id, b.revision) for b in bases if b.embedding_model == self._embedder.model_id]
+        # The query is embedded first, with no session open; then, in one short session, the bases are
+        # checked and the lexical ranking (in the database's thread) runs while the dense scan (numpy,
+        # in a worker thread) runs beside it.
+        vector = (await self._embedder.embed([query])).vectors[0] if "dense" in modes else None
         ranked_dense: list[tuple[int, float]] = []
+        dense_task: asyncio.Future[list[tuple[int, float]]] | None = None
+        async with session_scope(self._sessions) as session:
+            bases = await repo.owned_bases(session, user_id, base_ids)
+            if not bases:
+                return []
+            dense_bases = [(b.id, b.revision) for b in bases if b.embedding_model == self._embedder.model_id]
+            if vector is not None:
+                dense_task = asyncio.ensure_future(self._dense.search(dense_bases, vector, limit))
+            try:
+                ranked_lexical = await lexical.search(session, [b.id for b in bases], query, limit) \
+                    if "bm25" in modes else []
+            except BaseException:
+                if dense_task is not None:
+                    dense_task.cancel()
+                raise
         similarity: dict[int, float] = {}
-        if embedding is not None:
-            vector = (await embedding).vectors[0]
-            ranked_dense = await self._dense.search(dense_bases, vector, limit)
+        if dense_task is not None:
+            ranked_dense = await dense_task
             similarity = dict(ranked_dense)
         fused = reciprocal_rank_fusion(
             {"bm25": [i for i, _ in ranked_lexical], "dense": [i for i, _ in ranked_dense]}, self._rrf_k)
-        if embedding is not None:
+        if vector is not None:
             missing = [f.id for f in fused if f.id not in similarity]
             similarity |= await self._dense.similarities(dense_bases, vector, missing)
         if threshold is not None:

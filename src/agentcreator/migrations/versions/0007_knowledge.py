@@ -18,20 +18,24 @@ depends_on: str | Sequence[str] | None = None
 
 MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci", "mysql_engine": "InnoDB"}
 
-# SQLite: an external-content FTS5 table over knowledge_chunks.text, kept in sync by triggers
-# (they also fire for rows removed by a foreign key's ON DELETE CASCADE).
+# SQLite: an external-content FTS5 table over knowledge_chunks (text, and base_id as one token so that
+# a query intersects with its bases' rows before ranking), kept in sync by triggers (they also fire
+# for rows removed by a foreign key's ON DELETE CASCADE).
 SQLITE_FTS = [
     "CREATE VIRTUAL TABLE knowledge_chunks_fts USING fts5("
-    "text, content='knowledge_chunks', content_rowid='id', tokenize='porter unicode61')",
+    "text, base_id, content='knowledge_chunks', content_rowid='id', tokenize='porter unicode61')",
     "CREATE TRIGGER knowledge_chunks_fts_ai AFTER INSERT ON knowledge_chunks BEGIN "
-    "INSERT INTO knowledge_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO knowledge_chunks_fts(rowid, text, base_id) VALUES (new.id, new.text, new.base_id); END",
     "CREATE TRIGGER knowledge_chunks_fts_ad AFTER DELETE ON knowledge_chunks BEGIN "
-    "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER knowledge_chunks_fts_au AFTER UPDATE OF text ON knowledge_chunks BEGIN "
-    "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO knowledge_chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, text, base_id) "
+    "VALUES ('delete', old.id, old.text, old.base_id); END",
+    "CREATE TRIGGER knowledge_chunks_fts_au AFTER UPDATE OF text, base_id ON knowledge_chunks BEGIN "
+    "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, text, base_id) "
+    "VALUES ('delete', old.id, old.text, old.base_id); "
+    "INSERT INTO knowledge_chunks_fts(rowid, text, base_id) VALUES (new.id, new.text, new.base_id); END",
+    # Document frequencies of the indexed terms, for bounding a query's ranking work.
+    "CREATE VIRTUAL TABLE knowledge_chunks_vocab USING fts5vocab('knowledge_chunks_fts', 'col')",
 ]
-
 
 def upgrade() -> None:
     op.create_table(
@@ -139,6 +143,7 @@ def downgrade() -> None:
     if dialect == 'sqlite':
         for name in ('knowledge_chunks_fts_au', 'knowledge_chunks_fts_ad', 'knowledge_chunks_fts_ai'):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS knowledge_chunks_vocab")
         op.execute("DROP TABLE IF EXISTS knowledge_chunks_fts")
     op.drop_table('knowledge_jobs')
     op.drop_table('knowledge_chunks')
