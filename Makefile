@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # cache (~/.cache/pip), so only the first install on a machine pays for it.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install frontend migrate serve services test-python lint clean bench
+.PHONY: run test install frontend migrate serve services test-python lint clean bench bench-retrieval
 
 run: install frontend migrate serve
 
@@ -44,6 +44,10 @@ lint: install
 bench: install
 	@test -x $(VENV)/bin/py-spy || $(PIP) install --quiet -e '.[bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Knowledge retrieval: ingestion throughput, search latency at 10k/100k chunks, recall on stdlib docstrings.
+bench-retrieval: install
+	$(PY) -m bench.retrieval $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist

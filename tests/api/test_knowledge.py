@@ -178,3 +178,24 @@ async def test_an_assistant_attaches_its_owners_base(alice: UserSession, library
         "name": "Reader", "tools": [{"type": "file_search", "knowledge_base_ids": [base_id], "top_k": 3}]})
     assert response.status_code == 201, response.text
     assert response.json()["tools"][0]["knowledge_base_ids"] == [base_id]
+
+
+@pytest.mark.parametrize("query", [
+    '"unbalanced quote', "NEAR(tides moon, 2)", "tid*", "text: moon OR base_id: x", "-moon +tides",
+    "moon') OR 1=1 --", "🌊 marées lunaires", "\x00moon\x00", "or and the", "a" * 2000, "(((", "{base_id}: tides",
+])
+async def test_search_queries_are_words_never_syntax(alice: UserSession, bob: UserSession, query: str,
+                                                     library: dict[str, Any]) -> None:
+    """Full-text syntax in a query is taken as words: no error, and naming another base's id reaches nothing."""
+    alice_base = library["base"]["id"]
+    bob_base = await make_base(bob, "Bob's")
+    text = query.replace("{base_id}", alice_base)
+    for user, base_id in ((alice, alice_base), (bob, bob_base["id"])):
+        response = await user.client.post(f"/api/knowledge-bases/{base_id}/search", headers=user.headers,
+                                          json={"query": text})
+        assert response.status_code in (200, 422), response.text
+        if response.status_code == 200 and user is bob:
+            assert response.json()["data"] == []
+    injected = await bob.client.post(f"/api/knowledge-bases/{bob_base['id']}/search", headers=bob.headers,
+                                     json={"query": f'base_id : "{alice_base}" OR text : tides'})
+    assert injected.status_code == 200 and injected.json()["data"] == []

@@ -162,14 +162,14 @@ async def test_with_redis_an_enqueue_wakes_a_worker_of_another_process(
         pytest.skip(f"redis unreachable: {exc}")
     await redis.delete("agentcreator:knowledge:wake")
     idle = Knowledge(app_state.sessions, CountingEmbedder(app_state.knowledge.embedder),
-                     settings(workers=1, job_poll_seconds=60, job_lease_seconds=30), redis)
+                     settings(workers=1, job_poll_seconds=120, job_lease_seconds=30), redis)
     enqueuer = Knowledge(app_state.sessions, app_state.knowledge.embedder, settings(), redis)
     idle.start()
     try:
-        await asyncio.sleep(0.3)  # the worker found nothing and waits (60 s poll)
+        await asyncio.sleep(0.3)  # the worker found nothing and waits (120 s poll)
         base = await make_base(alice)
         document = await enqueuer.ingest_document(base["id"], "bread.md", CORPUS["bread.md"], owner_id=alice.id)
-        for _ in range(400):  # up to 20 s; the worker would otherwise sleep 60 s
+        for _ in range(900):  # up to 45 s under load; without the wake-up the worker sleeps 120 s
             if (await _document(app_state, document.id)).status == "ready":
                 break
             await asyncio.sleep(0.05)
