@@ -43,3 +43,8 @@ export type UsageGroup = Schemas['UsageGroup']
 export type UsageTotals = Schemas['UsageTotals']
 export type UsageSummary = Schemas['UsageSummary']
 export type BudgetStatus = Schemas['BudgetStatus']
+
+export type KnowledgeBase = Schemas['KnowledgeBasePublic']
+export type KnowledgeBaseCreate = Schemas['KnowledgeBaseCreate']
+export type KnowledgeDocument = Schemas['DocumentPublic']
+export type SearchHit = Schemas['SearchHit']

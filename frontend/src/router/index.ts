@@ -24,6 +24,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'assistants/new', name: 'assistant-new', component: () => import('@/pages/AssistantEditPage.vue'), meta: { title: 'New assistant' } },
       { path: 'assistants/:id', name: 'assistant-edit', component: () => import('@/pages/AssistantEditPage.vue'), props: true, meta: { title: 'Edit assistant' } },
       { path: 'chat/:conversationId?', name: 'chat', component: () => import('@/pages/ChatPage.vue'), props: true, meta: { title: 'Chat' } },
+      { path: 'knowledge', name: 'knowledge', component: () => import('@/pages/KnowledgePage.vue'), meta: { title: 'Knowledge' } },
       { path: 'usage', name: 'usage', component: () => import('@/pages/UsagePage.vue'), meta: { title: 'Usage' } },
       { path: 'settings', name: 'settings', component: () => import('@/pages/SettingsPage.vue'), meta: { title: 'Settings' } },
       { path: 'admin', name: 'admin', component: () => import('@/pages/AdminPage.vue'), meta: { title: 'Admin', admin: true } },
