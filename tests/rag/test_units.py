@@ -61,3 +61,15 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert fused[0].ranks == {"bm25": 1, "dense": 3}
     assert {f.id for f in fused} == {1, 2, 3, 4}
     assert reciprocal_rank_fusion({"bm25": [], "dense": []}) == []
+
+
+async def test_the_dense_cache_drops_the_least_recently_searched_base(app_state: AppState) -> None:
+    from agentcreator.rag.dense import BaseMatrix, DenseIndexCache
+
+    cache = DenseIndexCache(app_state.sessions, 4, max_vectors=3)
+    for name in ("a", "b"):
+        cache._entries[name] = BaseMatrix(1, np.arange(2, dtype=np.int64), np.zeros((2, 4), dtype=np.float32))
+    cache._entries.move_to_end("a")  # "a" searched last
+    cache._evict()
+    assert list(cache._entries) == ["a"]
+    assert cache.cached_revision("b") is None and cache.cached_revision("a") == 1

@@ -125,6 +125,8 @@ class KnowledgeSettings(BaseModel):
     # Candidates taken from each ranking before fusion; passages returned by default.
     candidates: int = Field(50, ge=5, le=1000)
     default_top_k: int = Field(5, ge=1, le=50)
+    # Vectors kept in memory per process (all bases; ~1.5 KB each); least recently searched bases go first.
+    dense_cache_max_vectors: int = Field(2_000_000, ge=1000)
 
 
 class Settings(BaseSettings):

@@ -8,6 +8,7 @@ matrix after another worker changed the base. Loading reads the BLOBs in one sho
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,10 +28,13 @@ class BaseMatrix:
 
 
 class DenseIndexCache:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dimensions: int) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], dimensions: int,
+                 max_vectors: int = 2_000_000) -> None:
         self._sessions = sessions
         self._dimensions = dimensions
-        self._entries: dict[str, BaseMatrix] = {}
+        # Least recently searched bases are dropped past ``max_vectors`` rows in all (~1.5 KB a row).
+        self._max_vectors = max_vectors
+        self._entries: OrderedDict[str, BaseMatrix] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def invalidate(self, base_id: str) -> None:
@@ -43,6 +47,7 @@ class DenseIndexCache:
     async def matrix(self, base_id: str, revision: int) -> BaseMatrix:
         entry = self._entries.get(base_id)
         if entry is not None and entry.revision == revision:
+            self._entries.move_to_end(base_id)
             return entry
         lock = self._locks.setdefault(base_id, asyncio.Lock())
         async with lock:
@@ -55,7 +60,15 @@ class DenseIndexCache:
             vectors = await asyncio.to_thread(from_blobs, [b for _, b in rows], self._dimensions)
             entry = BaseMatrix(revision, ids, vectors)
             self._entries[base_id] = entry
+            self._entries.move_to_end(base_id)
+            self._evict()
             return entry
+
+    def _evict(self) -> None:
+        total = sum(len(e.ids) for e in self._entries.values())
+        while total > self._max_vectors and len(self._entries) > 1:
+            _, dropped = self._entries.popitem(last=False)
+            total -= len(dropped.ids)
 
     async def search(self, bases: Sequence[tuple[str, int]], query: np.ndarray,
                      limit: int) -> list[tuple[int, float]]:

@@ -32,7 +32,7 @@ class Knowledge:
         self.sessions = sessions
         self.embedder = embedder
         self.settings = settings
-        self.dense = DenseIndexCache(sessions, embedder.dimensions)
+        self.dense = DenseIndexCache(sessions, embedder.dimensions, settings.dense_cache_max_vectors)
         self.retriever = Retriever(sessions, embedder, self.dense, candidates=settings.candidates)
         self.worker = IngestWorker(sessions, embedder, settings, redis, on_ready=self.dense.invalidate)
 
