@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import platform
 import random
 import re
@@ -232,7 +233,8 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     phases = set(args.phases.split(","))
     embedder = MiniLMEmbedder(threads=args.threads)
     report: dict[str, Any] = {"python": sys.version.split()[0], "machine": platform.machine(),
-                              "embedder": embedder.model_id, "threads": args.threads}
+                              "embedder": embedder.model_id, "threads": args.threads, "cpus": os.cpu_count(),
+                              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
         if "ingest" in phases:
             report["ingest"] = await ingest_phase(Path(tmp), embedder, args.pages)
@@ -251,6 +253,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
                         for m in ("recall@1", "recall@5"))
             report["eval"]["hybrid_beats_both"] = beats
             print("hybrid beats bm25 and dense on recall@1 and @5:", beats)
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = ROOT / "results" / f"retrieval-{args.label}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print("wrote", out)

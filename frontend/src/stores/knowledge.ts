@@ -53,7 +53,12 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
       return
     }
     const page = await run(() => knowledgeApi.documents(id))
-    if (page && id === selectedId.value) documents.value = page.data
+    if (page && id === selectedId.value) {
+      documents.value = page.data
+      // Keep the base's counts in the list in step with what ingestion did.
+      const chunks = page.data.reduce((sum, d) => sum + d.chunk_count, 0)
+      bases.value = bases.value.map((b) => (b.id === id ? { ...b, document_count: page.count, chunk_count: chunks } : b))
+    }
   }
 
   async function create(name: string): Promise<void> {

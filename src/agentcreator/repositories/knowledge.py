@@ -56,7 +56,7 @@ async def list_bases(session: AsyncSession, owner_id: str, *, limit: int = 50,
 
 
 async def document_stats(session: AsyncSession, base_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """(documents, chunks of ready documents) per base."""
+    """(documents, chunks) per base."""
     if not base_ids:
         return {}
     rows = await session.execute(
