@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.core.config import KnowledgeSettings
@@ -70,10 +72,11 @@ class IngestWorker:
         """Stop at once: a job in progress keeps its lease and is resumed after it runs out."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for result in results:
+            if isinstance(result, Exception):
+                log.warning("knowledge worker %s stopped with %r", self.id, result)
 
     async def wake(self) -> None:
         """A job was queued: wake a worker here, and with Redis one in any process."""
@@ -97,9 +100,16 @@ class IngestWorker:
     async def _idle(self) -> None:
         timeout = self._settings.job_poll_seconds
         if self._redis is not None:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(timeout + 1):
                     await self._redis.blpop([WAKE_KEY], timeout=max(timeout, 0.01))
+            except (TimeoutError, RedisError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # redis-py turns a cancelled read into a timeout
+                    raise asyncio.CancelledError from exc
+                if isinstance(exc, RedisError) and not isinstance(exc, RedisTimeoutError):
+                    log.warning("knowledge worker %s: no Redis wake-ups (%s); polling", self.id, exc)
+                    await asyncio.sleep(timeout)
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
