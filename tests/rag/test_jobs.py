@@ -178,3 +178,22 @@ async def test_with_redis_an_enqueue_wakes_a_worker_of_another_process(
     finally:
         await idle.close()
         await redis.aclose()
+
+
+async def test_stopping_a_worker_mid_job_stops_its_work_and_keeps_the_lease(
+        alice: UserSession, app_state: AppState) -> None:
+    gated = CountingEmbedder(app_state.knowledge.embedder, pause_after=1)
+    knowledge = Knowledge(app_state.sessions, gated, settings(workers=1, job_lease_seconds=30))
+    base = await make_base(alice)
+    document = await add_document(alice, base["id"], "long.txt", LONG_TEXT)
+    knowledge.start()
+    await asyncio.wait_for(gated.paused.wait(), 30)
+    await knowledge.close()
+    calls = gated.calls
+    await asyncio.sleep(0.2)
+    assert gated.calls == calls  # nothing runs on after the stop
+    leftovers = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "").endswith("._process")]
+    assert leftovers == []
+    job = await _job(app_state, document["id"])
+    assert (job.status, job.worker) == ("running", knowledge.worker.id)  # resumable by the next worker
+    assert (await _document(app_state, document["id"])).status == "embedding"

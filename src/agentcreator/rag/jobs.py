@@ -161,7 +161,13 @@ class IngestWorker:
     async def _guarded(self, heartbeat: asyncio.Task[None], work: Awaitable[None]) -> None:
         """Run ``work`` unless the heartbeat finds the lease lost first."""
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({task, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the worker is stopping: the work stops with it (its lease stays)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise
         if task not in done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, LeaseLost):
