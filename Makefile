@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # cache (~/.cache/pip), so only the first install on a machine pays for it.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox bench-runs
+.PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox bench-runs bench-retrieval
 
 run: install sandbox frontend migrate serve
 
@@ -57,6 +57,10 @@ bench-runs: install
 # The code interpreter's targets (cold start, warm round trip, a 10k-row chart): docs/sandbox.md.
 bench-sandbox: install sandbox
 	$(PY) -m bench.sandbox $(BENCH_ARGS)
+
+# Knowledge retrieval: ingestion throughput, search latency at 10k/100k chunks, recall on stdlib docstrings.
+bench-retrieval: install
+	$(PY) -m bench.retrieval $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .sandbox-env frontend/node_modules frontend/dist

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTEST=".venv/bin/pytest"
 MYSQL_URL="${TEST_MYSQL_URL:-mysql+asyncmy://root@127.0.0.1:3306/test}"
 PG_URL="${TEST_POSTGRES_URL:-postgresql+asyncpg://root@127.0.0.1:5432/test}"
-DB_SUITES="tests/api tests/db tests/chat"
+DB_SUITES="tests/api tests/db tests/chat tests/rag tests/tools"
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 status=0

@@ -17,7 +17,14 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentcreator.core.config import AuthSettings, ChatSettings, LLMSettings, SandboxSettings, Settings
+from agentcreator.core.config import (
+    AuthSettings,
+    ChatSettings,
+    KnowledgeSettings,
+    LLMSettings,
+    SandboxSettings,
+    Settings,
+)
 from agentcreator.core.ratelimit import MemoryRateLimiter
 from agentcreator.db.base import Base
 from agentcreator.db.migrate import upgrade
@@ -136,6 +143,8 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         # Listeners touch their channel every second: the grace period needs a margin above that.
         "chat": ChatSettings(disconnect_grace_seconds=4.0, heartbeat_seconds=0.5, ws_auth_check_seconds=0.3),
         "sandbox": _app_sandbox(),
+        # No background ingestion worker: knowledge tests run jobs themselves (tests/rag/helpers.py).
+        "knowledge": KnowledgeSettings(workers=0),
     }
     values.update(overrides)
     return Settings(**values)

@@ -23,6 +23,7 @@ from agentcreator.api.routes import (
     conversations,
     files,
     health,
+    knowledge,
     mcp_servers,
     providers,
     usage,
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
-                   mcp_servers.admin_router, mcp_servers.router, files.router):
+                   mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router):
         app.include_router(router)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     install_openapi(app)

@@ -19,6 +19,7 @@ from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
 from agentcreator.files.storage import LocalFileStorage
 from agentcreator.llm.registry import ModelRegistry
+from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
@@ -27,6 +28,7 @@ from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
 from agentcreator.tools.code_interpreter import CodeInterpreterFactory
+from agentcreator.tools.file_search import FileSearchFactory
 from agentcreator.tools.http_functions import FunctionToolFactory
 from agentcreator.tools.web_search import WebSearchToolFactory
 
@@ -54,6 +56,7 @@ class AppState:
     tools: ToolRegistry
     chat: ChatService
     mcp: McpServerService
+    knowledge: Knowledge
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -71,9 +74,10 @@ class AppState:
         outbound = OutboundGuard(settings.outbound)
         sandbox = SandboxManager.from_settings(settings)
         mcp = McpServerService(sessions, secrets, settings.mcp)
+        knowledge = Knowledge.build(sessions, settings.knowledge, redis)
         files = FileService(sessions, LocalFileStorage(settings.data_dir / "files"), settings.files)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
-                              CodeInterpreterFactory(sandbox), mcp.tool_factory()])
+                              CodeInterpreterFactory(sandbox), mcp.tool_factory(), FileSearchFactory(knowledge)])
         return cls(
             settings=settings,
             engine=engine,
@@ -94,11 +98,13 @@ class AppState:
             files=files,
             chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files),
             mcp=mcp,
+            knowledge=knowledge,
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
         """Load the providers (environment and database); mark turns a crash left streaming."""
         await self.providers.reload()
+        self.knowledge.start()  # settings.knowledge.workers in-process ingestion workers
         if recover_interrupted:
             async with transaction(self.sessions) as session:
                 count = await turn_repo.mark_streaming_interrupted(session)
@@ -111,6 +117,7 @@ class AppState:
             await sweep_at_startup(self.files)  # files without a row, rows without a file (FILES__SWEEP_ON_STARTUP)
 
     async def close(self) -> None:
+        await self.knowledge.close()
         await self.chat.aclose()
         await self.mcp.aclose()
         await self.models.aclose()

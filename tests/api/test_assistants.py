@@ -19,7 +19,7 @@ FULL = {
     "instructions": "Be precise.\nCite sources.",
     "model": "openai/gpt-4.1-mini",
     "tools": [
-        {"type": "file_search"},
+        {"type": "file_search", "knowledge_base_ids": [], "top_k": 5, "threshold": None},
         {"type": "code_interpreter"},
         {"type": "web_search"},
         {"type": "function", "name": "get_weather", "description": "Weather for a city",

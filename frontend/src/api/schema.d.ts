@@ -789,6 +789,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/knowledge-bases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Bases */
+        get: operations["knowledge_bases_list"];
+        put?: never;
+        /** Create Base */
+        post: operations["knowledge_bases_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Base */
+        get: operations["knowledge_bases_get"];
+        put?: never;
+        post?: never;
+        /** Delete Base */
+        delete: operations["knowledge_bases_delete"];
+        options?: never;
+        head?: never;
+        /** Update Base */
+        patch: operations["knowledge_bases_update"];
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Documents */
+        get: operations["knowledge_documents_list"];
+        put?: never;
+        /** Add Document */
+        post: operations["knowledge_documents_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}/documents/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Document
+         * @description A text or Markdown file (UTF-8; form feeds separate pages). Other formats arrive with the files
+         *     integration, which extracts their pages and calls the same ingestion.
+         */
+        post: operations["knowledge_documents_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Document */
+        get: operations["knowledge_documents_get"];
+        put?: never;
+        post?: never;
+        /** Delete Document */
+        delete: operations["knowledge_documents_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}/documents/{document_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry Document */
+        post: operations["knowledge_documents_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-bases/{base_id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Search */
+        post: operations["knowledge_bases_search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mcp-servers": {
         parameters: {
             query?: never;
@@ -1113,6 +1241,11 @@ export interface components {
             /** Registration Open */
             registration_open: boolean;
         };
+        /** Body_knowledge_documents_upload */
+        Body_knowledge_documents_upload: {
+            /** File */
+            file: string;
+        };
         /**
          * BudgetLimits
          * @description Per-user limits; null means unlimited.
@@ -1337,6 +1470,60 @@ export interface components {
             /** Tokens */
             tokens: number;
         };
+        /**
+         * DocumentCreate
+         * @description A document as text: ``text`` (form feeds separate pages) or ``pages`` (one string a page).
+         */
+        DocumentCreate: {
+            /** Name */
+            name: string;
+            /** Pages */
+            pages?: string[] | null;
+            /** Text */
+            text?: string | null;
+        };
+        /** DocumentPublic */
+        DocumentPublic: {
+            /** Base Id */
+            base_id: string;
+            /** Chunk Count */
+            chunk_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** File Id */
+            file_id: string | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Page Count */
+            page_count: number;
+            /**
+             * Progress Done
+             * @description chunks embedded so far
+             */
+            progress_done: number;
+            /**
+             * Progress Total
+             * @description chunks to embed (0 until parsed)
+             */
+            progress_total: number;
+            /**
+             * Status
+             * @description queued | parsing | embedding | ready | failed
+             */
+            status: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** ErrorInfo */
         ErrorInfo: {
             /** Code */
@@ -1441,8 +1628,20 @@ export interface components {
             /** Width */
             width: number | null;
         };
-        /** FileSearchTool */
+        /**
+         * FileSearchTool
+         * @description Search the owner's knowledge bases (each id must name one of them).
+         */
         FileSearchTool: {
+            /** Knowledge Base Ids */
+            knowledge_base_ids?: string[];
+            /** Threshold */
+            threshold?: number | null;
+            /**
+             * Top K
+             * @default 5
+             */
+            top_k?: number;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -1602,6 +1801,54 @@ export interface components {
              * @description https:// URL or data:image/...;base64 URL
              */
             url: string;
+        };
+        /** KnowledgeBaseCreate */
+        KnowledgeBaseCreate: {
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /** Name */
+            name: string;
+        };
+        /** KnowledgeBasePublic */
+        KnowledgeBasePublic: {
+            /**
+             * Chunk Count
+             * @default 0
+             */
+            chunk_count?: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /**
+             * Document Count
+             * @default 0
+             */
+            document_count?: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** KnowledgeBaseUpdate */
+        KnowledgeBaseUpdate: {
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name?: string | null;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -2049,6 +2296,20 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** Page[DocumentPublic] */
+        Page_DocumentPublic_: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["DocumentPublic"][];
+        };
+        /** Page[KnowledgeBasePublic] */
+        Page_KnowledgeBasePublic_: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["KnowledgeBasePublic"][];
+        };
         /** PasswordChangeRequest */
         PasswordChangeRequest: {
             /** Confirm Password */
@@ -2221,6 +2482,66 @@ export interface components {
             name: string;
             /** Password */
             password: string;
+        };
+        /** SearchHit */
+        SearchHit: {
+            /**
+             * Bm25 Rank
+             * @description rank in the lexical ranking (1 = best), null: not in it
+             */
+            bm25_rank: number | null;
+            /** Char End */
+            char_end: number;
+            /** Char Start */
+            char_start: number;
+            /** Chunk Id */
+            chunk_id: number;
+            /**
+             * Dense Rank
+             * @description rank in the dense ranking (1 = best), null: not in it
+             */
+            dense_rank: number | null;
+            /** Document Id */
+            document_id: string;
+            /** File Id */
+            file_id: string | null;
+            /** Lexical Score */
+            lexical_score: number | null;
+            /** Name */
+            name: string;
+            /** Page */
+            page: number;
+            /**
+             * Score
+             * @description reciprocal rank fusion score
+             */
+            score: number;
+            /**
+             * Similarity
+             * @description cosine similarity to the query
+             */
+            similarity: number | null;
+            /** Text */
+            text: string;
+        };
+        /** SearchRequest */
+        SearchRequest: {
+            /** Query */
+            query: string;
+            /** Threshold */
+            threshold?: number | null;
+            /**
+             * Top K
+             * @default 5
+             */
+            top_k?: number;
+        };
+        /** SearchResults */
+        SearchResults: {
+            /** Data */
+            data: components["schemas"]["SearchHit"][];
+            /** Query */
+            query: string;
         };
         /** SkippedOperation */
         SkippedOperation: {
@@ -4675,6 +4996,399 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_KnowledgeBasePublic_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeBaseCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBasePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBasePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeBaseUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBasePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DocumentPublic_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DocumentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_knowledge_documents_upload"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_documents_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    knowledge_bases_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
                 };
             };
             /** @description Validation Error */

@@ -45,3 +45,8 @@ export type UsageSummary = Schemas['UsageSummary']
 export type BudgetStatus = Schemas['BudgetStatus']
 export type FilePublic = Schemas['FilePublic']
 export type FilesPublic = Schemas['FilesPublic']
+
+export type KnowledgeBase = Schemas['KnowledgeBasePublic']
+export type KnowledgeBaseCreate = Schemas['KnowledgeBaseCreate']
+export type KnowledgeDocument = Schemas['DocumentPublic']
+export type SearchHit = Schemas['SearchHit']

@@ -25,6 +25,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'assistants/:id', name: 'assistant-edit', component: () => import('@/pages/AssistantEditPage.vue'), props: true, meta: { title: 'Edit assistant' } },
       { path: 'chat/:conversationId?', name: 'chat', component: () => import('@/pages/ChatPage.vue'), props: true, meta: { title: 'Chat' } },
       { path: 'files', name: 'files', component: () => import('@/pages/FilesPage.vue'), meta: { title: 'Files' } },
+      { path: 'knowledge', name: 'knowledge', component: () => import('@/pages/KnowledgePage.vue'), meta: { title: 'Knowledge' } },
       { path: 'usage', name: 'usage', component: () => import('@/pages/UsagePage.vue'), meta: { title: 'Usage' } },
       { path: 'settings', name: 'settings', component: () => import('@/pages/SettingsPage.vue'), meta: { title: 'Settings' } },
       { path: 'admin', name: 'admin', component: () => import('@/pages/AdminPage.vue'), meta: { title: 'Admin', admin: true } },

@@ -251,6 +251,33 @@ class FileSettings(BaseModel):
     sweep_grace_seconds: float = Field(3600.0, ge=0)
 
 
+class KnowledgeSettings(BaseModel):
+    """Knowledge bases (rag/): ingestion jobs, chunking, embedding and retrieval."""
+
+    # Chunks are counted in the embedder's tokens; overlap is a fraction of a chunk.
+    chunk_tokens: int = Field(200, ge=16, le=256)
+    chunk_overlap: float = Field(0.15, ge=0, lt=0.5)
+    embed_batch_size: int = Field(32, ge=1, le=512)
+    # onnxruntime intra-op threads of the embedded model.
+    embed_threads: int = Field(1, ge=1, le=64)
+    # In-process ingestion workers (each runs one job at a time); 0: this process runs none.
+    workers: int = Field(1, ge=0, le=16)
+    # A claimed job's lease, renewed every third of it while the job runs; a crashed worker's job is
+    # taken over when its lease runs out.
+    job_lease_seconds: float = Field(30.0, ge=0.5)
+    # How often an idle worker looks for work without a wake-up (expired leases, other processes).
+    job_poll_seconds: float = Field(5.0, ge=0.05)
+    job_max_attempts: int = Field(3, ge=1, le=20)
+    # Upload of a document's text (text/markdown file or JSON body).
+    max_document_bytes: int = Field(20_000_000, ge=1024)
+    max_pages: int = Field(5000, ge=1)
+    # Candidates taken from each ranking before fusion; passages returned by default.
+    candidates: int = Field(50, ge=5, le=1000)
+    default_top_k: int = Field(5, ge=1, le=50)
+    # Vectors kept in memory per process (all bases; ~1.5 KB each); least recently searched bases go first.
+    dense_cache_max_vectors: int = Field(2_000_000, ge=1000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -288,6 +315,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     mcp: McpSettings = McpSettings()
     files: FileSettings = FileSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

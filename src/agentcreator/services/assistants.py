@@ -20,6 +20,7 @@ from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Assistant
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
+from agentcreator.repositories import knowledge as knowledge_repo
 from agentcreator.services.function_secrets import mask_tools, refuse_blocked_endpoints, seal_tools
 from agentcreator.services.mcp_servers import check_assistant_tools as check_mcp_tools
 from agentcreator.tools.openapi_import import functions_from_openapi
@@ -135,9 +136,10 @@ class AssistantService:
 
     async def _check_tools(self, tools: list[dict[str, Any]], *, self_id: str | None) -> None:
         """Function endpoints must not name a blocked address; assistant tools must name another
-        assistant of the same owner; MCP tools an enabled server."""
+        assistant of the same owner; MCP tools an enabled server; file_search tools the owner's knowledge bases."""
         refuse_blocked_endpoints(tools, self.settings.outbound.allow_hosts)
         await check_mcp_tools(self.session, tools)
+        await self._check_knowledge_bases(tools)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return
@@ -152,6 +154,18 @@ class AssistantService:
                 raise ValidationFailed(f"tools.{index}.assistant_id: Assistant not found",
                                        details=[{"loc": ["body", "tools", index, "assistant_id"],
                                                  "msg": "Assistant not found", "type": "not_found"}])
+
+    async def _check_knowledge_bases(self, tools: list[dict[str, Any]]) -> None:
+        refs = [(i, n, ref) for i, t in enumerate(tools) if t.get("type") == "file_search"
+                for n, ref in enumerate(t.get("knowledge_base_ids") or [])]
+        if not refs:
+            return
+        owned = await knowledge_repo.owned_base_ids(self.session, self.owner_id, [ref for _, _, ref in refs])
+        for index, position, ref in refs:
+            if ref not in owned:
+                raise ValidationFailed(f"tools.{index}.knowledge_base_ids.{position}: Knowledge base not found",
+                                       details=[{"loc": ["body", "tools", index, "knowledge_base_ids", position],
+                                                 "msg": "Knowledge base not found", "type": "not_found"}])
 
 
 async def import_openapi_functions(document: str, base_url: str | None,

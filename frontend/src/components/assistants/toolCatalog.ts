@@ -3,7 +3,7 @@ import type { AssistantToolSpec } from '@/api/types'
 export type ToolType = AssistantToolSpec['type']
 
 export const TOOL_TYPES: { type: ToolType; label: string; help: string }[] = [
-  { type: 'file_search', label: 'File search', help: 'Search the files attached to the assistant.' },
+  { type: 'file_search', label: 'File search', help: 'Search your knowledge bases.' },
   { type: 'code_interpreter', label: 'Code interpreter', help: 'Run Python in a sandbox.' },
   { type: 'web_search', label: 'Web search', help: 'Look things up on the web.' },
   { type: 'function', label: 'Function', help: 'A function you describe with a JSON schema.' },
@@ -26,6 +26,8 @@ export function newTool(type: ToolType): AssistantToolSpec {
       return { type, assistant_id: '', mode: 'call' }
     case 'mcp':
       return { type, server: '', tools: [] }
+    case 'file_search':
+      return { type, knowledge_base_ids: [], top_k: 5, threshold: null }
     default:
       return { type }
   }

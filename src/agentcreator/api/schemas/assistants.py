@@ -39,7 +39,14 @@ BudgetTokens = Annotated[int, Field(ge=0, le=10**15)]
 
 
 class FileSearchTool(StrictInput):
+    """Search the owner's knowledge bases (each id must name one of them)."""
+
     type: Literal["file_search"]
+    knowledge_base_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                                  Field(max_length=20)] = Field(default_factory=list)
+    top_k: Annotated[int, Field(ge=1, le=50)] = 5
+    # Minimum cosine similarity of a passage to the query (0..1); null: none.
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class CodeInterpreterTool(StrictInput):

@@ -11,6 +11,13 @@ from agentcreator.db.models.billing import (
 )
 from agentcreator.db.models.conversation import Conversation, Message
 from agentcreator.db.models.file import File
+from agentcreator.db.models.knowledge import (
+    KnowledgeBase,
+    KnowledgeChunk,
+    KnowledgeDocument,
+    KnowledgeJob,
+    KnowledgePage,
+)
 from agentcreator.db.models.mcp import McpServer
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
@@ -18,6 +25,7 @@ from agentcreator.db.models.run import Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "File", "McpServer",
-           "Message", "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice",
-           "UsageRecord", "User", "UserBudget"]
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "File", "KnowledgeBase",
+           "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage", "McpServer", "Message", "ModelPrice",
+           "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord", "User",
+           "UserBudget"]

@@ -1,0 +1,104 @@
+"""Knowledge schemas: KnowledgeBaseCreate/Update/Public/sPublic, DocumentCreate/Public/sPublic,
+SearchRequest, SearchHit, SearchResults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from agentcreator.api.schemas.common import Page, StrictInput
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=2000)]
+DocumentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class KnowledgeBaseCreate(StrictInput):
+    name: Name
+    description: Description = ""
+
+
+class KnowledgeBaseUpdate(StrictInput):
+    name: Name | None = None
+    description: Description | None = None
+
+
+class KnowledgeBasePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    description: str
+    embedding_model: str
+    document_count: int = 0
+    chunk_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
+KnowledgeBasesPublic = Page[KnowledgeBasePublic]
+
+
+class DocumentCreate(StrictInput):
+    """A document as text: ``text`` (form feeds separate pages) or ``pages`` (one string a page)."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=20_000_000)
+
+    name: DocumentName
+    text: str | None = None
+    pages: Annotated[list[str], Field(max_length=5000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DocumentCreate:
+        if (self.text is None) == (self.pages is None):
+            raise ValueError("give either text or pages")
+        return self
+
+
+class DocumentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    base_id: str
+    name: str
+    file_id: str | None
+    status: str = Field(description="queued | parsing | embedding | ready | failed")
+    progress_done: int = Field(description="chunks embedded so far")
+    progress_total: int = Field(description="chunks to embed (0 until parsed)")
+    error: str | None
+    chunk_count: int
+    page_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+DocumentsPublic = Page[DocumentPublic]
+
+
+class SearchRequest(StrictInput):
+    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    top_k: Annotated[int, Field(ge=1, le=50)] = 5
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class SearchHit(BaseModel):
+    chunk_id: int
+    document_id: str
+    file_id: str | None
+    name: str
+    page: int
+    char_start: int
+    char_end: int
+    text: str
+    score: float = Field(description="reciprocal rank fusion score")
+    bm25_rank: int | None = Field(description="rank in the lexical ranking (1 = best), null: not in it")
+    dense_rank: int | None = Field(description="rank in the dense ranking (1 = best), null: not in it")
+    lexical_score: float | None
+    similarity: float | None = Field(description="cosine similarity to the query")
+
+
+class SearchResults(BaseModel):
+    query: str
+    data: list[SearchHit]

@@ -1,0 +1,138 @@
+"""Lexical ranking of knowledge chunks, one query per database, the same contract on each.
+
+The query is reduced to its words (letters, digits, underscore; at most ``MAX_TERMS``), any of which
+may match: the user's text never reaches a query parser as syntax.
+
+- SQLite: FTS5 (``porter unicode61``) restricted to the bases' rows, ranked by ``bm25()``.
+- PostgreSQL: ``to_tsvector('english', text) @@ websearch_to_tsquery('english', 'a or b ...')`` on an
+  expression GIN index, ranked by ``ts_rank_cd``.
+- MariaDB/MySQL: a FULLTEXT index, ``MATCH ... AGAINST (... IN NATURAL LANGUAGE MODE)`` (its own
+  relevance, an OR of the words).
+
+Only chunks of ready documents in the given bases are returned, best first: ``[(chunk_id, score)]``
+with higher scores better.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import snowballstemmer
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_TERMS = 32
+_WORD = re.compile(r"\w+", re.UNICODE)
+# English function words, dropped from every query: PostgreSQL's 'english' configuration and InnoDB's
+# FULLTEXT drop their own lists; on SQLite they would match nearly every chunk and only cost time.
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that
+the their theirs them themselves then there these they this those through to too under until up very was
+we were what when where which while who whom why will with would you your yours yourself yourselves
+""".split())
+
+# The FTS5 query names the bases (``base_id`` is an indexed column), so only their rows are ranked.
+# The ranking runs in a CTE: the statement does not start with SELECT, so the SQLite connection runs it
+# on its own thread, never on the event loop (see db/session.LoopSideSQLite). The join that keeps
+# ready documents only sees the best ``over`` rows; when too few survive it, the full ranking is used.
+_SQLITE = text(
+    "WITH hits AS MATERIALIZED (SELECT rowid AS id, bm25(knowledge_chunks_fts, 1.0, 0.0) AS score "
+    "FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH :query ORDER BY score LIMIT :over) "
+    "SELECT hits.id, hits.score, (SELECT count(*) FROM hits) AS ranked FROM hits "
+    "JOIN knowledge_chunks c ON c.id = hits.id "
+    "JOIN knowledge_documents d ON d.id = c.document_id "
+    "WHERE c.base_id IN :bases AND d.status = 'ready' ORDER BY hits.score LIMIT :limit"
+).bindparams(bindparam("bases", expanding=True))
+
+_POSTGRES = text(
+    "SELECT c.id, ts_rank_cd(to_tsvector('english', c.text), q) AS score "
+    "FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id, "
+    "websearch_to_tsquery('english', :query) q "
+    "WHERE to_tsvector('english', c.text) @@ q AND c.base_id IN :bases AND d.status = 'ready' "
+    "ORDER BY score DESC, c.id LIMIT :limit"
+).bindparams(bindparam("bases", expanding=True))
+
+_MYSQL = text(
+    "SELECT c.id, MATCH (c.text) AGAINST (:query IN NATURAL LANGUAGE MODE) AS score "
+    "FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id "
+    "WHERE MATCH (c.text) AGAINST (:query IN NATURAL LANGUAGE MODE) "
+    "AND c.base_id IN :bases AND d.status = 'ready' "
+    "ORDER BY score DESC, c.id LIMIT :limit"
+).bindparams(bindparam("bases", expanding=True))
+
+
+# SQLite ranks every matching row (FTS5 has no top-k pruning): ~1-5 us a row. A query's terms are taken
+# rarest first while the rows they match add up to at most this many; the rarest term is always kept.
+# Terms past the budget are the most common ones, which weigh least in BM25 (like Lucene's common-terms
+# query or a max_df cut-off). Below this size a base's queries are never cut.
+SQLITE_MATCH_BUDGET = 6000
+# fts5vocab looks a term up by equality only (an IN list scans the whole vocabulary): one arm a term.
+_DF_ARM = "SELECT term, doc FROM knowledge_chunks_vocab WHERE term = :t{n} AND col = 'text'"
+_STEMMER = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's porter tokenizer
+
+
+def fts_stem(word: str) -> str:
+    """``word`` as FTS5's ``porter unicode61`` tokenizer indexes it (lower case, no diacritics, stemmed)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+    return _STEMMER.stemWord(plain)
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct words of ``query`` that are not stop words, lower-cased, in order, at most
+    ``MAX_TERMS``; a query of stop words only keeps them."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+    return ([w for w in words if w not in STOPWORDS] or words)[:MAX_TERMS]
+
+
+async def search(session: AsyncSession, base_ids: Sequence[str], query: str,
+                 limit: int) -> list[tuple[int, float]]:
+    terms = query_terms(query)
+    if not terms or not base_ids:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return await _search_sqlite(session, list(base_ids), terms, limit)
+    if dialect == "postgresql":
+        statement, bound = _POSTGRES, " or ".join(terms)
+    else:
+        statement, bound = _MYSQL, " ".join(terms)
+    rows = await session.execute(statement, {"query": bound, "bases": list(base_ids), "limit": limit})
+    return [(int(i), float(s)) for i, s in rows]
+
+
+async def _search_sqlite(session: AsyncSession, base_ids: list[str], terms: list[str],
+                         limit: int) -> list[tuple[int, float]]:
+    terms = await _within_budget(session, terms)
+    bases = " OR ".join(f'"{b}"' for b in base_ids)  # ids are 32 hex characters (checked by the caller)
+    words = " OR ".join(f'"{t}"' for t in terms)  # \w+ words: no quote can occur in them
+    match = f"base_id : ({bases}) AND text : ({words})"
+    over = limit * 4
+    params = {"query": match, "bases": base_ids, "limit": limit, "over": over}
+    rows = list(await session.execute(_SQLITE, params))
+    if len(rows) < limit and rows and rows[0][2] == over:  # not-ready documents took places: all of them
+        rows = list(await session.execute(_SQLITE, params | {"over": -1}))
+    return [(int(i), -float(s)) for i, s, _ in rows]  # bm25(): lower is better
+
+
+async def _within_budget(session: AsyncSession, terms: list[str]) -> list[str]:
+    stems = {t: fts_stem(t) for t in terms}
+    distinct = sorted(set(stems.values()))
+    statement = text(" UNION ALL ".join(_DF_ARM.format(n=n) for n in range(len(distinct))))
+    rows = await session.execute(statement, {f"t{n}": stem for n, stem in enumerate(distinct)})
+    frequency = {term: int(doc) for term, doc in rows}
+    if sum(frequency.values()) <= SQLITE_MATCH_BUDGET:
+        return terms
+    kept: list[str] = []
+    used = 0
+    for term in sorted(terms, key=lambda t: frequency.get(stems[t], 0)):
+        df = frequency.get(stems[term], 0)
+        if kept and used + df > SQLITE_MATCH_BUDGET:
+            break
+        kept.append(term)
+        used += df
+    return kept
