@@ -6,6 +6,7 @@ With REQUIRE_DATABASE=1 an unreachable database fails the run instead of skippin
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from agentcreator.state import AppState
 from tests.llm.openai_double import OpenAIDouble
 
 PASSWORD = "Pass123!x"
+# A fresh key per test run: no key that appears in the repository can sign anything (docs/security.md).
+TEST_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +116,7 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "environment": "test",
         "database_url": database_url,
         "data_dir": tmp_path,
-        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "secret_key": TEST_SECRET_KEY,
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
         "llm": LLMSettings(local_enabled=True, compatible_endpoints=[
             {"name": "double", "base_url": double_url}] if double_url else []),

@@ -1,4 +1,4 @@
-"""Command line: ``agentcreator serve | migrate | create-admin``."""
+"""Command line: ``agentcreator serve | migrate | create-admin | rotate-secret``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: several workers share turns, events and rate limits through Redis: set REDIS_URL",
               file=sys.stderr)
         return 2
+    from agentcreator.core.secret_key import SecretKeyError
+    try:
+        settings.resolve_secret_key()  # generated here once, before any worker starts
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         asyncio.run(_migrate())
     if workers > 1:
@@ -84,6 +90,54 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate(old_key: str, new_key: str) -> str:
+    from agentcreator.db.session import create_engine, create_session_factory
+    from agentcreator.services.secret_rotation import rotate_secret
+
+    engine = create_engine(get_settings().resolved_database_url)
+    try:
+        report = await rotate_secret(create_session_factory(engine), old_key, new_key)
+    finally:
+        await engine.dispose()
+    return (f"re-encrypted {report.providers_reencrypted} provider key(s); signed out {report.users_signed_out} "
+            f"user(s) ({report.sessions_revoked} session(s) revoked)")
+
+
+def cmd_rotate_secret(args: argparse.Namespace) -> int:
+    """Move to a new secret key (docs/security.md). Stop the server first; start it again after."""
+    import os
+
+    from agentcreator.core import secret_key as keys
+
+    settings = get_settings()
+    try:
+        old_key = settings.resolve_secret_key()
+        if settings.secret_key is not None:
+            if not args.new_key_stdin:
+                print("error: SECRET_KEY is set in the environment. Pass the new key on standard input with "
+                      "--new-key-stdin, then set SECRET_KEY to it and restart every worker.", file=sys.stderr)
+                return 2
+            new_key = keys.check_key(sys.stdin.readline().strip())
+            print(asyncio.run(_rotate(old_key, new_key)))
+            print("now set SECRET_KEY to the new key and restart every worker")
+            return 0
+        # The new key is saved before the database moves to it, and replaces the old one after: a crash
+        # in between leaves secret_key.new, which the next run picks up (the rotation is idempotent).
+        pending = keys.pending_key_file(settings.data_dir)
+        if pending.exists():
+            new_key = keys.read_key_file(pending)
+        else:
+            new_key = keys.generate_key()
+            keys.write_new_key_file(pending, new_key)
+        print(asyncio.run(_rotate(old_key, new_key)))
+        os.replace(pending, keys.key_file(settings.data_dir))
+    except keys.SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"the new key is in {keys.key_file(settings.data_dir)}; restart every worker")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentcreator", description="Agent Creator server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Administrator")
     admin.add_argument("--password", help="prompted for when omitted")
     admin.set_defaults(func=cmd_create_admin)
+    rotate = sub.add_parser("rotate-secret", help="move to a new secret key: re-encrypt provider keys and "
+                            "sign everyone out (stop the server first)")
+    rotate.add_argument("--new-key-stdin", action="store_true",
+                        help="read the new key from standard input (when SECRET_KEY is set in the environment)")
+    rotate.set_defaults(func=cmd_rotate_secret)
     return parser
 
 

@@ -47,7 +47,8 @@ class AppState:
         redis = Redis(connection_pool=BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=settings.redis_max_connections, timeout=30)) \
             if settings.redis_url else None
-        secrets = SecretBox(settings.secret_key)
+        secret_key = settings.resolve_secret_key()
+        secrets = SecretBox(secret_key)
         retention = settings.chat.replay_retention_seconds
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
         turns = TurnRegistry()
@@ -58,7 +59,7 @@ class AppState:
             engine=engine,
             sessions=sessions,
             passwords=PasswordHasher(settings.auth),
-            tokens=TokenSigner(settings.secret_key, settings.auth),
+            tokens=TokenSigner(secret_key, settings.auth),
             secrets=secrets,
             rate_limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
             redis=redis,

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+from agentcreator.core import secret_key as secret_keys
 
 
 class AuthSettings(BaseModel):
@@ -122,7 +122,8 @@ class Settings(BaseSettings):
     # finds the pool busy waits for a connection instead of failing.
     redis_max_connections: int = Field(1000, ge=10, validation_alias=AliasChoices(
         "REDIS_MAX_CONNECTIONS", "redis_max_connections"))
-    secret_key: str = Field(DEV_SECRET, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
+    # None: generated on first start and kept in DATA_DIR/secret_key (core/secret_key.py).
+    secret_key: str | None = Field(None, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
     web_dir: Path | None = Field(None, validation_alias=AliasChoices("WEB_DIR", "web_dir"))
     host: str = "127.0.0.1"
     port: int = 8000
@@ -137,9 +138,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
-            raise ValueError("SECRET_KEY must be set to a random string of at least 32 characters in production")
+        if self.secret_key is not None:
+            problem = secret_keys.key_problem(self.secret_key)
+            if problem is not None:
+                raise ValueError(problem)
         return self
+
+    def resolve_secret_key(self) -> str:
+        """``SECRET_KEY``, or the key kept in (and on first start generated into) ``DATA_DIR``."""
+        return secret_keys.resolve(self.secret_key, self.data_dir)
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import AuthSession, User
@@ -79,3 +79,10 @@ def add(session: AsyncSession, *, email: str, name: str, password_hash: str, is_
                 is_disabled=False, token_version=1)
     session.add(user)
     return user
+
+
+async def bump_all_token_versions(session: AsyncSession) -> int:
+    """Invalidate every access token of every user at once (secret rotation)."""
+    result = await session.execute(update(User).values(token_version=User.token_version + 1)
+                                   .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

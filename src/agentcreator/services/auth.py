@@ -105,11 +105,18 @@ def _parse_refresh_token(token: str) -> tuple[str, str]:
 
 
 async def refresh(state: AppState, session: AsyncSession, token: str) -> IssuedTokens:
+    """Rotate a session's refresh secret. The secret is verified before anything else: a caller who
+    only knows the session id (it is in every access token) learns nothing and ends nothing."""
     session_id, secret = _parse_refresh_token(token)
     found = await session_repo.get_with_user(session, session_id)
+    presented = hash_token(secret)
     if found is None:
         raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
     auth_session, user = found
+    current = tokens_equal(presented, auth_session.refresh_token_hash)
+    previous = auth_session.previous_refresh_token_hash
+    if not current and not (previous is not None and tokens_equal(presented, previous)):
+        raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
     if auth_session.revoked_at is not None:
         raise Unauthorized("Session revoked; sign in again", code="session_revoked")
     if auth_session.expires_at <= utcnow():
@@ -117,14 +124,14 @@ async def refresh(state: AppState, session: AsyncSession, token: str) -> IssuedT
     if user.is_disabled:
         raise Unauthorized("This account is disabled", code="account_disabled")
 
-    presented = hash_token(secret)
     new_secret = new_refresh_secret()
-    rotated = tokens_equal(presented, auth_session.refresh_token_hash) and await session_repo.rotate(
+    rotated = current and await session_repo.rotate(
         session, session_id, old_hash=presented, new_hash=hash_token(new_secret),
         expires_at=utcnow() + _refresh_expiry(state),
     )
     if not rotated:
-        # An already-rotated token came back: it may have been stolen. End the whole session.
+        # The secret this session's current one replaced came back (or a concurrent refresh with the
+        # same token won): it may have been stolen. End the whole session.
         await session_repo.revoke(session, session_id, "reuse")
         await session.commit()
         raise Unauthorized("Refresh token already used; the session has been revoked",
