@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from agentcreator import __version__
 from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
-from agentcreator.api.middleware import BodySizeLimit
+from agentcreator.api.middleware import BodySizeLimit, SecurityHeaders
 from agentcreator.api.routes import (
     admin,
     assistants,
@@ -45,9 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await services.close()
 
-    app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN and inline, which the CSP forbids
+    # (docs/security.md). The OpenAPI document stays at /openapi.json.
+    app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.auth.trust_forwarded_for)
     # The chat turns first: a request is matched against the routes in this order.
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
