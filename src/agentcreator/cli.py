@@ -64,7 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["CHAT__RECOVER_ON_STARTUP"] = "false"
     uvicorn.run("agentcreator.main:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level=settings.log_level, workers=args.workers,
-                proxy_headers=settings.auth.trust_forwarded_for)
+                proxy_headers=settings.auth.trust_forwarded_for,
+                # The server refuses bigger WebSocket messages itself (api/ws_frames.py checks them too).
+                ws_max_size=settings.limits.max_body_bytes)
     return 0
 
 

@@ -33,7 +33,10 @@ class AuthSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
+    # Request bodies and WebSocket frames alike.
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # How deep arrays and objects may nest in a WebSocket frame (checked before it is parsed).
+    max_json_depth: int = Field(32, ge=4, le=500)
     default_max_messages: int = Field(50, ge=2)
     default_history_window: int = Field(20, ge=1)
 
@@ -67,8 +70,9 @@ class ChatSettings(BaseModel):
     heartbeat_seconds: float = Field(15.0, gt=0)
     # How long the events of a finished turn stay available for resuming clients.
     replay_retention_seconds: float = Field(120.0, ge=0)
-    # How often an open WebSocket re-checks that its user and session are still valid.
-    ws_auth_check_seconds: float = Field(5.0, gt=0)
+    # How often the open WebSockets are checked (all together, one query): a revoked session's socket
+    # closes within this (plus the query). api/ws_auth.py.
+    ws_auth_check_seconds: float = Field(0.5, gt=0)
     ws_auth_timeout_seconds: float = Field(10.0, gt=0)
     # Mark answers left "streaming" by a crash as interrupted at start-up. With several workers,
     # `agentcreator serve` does it once before they start and turns it off in the workers.
