@@ -26,6 +26,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from agentcreator.api.cursors import checked_event_id
 from agentcreator.api.deps import authenticate, verify_access_token
 from agentcreator.api.schemas.chat import MessageCreate
 from agentcreator.api.ws_auth import watch_for
@@ -131,8 +132,9 @@ class Connection:
     async def _conversation_action(self, kind: str, conversation_id: str, frame: dict[str, Any]) -> None:
         chat = self.state.chat
         if kind == "subscribe":
+            cursor = checked_event_id(frame.get("last_event_id"))
             await self._owned(conversation_id)
-            self._subscribe(conversation_id, frame.get("last_event_id"))
+            self._subscribe(conversation_id, cursor)
         elif kind == "unsubscribe":
             task = self.subscriptions.pop(conversation_id, None)
             if task is not None:

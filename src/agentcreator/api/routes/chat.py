@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from agentcreator.api.cursors import checked_event_id
 from agentcreator.api.deps import (
     TURN_ROUTE_OPENAPI,
     AppStateDep,
@@ -118,7 +119,8 @@ async def events(conversation: OwnedConversation, state: AppStateDep,
                  after: Annotated[str | None, Query(description="Same as the Last-Event-ID header")] = None,
                  ) -> StreamingResponse:
     """Follow the current (or last) turn's events; with Last-Event-ID, only what came after it."""
-    return sse_response(state.bus, conversation.id, last_event_id or after, state.settings.chat.heartbeat_seconds)
+    cursor = checked_event_id(last_event_id or after)
+    return sse_response(state.bus, conversation.id, cursor, state.settings.chat.heartbeat_seconds)
 
 
 @router.get("/thread", operation_id="chat_thread", response_model=ThreadPublic)
