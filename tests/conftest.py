@@ -27,7 +27,7 @@ from agentcreator.main import create_app
 from agentcreator.state import AppState
 from tests.llm.openai_double import OpenAIDouble
 
-PASSWORD = "Pass123!x"
+PASSWORD = "Quiet-Harbor-2041"
 # A fresh key per test run: no key that appears in the repository can sign anything (docs/security.md).
 TEST_SECRET_KEY = secrets.token_urlsafe(48)
 

@@ -64,7 +64,7 @@ def test_cli_migrate_then_create_admin(cli_database: str, capsys: pytest.Capture
 def test_cli_create_admin_refuses_a_weak_password(cli_database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["migrate"]) == 0
     assert cli.main(["create-admin", "--email", "root@example.com", "--password", "short"]) == 1
-    assert "at least 8 characters" in capsys.readouterr().err
+    assert "at least 10 characters" in capsys.readouterr().err
     assert _users(cli_database) == []
 
 

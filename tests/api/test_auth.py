@@ -40,7 +40,7 @@ async def _login(client: httpx.AsyncClient, email: str, password: str = PASSWORD
 async def test_register_with_the_exact_front_end_payload(client: httpx.AsyncClient, app_state: AppState) -> None:
     response = await client.post(
         "/api/auth/register", headers={"Content-Type": "application/json"},
-        content=b'{"name":"Test","email":"test@example.com","password":"Pass123!x","confirmPassword":"Pass123!x"}',
+        content=b'{"name":"Test","email":"test@example.com","password":"Quiet-Harbor-2041","confirmPassword":"Quiet-Harbor-2041"}',
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -98,10 +98,13 @@ async def test_email_is_normalised_and_duplicates_are_refused_case_insensitively
 
 
 @pytest.mark.parametrize(("password", "fragment"), [
-    ("Ab1!", "at least 8 characters"),
-    ("12345678!", "at least one letter"),
-    ("abcdefghij", "digit or symbol"),
+    ("Ab1!x-yz9", "at least 10 characters"),
+    ("Password123!", "too common"),  # a common password with the usual decorations
+    ("qwertyuiop", "too common"),  # a keyboard walk
+    ("1234567890", "too common"),
+    ("iloveyou12", "too common"),
     ("weak@example.com", "same as the email"),
+    ("Weak@Example.com2", "too common"),  # the user's own email, decorated
 ])
 async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.AsyncClient, password: str,
                                                                fragment: str) -> None:
@@ -112,6 +115,20 @@ async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.Asy
     assert fragment in error["message"]
     assert error["details"][0]["loc"] == ["body", "password"]
     assert (await _login(client, "weak@example.com", password)).status_code == 401  # nothing was created
+
+
+@pytest.mark.parametrize("password", ["correct horse battery staple", "zq8Lk2v9pw", "Tr0ub4dor&3x",
+                                      "une phrase de passe assez longue, avec des mots " * 20])
+async def test_long_passphrases_and_uncommon_passwords_are_accepted(client: httpx.AsyncClient,
+                                                                    password: str) -> None:
+    response = await client.post("/api/auth/register", json=_register_body("phrase@example.com", password))
+    assert response.status_code == 201, response.text
+    assert (await _login(client, "phrase@example.com", password)).status_code == 200
+
+
+async def test_auth_options_tell_the_form_the_policy(client: httpx.AsyncClient) -> None:
+    options = (await client.get("/api/auth/options")).json()
+    assert options["password_min_length"] == 10
 
 
 async def test_password_confirmation_mismatch_is_422(client: httpx.AsyncClient) -> None:
@@ -147,7 +164,7 @@ async def test_mass_assignment_on_register_is_refused(client: httpx.AsyncClient,
 async def test_registration_closed_is_403_and_reported_by_options(client: httpx.AsyncClient,
                                                                    alice: UserSession) -> None:
     options = await client.get("/api/auth/options")
-    assert options.json() == {"registration_open": True, "password_min_length": 8}
+    assert options.json() == {"registration_open": True, "password_min_length": 10}
     closed = await client.patch("/api/admin/settings", json={"registration_open": False}, headers=alice.headers)
     assert closed.status_code == 200
     assert (await client.get("/api/auth/options")).json()["registration_open"] is False

@@ -21,7 +21,10 @@ class AuthSettings(BaseModel):
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    password_min_length: int = Field(8, ge=6, le=128)
+    password_min_length: int = Field(10, ge=10, le=128)
+    # zxcvbn's score (0-4) a new password needs: 3 refuses common passwords and their variants
+    # ("Password123!"), keyboard walks and dictionary words, and accepts a few unrelated words.
+    password_min_score: int = Field(3, ge=0, le=4)
     # argon2id cost; lowered only by the test suite to keep it fast.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=1024)

@@ -158,7 +158,7 @@ async def change_password(state: AppState, session: AsyncSession, user: User, se
     valid, _ = await asyncio.to_thread(state.passwords.verify, current_password, user.password_hash)
     if not valid:
         raise BadRequest("The current password is incorrect", code="invalid_password")
-    check_new_password(state.settings.auth, new_password, confirm_password, email=user.email,
+    check_new_password(state.settings.auth, new_password, confirm_password, email=user.email, name=user.name,
                        field="new_password")
     user.password_hash = await asyncio.to_thread(state.passwords.hash, new_password)
     user.token_version += 1
