@@ -28,9 +28,21 @@ class AuthSettings(BaseModel):
     # argon2id cost; lowered only by the test suite to keep it fast.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=1024)
+    # Sign-in throttling (docs/security.md): attempts on one account from one address, and attempts
+    # from one address on any account, each get this many free tries, then an exponential backoff
+    # (base, doubling, capped); a successful sign-in clears the account+address count and takes its
+    # try back from the address. No per-account lock: a stranger elsewhere cannot lock the owner out.
+    login_free_attempts_per_account_and_address: int = Field(5, ge=1)
+    login_free_attempts_per_address: int = Field(20, ge=1)
+    login_backoff_base_seconds: float = Field(1.0, gt=0)
+    login_backoff_max_seconds: float = Field(900.0, gt=0)
+    login_attempts_memory_seconds: int = Field(3600, ge=60)
+    # Password changes (signed in): tries per user per window.
     login_attempts_per_account: int = Field(10, ge=1)
-    login_attempts_per_address: int = Field(30, ge=1)
     login_window_seconds: int = Field(300, ge=1)
+    # Registrations from one client address per window.
+    registrations_per_address: int = Field(10, ge=1)
+    registration_window_seconds: int = Field(3600, ge=1)
     # Only when running behind a proxy you control: take the client address from X-Forwarded-For.
     trust_forwarded_for: bool = False
 

@@ -15,7 +15,7 @@ from agentcreator.db.session import session_scope
 from agentcreator.repositories import auth_sessions as session_repo
 from agentcreator.repositories import platform_settings as settings_repo
 from agentcreator.repositories import users as user_repo
-from agentcreator.services.auth import ClientInfo, IssuedTokens, start_session
+from agentcreator.services.auth import ClientInfo, IssuedTokens, check_registration_rate, start_session
 from agentcreator.services.auth_policy import check_new_password
 from agentcreator.state import AppState
 
@@ -36,6 +36,7 @@ async def register(state: AppState, session: AsyncSession, *, name: str, email: 
     if not await registration_open(session):
         raise Forbidden("Registration is closed; ask an administrator for an account",
                         code="registration_closed")
+    await check_registration_rate(state, client.address)
     check_new_password(state.settings.auth, password, confirm_password, email=email, name=name)
     if await user_repo.get_by_email(session, email) is not None:
         raise _email_taken()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import BadRequest, RateLimited, Unauthorized
+from agentcreator.core.ratelimit import Backoff
 from agentcreator.core.security import hash_token, new_refresh_secret, tokens_equal
 from agentcreator.db.models import User
 from agentcreator.db.types import utcnow
@@ -69,16 +70,35 @@ async def _check_rate(state: AppState, key: str, limit: int) -> None:
                           retry_after=decision.retry_after)
 
 
-def _account_key(email: str) -> str:
-    return f"login:account:{email}"
+async def _attempt(state: AppState, key: str, free: int) -> None:
+    limits = state.settings.auth
+    decision = await state.rate_limiter.attempt(key, Backoff(
+        free=free, base=limits.login_backoff_base_seconds, cap=limits.login_backoff_max_seconds,
+        memory=limits.login_attempts_memory_seconds))
+    if not decision.allowed:
+        raise RateLimited(f"Too many sign-in attempts; try again in {decision.retry_after} seconds",
+                          retry_after=decision.retry_after)
+
+
+async def check_registration_rate(state: AppState, address: str | None) -> None:
+    limits = state.settings.auth
+    decision = await state.rate_limiter.hit(f"register:{address or 'unknown'}", limits.registrations_per_address,
+                                            limits.registration_window_seconds)
+    if not decision.allowed:
+        raise RateLimited(f"Too many registrations from this address; try again in {decision.retry_after} "
+                          "seconds", retry_after=decision.retry_after)
 
 
 async def login(state: AppState, session: AsyncSession, *, email: str, password: str,
                 client: ClientInfo) -> IssuedTokens:
+    """Sign in, throttled by account and address together and by address across accounts (with
+    backoff). Nobody is locked out of their account by someone else's failures from elsewhere."""
     email = email.strip().lower()
     limits = state.settings.auth
-    await _check_rate(state, f"login:address:{client.address or 'unknown'}", limits.login_attempts_per_address)
-    await _check_rate(state, _account_key(email), limits.login_attempts_per_account)
+    address_key = f"login:address:{client.address or 'unknown'}"
+    pair_key = f"login:pair:{client.address or 'unknown'}:{email}"
+    await _attempt(state, address_key, limits.login_free_attempts_per_address)
+    await _attempt(state, pair_key, limits.login_free_attempts_per_account_and_address)
 
     user = await user_repo.get_by_email(session, email)
     if user is None:
@@ -93,7 +113,8 @@ async def login(state: AppState, session: AsyncSession, *, email: str, password:
         user.password_hash = new_hash  # e.g. an imported bcrypt hash upgraded to argon2id
     issued = start_session(state, session, user, client)
     await session.commit()
-    await state.rate_limiter.reset(_account_key(email))
+    await state.rate_limiter.reset(pair_key)
+    await state.rate_limiter.forgive(address_key)
     return issued
 
 
