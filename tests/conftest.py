@@ -182,6 +182,7 @@ async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) ->
     await _empty_tables(migrated_engine)
     app_state.billing.invalidate_prices()  # the price table was emptied behind the app's back
     app_state.rate_limiter = MemoryRateLimiter()
+    app_state.fair_use.invalidate()  # the saved limits were emptied behind the app's back
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c

@@ -18,6 +18,7 @@ from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory, transaction
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
 from agentcreator.services.providers import ProviderService
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class AppState:
     providers: ProviderService
     billing: Billing
     chat: ChatService
+    fair_use: FairUse
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -69,6 +71,8 @@ class AppState:
             providers=ProviderService(sessions, models, settings, secrets),
             billing=billing,
             chat=ChatService(sessions, bus, turns, models, settings, billing),
+            fair_use=FairUse(sessions, RedisTurnSlots(redis, settings.fair_use.slot_lease_seconds) if redis
+                             else MemoryTurnSlots(), settings.fair_use),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -35,6 +36,7 @@ from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
 log = logging.getLogger(__name__)
@@ -147,13 +149,14 @@ class Connection:
             # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
             if kind == "send":
-                await chat.send(self.user_id, conversation_id, MessageCreate.model_validate(
-                    {"content": frame.get("content")}).parts())
+                parts = MessageCreate.model_validate({"content": frame.get("content")}).parts()
+                start = partial(chat.send, self.user_id, conversation_id, parts)
             elif kind == "regenerate":
-                await chat.regenerate(self.user_id, conversation_id, message_id)
+                start = partial(chat.regenerate, self.user_id, conversation_id, message_id)
             else:
-                await chat.edit(self.user_id, conversation_id, message_id, MessageCreate.model_validate(
-                    {"content": frame.get("content")}).parts())
+                parts = MessageCreate.model_validate({"content": frame.get("content")}).parts()
+                start = partial(chat.edit, self.user_id, conversation_id, message_id, parts)
+            await admitted(self.state.fair_use, self.state.rate_limiter, self.user_id, start)
             self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
 

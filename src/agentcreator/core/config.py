@@ -108,6 +108,16 @@ class ChatSettings(BaseModel):
     early_model_call: bool = True
 
 
+class FairUseSettings(BaseModel):
+    """Per-user limits on a shared server (services/fair_use.py); administrators change them through
+    the API, and what they save wins over these."""
+
+    max_concurrent_turns: int = Field(3, ge=1, le=1000)
+    turns_per_minute: int = Field(20, ge=1, le=100_000)
+    # With Redis: a running turn stops counting after this long even if its worker died mid-turn.
+    slot_lease_seconds: float = Field(900.0, ge=60)
+
+
 class BillingSettings(BaseModel):
     """Initial platform budget defaults (micro-dollars and tokens; None = unlimited). Admins change
     them through the API; what they save wins over these."""
@@ -154,6 +164,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     limits: LimitSettings = LimitSettings()
     billing: BillingSettings = BillingSettings()
+    fair_use: FairUseSettings = FairUseSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -28,6 +28,7 @@ from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
+from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
 router = APIRouter(prefix="/api/conversations/{conversation_id}", tags=["chat"])
@@ -73,7 +74,8 @@ async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
                request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
-    started = await state.chat.send(claims.user_id, conversation_id, body.parts(), access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.send(
+        claims.user_id, conversation_id, body.parts(), access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -83,7 +85,8 @@ async def regenerate(message_id: str, conversation_id: str, caller: TurnCallerDe
                      request: Request) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
     state, claims, accept = caller
-    started = await state.chat.regenerate(claims.user_id, conversation_id, message_id, access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.regenerate(
+        claims.user_id, conversation_id, message_id, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -93,7 +96,8 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
                request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
-    started = await state.chat.edit(claims.user_id, conversation_id, message_id, body.parts(), access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.edit(
+        claims.user_id, conversation_id, message_id, body.parts(), access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
