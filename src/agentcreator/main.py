@@ -13,6 +13,7 @@ from agentcreator import __version__
 from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
 from agentcreator.api.middleware import BodySizeLimit, SecurityHeaders
+from agentcreator.api.openapi import declare_error_responses
 from agentcreator.api.routes import (
     admin,
     assistants,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router):
         app.include_router(router)
+    declare_error_responses(app)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     return app
 
