@@ -396,7 +396,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
+        /**
+         * Refresh
+         * @description Rotate the refresh token: from the body (API clients), or from the ``ac_refresh`` cookie with an
+         *     ``X-CSRF-Token`` header equal to the ``ac_csrf`` cookie (the web app; the body then has no
+         *     refresh token).
+         */
         post: operations["auth_refresh"];
         delete?: never;
         options?: never;
@@ -1609,8 +1614,11 @@ export interface components {
              * @description Lifetime of the access token, in seconds
              */
             expires_in: number;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Also set in the HttpOnly ac_refresh cookie; null when the refresh came by that cookie (the web app never sees it)
+             */
+            refresh_token: string | null;
             /**
              * Token Type
              * @default bearer
@@ -4215,9 +4223,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshRequest"] | null;
             };
         };
         responses: {
@@ -4232,6 +4240,21 @@ export interface operations {
             };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -28,7 +28,7 @@ _TURNS = {"chat_send", "chat_regenerate", "chat_edit"}
 _EXTRA: dict[str, set[int]] = {
     "auth_register": {403, 409, 429},
     "auth_login": {401, 429},
-    "auth_refresh": {401},
+    "auth_refresh": {401, 403},
     "auth_change_password": {400, 429},
     "chat_send": {402, 409, 429},
     "chat_regenerate": {402, 409, 429},
