@@ -114,6 +114,9 @@ def test_no_key_that_appears_in_the_repository_is_accepted() -> None:
         path = REPO / name
         if path.suffix in {".py", ".md", ".toml", ".sh", ".yml", ".yaml", ".env", ".ts", ".json"} and path.is_file():
             found.update(_ASSIGNED.findall(path.read_text(encoding="utf-8", errors="ignore")))
-    assert "dev-insecure-secret-change-me" in found  # the scan sees the old default in the history
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.strip() == "true"
+    if not shallow:
+        assert "dev-insecure-secret-change-me" in found  # the scan sees the old default in the history
     accepted = sorted(value for value in found if keys.key_problem(value) is None)
     assert accepted == []
