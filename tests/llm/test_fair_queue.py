@@ -41,6 +41,23 @@ async def test_one_users_backlog_does_not_hold_back_another_user() -> None:
     assert [s for s in served if s.startswith("a")] == [f"a{i}" for i in range(20)]  # a's own order is kept
 
 
+async def test_the_user_who_just_had_a_turn_goes_after_the_others() -> None:
+    slots = FairSlots(1)
+    await slots.acquire("a")  # a generates; a's next requests and then b's arrive
+    served: list[str] = []
+
+    async def wait(user: str, label: str) -> None:
+        await slots.acquire(user)
+        served.append(label)
+        slots.release()
+
+    tasks = [asyncio.create_task(wait("a", f"a{i}")) for i in range(3)] + [asyncio.create_task(wait("b", "b"))]
+    await asyncio.sleep(0)
+    slots.release()
+    await asyncio.gather(*tasks)
+    assert served == ["b", "a0", "a1", "a2"]
+
+
 async def test_positions_count_one_request_per_user_per_round() -> None:
     slots = FairSlots(1)
     await slots.acquire("holder")
@@ -73,7 +90,7 @@ async def test_a_cancelled_waiter_never_leaks_a_slot() -> None:
 @pytest.mark.local_model
 async def test_the_embedded_model_serves_users_round_robin(smollm2_gguf: Path) -> None:
     """With the real model and one slot: a holds it with 3 more requests queued, then b asks once. b's
-    request is the next one to start, not the fifth."""
+    request is the next one to start (a just had a turn), not the fifth."""
     provider = LocalLlamaProvider({SMOLLM2_NAME: smollm2_gguf}, n_ctx=1024, max_concurrent=1, n_threads=2)
     started: list[str] = []
 
@@ -97,6 +114,6 @@ async def test_the_embedded_model_serves_users_round_robin(smollm2_gguf: Path) -
             await asyncio.sleep(0.05)
             await holder.aclose()
             await asyncio.wait_for(asyncio.gather(*tasks), 300)
-        assert started[:2] == ["a0", "b"]
+        assert started[:2] == ["b", "a0"]
     finally:
         await provider.aclose()

@@ -21,6 +21,7 @@ class FairSlots:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.in_use = 0
+        self._last_served: Hashable = object()  # whose request got a slot last
         # user -> their waiters, oldest first; the dict's order is the round-robin order.
         self._queues: OrderedDict[Hashable, deque[asyncio.Future[None]]] = OrderedDict()
 
@@ -41,6 +42,7 @@ class FairSlots:
     async def acquire(self, user: Hashable = None) -> None:
         if not self.locked():
             self.in_use += 1
+            self._last_served = user
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(user, deque()).append(waiter)
@@ -56,11 +58,14 @@ class FairSlots:
     def release(self) -> None:
         """Free a slot: it goes to the next waiting user in turn, or back to the pool."""
         while self._queues:
+            if len(self._queues) > 1 and next(iter(self._queues)) == self._last_served:
+                self._queues.move_to_end(self._last_served)  # they just had a turn: the others first
             user, queue = self._queues.popitem(last=False)
             waiter = queue.popleft()
             if queue:
                 self._queues[user] = queue  # this user goes to the back of the round
             if not waiter.done():
+                self._last_served = user
                 waiter.set_result(None)  # the slot passes on: in_use is unchanged
                 return
         self.in_use -= 1
