@@ -6,6 +6,7 @@ With REQUIRE_DATABASE=1 an unreachable database fails the run instead of skippin
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +34,9 @@ from agentcreator.main import create_app
 from agentcreator.state import AppState
 from tests.llm.openai_double import OpenAIDouble
 
-PASSWORD = "Pass123!x"
+PASSWORD = "Quiet-Harbor-2041"
+# A fresh key per test run: no key that appears in the repository can sign anything (docs/security.md).
+TEST_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +134,7 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "environment": "test",
         "database_url": database_url,
         "data_dir": tmp_path,
-        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "secret_key": TEST_SECRET_KEY,
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
         "llm": LLMSettings(local_enabled=True, compatible_endpoints=[
             {"name": "double", "base_url": double_url,
@@ -203,6 +206,7 @@ async def client(app: Any, app_state: AppState, migrated_engine: AsyncEngine) ->
     await _empty_tables(migrated_engine)
     app_state.billing.invalidate_prices()  # the price table was emptied behind the app's back
     app_state.rate_limiter = MemoryRateLimiter()
+    app_state.fair_use.invalidate()  # the saved limits were emptied behind the app's back
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c

@@ -64,7 +64,7 @@ def test_cli_migrate_then_create_admin(cli_database: str, capsys: pytest.Capture
 def test_cli_create_admin_refuses_a_weak_password(cli_database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["migrate"]) == 0
     assert cli.main(["create-admin", "--email", "root@example.com", "--password", "short"]) == 1
-    assert "at least 8 characters" in capsys.readouterr().err
+    assert "at least 10 characters" in capsys.readouterr().err
     assert _users(cli_database) == []
 
 
@@ -116,3 +116,94 @@ async def test_create_admin_refuses_a_bad_email(client: httpx.AsyncClient, app_s
         await create_admin(app_state, email="nobody", name="X", password=PASSWORD)
     async with app_state.sessions() as session:
         assert (await session.execute(select(User))).first() is None
+
+
+async def _sign_up_with_a_provider(password: str) -> dict[str, str]:
+    """Through the app built from the environment's settings: an admin signs up and adds a provider."""
+    from agentcreator.main import create_app
+
+    settings = get_settings()
+    state = AppState.build(settings)
+    app = create_app(settings)
+    app.state.services = state
+    try:
+        await state.start(recover_interrupted=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cli") as client:
+            body = (await client.post("/api/auth/register", json={
+                "name": "Root", "email": "root@example.com", "password": password,
+                "confirmPassword": password})).json()
+            headers = {"Authorization": f"Bearer {body['access_token']}"}
+            created = await client.post("/api/admin/providers", headers=headers, json={
+                "name": "lab", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+                "api_key": "sk-rotated-along", "models": [{"name": "m", "context_length": 4096}]})
+            assert created.status_code == 201, created.text
+        return {"access": body["access_token"], "refresh": body["refresh_token"]}
+    finally:
+        await state.close()
+
+
+async def _after_rotation(tokens: dict[str, str]) -> tuple[int, int, int, str]:
+    from agentcreator.db.models import Provider
+    from agentcreator.main import create_app
+
+    settings = get_settings()
+    state = AppState.build(settings)
+    app = create_app(settings)
+    app.state.services = state
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cli") as client:
+            me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access']}"})
+            refreshed = await client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh"]})
+            login = await client.post("/api/auth/login", json={"email": "root@example.com", "password": PASSWORD})
+        async with state.sessions() as session:
+            row = (await session.execute(select(Provider))).scalar_one()
+        return me.status_code, refreshed.status_code, login.status_code, state.secrets.decrypt(
+            row.api_key_encrypted or "")
+    finally:
+        await state.close()
+
+
+def test_cli_rotate_secret_reencrypts_provider_keys_and_signs_everyone_out(
+        cli_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate"]) == 0
+    tokens = asyncio.run(_sign_up_with_a_provider(PASSWORD))
+    old_key = (tmp_path / "secret_key").read_text()
+    capsys.readouterr()
+    assert cli.main(["rotate-secret"]) == 0
+    out = capsys.readouterr().out
+    assert "re-encrypted 1 provider key(s); signed out 1 user(s) (1 session(s) revoked)" in out
+    new_key = (tmp_path / "secret_key").read_text()
+    assert new_key != old_key and not (tmp_path / "secret_key.new").exists()
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    me, refreshed, login, api_key = asyncio.run(_after_rotation(tokens))
+    assert (me, refreshed, login) == (401, 401, 200)
+    assert api_key == "sk-rotated-along"
+    # Resuming a rotation that stopped after the database moved (secret_key.new left behind) is harmless.
+    (tmp_path / "secret_key.new").write_text(new_key)
+    (tmp_path / "secret_key.new").chmod(0o600)
+    (tmp_path / "secret_key").write_text(old_key)
+    assert cli.main(["rotate-secret"]) == 0
+    assert "re-encrypted 0 provider key(s)" in capsys.readouterr().out
+    assert asyncio.run(_after_rotation(tokens))[3] == "sk-rotated-along"
+
+
+def test_cli_rotate_secret_with_secret_key_in_the_environment(
+        cli_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import secrets
+
+    old, new = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    monkeypatch.setenv("SECRET_KEY", old)
+    get_settings.cache_clear()
+    assert cli.main(["migrate"]) == 0
+    tokens = asyncio.run(_sign_up_with_a_provider(PASSWORD))
+    assert cli.main(["rotate-secret"]) == 2
+    assert "--new-key-stdin" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("too-short\n"))
+    assert cli.main(["rotate-secret", "--new-key-stdin"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO(new + "\n"))
+    assert cli.main(["rotate-secret", "--new-key-stdin"]) == 0
+    monkeypatch.setenv("SECRET_KEY", new)
+    get_settings.cache_clear()
+    me, refreshed, _, api_key = asyncio.run(_after_rotation(tokens))
+    assert (me, refreshed, api_key) == (401, 401, "sk-rotated-along")

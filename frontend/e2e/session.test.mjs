@@ -17,12 +17,16 @@ test('a reload restores the session from the refresh token; sign out ends it', a
   await register(page, { name: 'Reload Tester', email })
   await page.reload()
   await page.getByRole('heading', { name: 'Welcome, Reload Tester' }).waitFor()
-  assert.ok(await page.evaluate(() => localStorage.getItem('ac.refresh')))
+  // The refresh token is in an HttpOnly cookie scoped to the refresh path: no script can read it.
+  const refresh = (await context.cookies()).find((c) => c.name === 'ac_refresh')
+  assert.ok(refresh && refresh.httpOnly && refresh.sameSite === 'Strict' && refresh.path === '/api/auth/refresh')
+  assert.equal(await page.evaluate(() => localStorage.getItem('ac.refresh')), null)
+  assert.ok(!(await page.evaluate(() => document.cookie)).includes('ac_refresh'))
 
   await page.getByRole('button', { name: /Reload Tester/ }).click()
   await page.getByRole('menuitem', { name: 'Sign out' }).click()
   await page.waitForURL((url) => url.pathname === '/login')
-  assert.equal(await page.evaluate(() => localStorage.getItem('ac.refresh')), null)
+  assert.ok(!(await context.cookies()).some((c) => c.name === 'ac_refresh'))
 
   // Wrong password: a clear message; the right one signs in.
   await page.getByLabel('Email', { exact: true }).fill(email)

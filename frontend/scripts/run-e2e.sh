@@ -40,7 +40,8 @@ export DOUBLE_URL="http://127.0.0.1:$DOUBLE_PORT"
 export OUTBOUND__ALLOW_HOSTS="127.0.0.1:$PORT"
 
 export DATA_DIR="$DATA" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
-  AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1
+  AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1 \
+  AUTH__REGISTRATIONS_PER_ADDRESS=1000  # every e2e user registers from 127.0.0.1
 ADMIN_EMAIL="admin-e2e@example.com"
 ADMIN_PASSWORD="admin-e2e-pass-1"
 WEB_DIR="$ROOT/frontend/dist" "${SERVE[@]}" --host 127.0.0.1 --port "$PORT" >"$LOG" 2>&1 &

@@ -1,4 +1,4 @@
-"""Command line: ``agentcreator serve | migrate | create-admin | files sweep``."""
+"""Command line: ``agentcreator serve | migrate | create-admin | rotate-secret | files sweep``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: several workers share turns, events and rate limits through Redis: set REDIS_URL",
               file=sys.stderr)
         return 2
+    from agentcreator.core.secret_key import SecretKeyError
+    try:
+        settings.resolve_secret_key()  # generated here once, before any worker starts
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         asyncio.run(_migrate())
     if workers > 1:
@@ -58,7 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["CHAT__RECOVER_ON_STARTUP"] = "false"
     uvicorn.run("agentcreator.main:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level=settings.log_level, workers=args.workers,
-                proxy_headers=settings.auth.trust_forwarded_for)
+                proxy_headers=settings.auth.trust_forwarded_for,
+                # The server refuses bigger WebSocket messages itself (api/ws_frames.py checks them too).
+                ws_max_size=settings.limits.max_body_bytes)
     return 0
 
 
@@ -103,6 +111,53 @@ async def _sweep_files() -> str:
 
 def cmd_files_sweep(_: argparse.Namespace) -> int:
     print(asyncio.run(_sweep_files()))
+
+
+async def _rotate(old_key: str, new_key: str) -> str:
+    from agentcreator.db.session import create_engine, create_session_factory
+    from agentcreator.services.secret_rotation import rotate_secret
+
+    engine = create_engine(get_settings().resolved_database_url)
+    try:
+        report = await rotate_secret(create_session_factory(engine), old_key, new_key)
+    finally:
+        await engine.dispose()
+    return (f"re-encrypted {report.providers_reencrypted} provider key(s); signed out {report.users_signed_out} "
+            f"user(s) ({report.sessions_revoked} session(s) revoked)")
+
+
+def cmd_rotate_secret(args: argparse.Namespace) -> int:
+    """Move to a new secret key (docs/security.md). Stop the server first; start it again after."""
+    import os
+
+    from agentcreator.core import secret_key as keys
+
+    settings = get_settings()
+    try:
+        old_key = settings.resolve_secret_key()
+        if settings.secret_key is not None:
+            if not args.new_key_stdin:
+                print("error: SECRET_KEY is set in the environment. Pass the new key on standard input with "
+                      "--new-key-stdin, then set SECRET_KEY to it and restart every worker.", file=sys.stderr)
+                return 2
+            new_key = keys.check_key(sys.stdin.readline().strip())
+            print(asyncio.run(_rotate(old_key, new_key)))
+            print("now set SECRET_KEY to the new key and restart every worker")
+            return 0
+        # The new key is saved before the database moves to it, and replaces the old one after: a crash
+        # in between leaves secret_key.new, which the next run picks up (the rotation is idempotent).
+        pending = keys.pending_key_file(settings.data_dir)
+        if pending.exists():
+            new_key = keys.read_key_file(pending)
+        else:
+            new_key = keys.generate_key()
+            keys.write_new_key_file(pending, new_key)
+        print(asyncio.run(_rotate(old_key, new_key)))
+        os.replace(pending, keys.key_file(settings.data_dir))
+    except keys.SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"the new key is in {keys.key_file(settings.data_dir)}; restart every worker")
     return 0
 
 
@@ -125,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     files = sub.add_parser("files", help="uploaded files").add_subparsers(dest="files_command", required=True)
     sweep = files.add_parser("sweep", help="remove stored files without a row and rows without a file")
     sweep.set_defaults(func=cmd_files_sweep)
+    rotate = sub.add_parser("rotate-secret", help="move to a new secret key: re-encrypt provider keys and "
+                            "sign everyone out (stop the server first)")
+    rotate.add_argument("--new-key-stdin", action="store_true",
+                        help="read the new key from standard input (when SECRET_KEY is set in the environment)")
+    rotate.set_defaults(func=cmd_rotate_secret)
     return parser
 
 

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from agentcreator import __version__
 from agentcreator.api import ws
 from agentcreator.api.errors import install_error_handlers
-from agentcreator.api.middleware import BodySizeLimit
+from agentcreator.api.middleware import BodySizeLimit, SecurityHeaders
 from agentcreator.api.openapi import install_openapi
+from agentcreator.api.openapi_errors import declare_error_responses
 from agentcreator.api.routes import (
     admin,
     assistants,
@@ -49,17 +50,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await services.close()
 
-    app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: their pages load scripts from a CDN and inline, which the CSP forbids
+    # (docs/security.md). The OpenAPI document stays at /openapi.json.
+    app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     # Uploads stream their body and enforce the file size limit and the quota while reading it.
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes,
                        exempt=frozenset({("POST", files.UPLOAD_PATH)}))
+    app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.auth.trust_forwarded_for)
     # The chat turns first: a request is matched against the routes in this order.
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
                    mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router):
         app.include_router(router)
+    declare_error_responses(app)
     mount_spa(app, resolve_web_dir(settings.web_dir))
     install_openapi(app)
     return app

@@ -23,6 +23,7 @@ from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
+from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
 from agentcreator.services.files import FileService, sweep_at_startup
 from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
@@ -57,6 +58,7 @@ class AppState:
     chat: ChatService
     mcp: McpServerService
     knowledge: Knowledge
+    fair_use: FairUse
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -65,7 +67,8 @@ class AppState:
         redis = Redis(connection_pool=BlockingConnectionPool.from_url(
             settings.redis_url, max_connections=settings.redis_max_connections, timeout=30)) \
             if settings.redis_url else None
-        secrets = SecretBox(settings.secret_key)
+        secret_key = settings.resolve_secret_key()
+        secrets = SecretBox(secret_key)
         retention = settings.chat.replay_retention_seconds
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
         turns = TurnRegistry()
@@ -83,7 +86,7 @@ class AppState:
             engine=engine,
             sessions=sessions,
             passwords=PasswordHasher(settings.auth),
-            tokens=TokenSigner(settings.secret_key, settings.auth),
+            tokens=TokenSigner(secret_key, settings.auth),
             secrets=secrets,
             rate_limiter=RedisRateLimiter(redis) if redis else MemoryRateLimiter(),
             redis=redis,
@@ -99,6 +102,8 @@ class AppState:
             chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files),
             mcp=mcp,
             knowledge=knowledge,
+            fair_use=FairUse(sessions, RedisTurnSlots(redis, settings.fair_use.slot_lease_seconds) if redis
+                             else MemoryTurnSlots(), settings.fair_use),
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:

@@ -132,14 +132,17 @@ async def test_admin_update_refuses_unknown_or_invalid_fields(client: httpx.Asyn
 
 
 async def test_platform_settings_round_trip(client: httpx.AsyncClient, alice: UserSession) -> None:
-    assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {"registration_open": True}
+    limits = {"max_concurrent_turns": 3, "turns_per_minute": 20}
+    assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {
+        "registration_open": True, **limits}
     closed = await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_open": False})
-    assert closed.json() == {"registration_open": False}
-    assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {"registration_open": False}
+    assert closed.json() == {"registration_open": False, **limits}
+    assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {
+        "registration_open": False, **limits}
     unchanged = await client.patch("/api/admin/settings", headers=alice.headers, json={})
-    assert unchanged.json() == {"registration_open": False}
+    assert unchanged.json() == {"registration_open": False, **limits}
     reopened = await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_open": True})
-    assert reopened.json() == {"registration_open": True}
+    assert reopened.json() == {"registration_open": True, **limits}
     await register(client, "carol@example.com")
     bad = await client.patch("/api/admin/settings", headers=alice.headers, json={"signup": True})
     assert bad.status_code == 422

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from agentcreator.core.config import AuthSettings
-from agentcreator.core.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from agentcreator.core.ratelimit import Backoff, MemoryRateLimiter, RedisRateLimiter
 from agentcreator.db.models import AuthSession, User
 from agentcreator.main import create_app
 from agentcreator.state import AppState
@@ -40,7 +40,7 @@ async def _login(client: httpx.AsyncClient, email: str, password: str = PASSWORD
 async def test_register_with_the_exact_front_end_payload(client: httpx.AsyncClient, app_state: AppState) -> None:
     response = await client.post(
         "/api/auth/register", headers={"Content-Type": "application/json"},
-        content=b'{"name":"Test","email":"test@example.com","password":"Pass123!x","confirmPassword":"Pass123!x"}',
+        content=b'{"name":"Test","email":"test@example.com","password":"Quiet-Harbor-2041","confirmPassword":"Quiet-Harbor-2041"}',
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -98,10 +98,13 @@ async def test_email_is_normalised_and_duplicates_are_refused_case_insensitively
 
 
 @pytest.mark.parametrize(("password", "fragment"), [
-    ("Ab1!", "at least 8 characters"),
-    ("12345678!", "at least one letter"),
-    ("abcdefghij", "digit or symbol"),
+    ("Ab1!x-yz9", "at least 10 characters"),
+    ("Password123!", "too common"),  # a common password with the usual decorations
+    ("qwertyuiop", "too common"),  # a keyboard walk
+    ("1234567890", "too common"),
+    ("iloveyou12", "too common"),
     ("weak@example.com", "same as the email"),
+    ("Weak@Example.com2", "too common"),  # the user's own email, decorated
 ])
 async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.AsyncClient, password: str,
                                                                fragment: str) -> None:
@@ -112,6 +115,20 @@ async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.Asy
     assert fragment in error["message"]
     assert error["details"][0]["loc"] == ["body", "password"]
     assert (await _login(client, "weak@example.com", password)).status_code == 401  # nothing was created
+
+
+@pytest.mark.parametrize("password", ["correct horse battery staple", "zq8Lk2v9pw", "Tr0ub4dor&3x",
+                                      "une phrase de passe assez longue, avec des mots " * 20])
+async def test_long_passphrases_and_uncommon_passwords_are_accepted(client: httpx.AsyncClient,
+                                                                    password: str) -> None:
+    response = await client.post("/api/auth/register", json=_register_body("phrase@example.com", password))
+    assert response.status_code == 201, response.text
+    assert (await _login(client, "phrase@example.com", password)).status_code == 200
+
+
+async def test_auth_options_tell_the_form_the_policy(client: httpx.AsyncClient) -> None:
+    options = (await client.get("/api/auth/options")).json()
+    assert options["password_min_length"] == 10
 
 
 async def test_password_confirmation_mismatch_is_422(client: httpx.AsyncClient) -> None:
@@ -147,7 +164,7 @@ async def test_mass_assignment_on_register_is_refused(client: httpx.AsyncClient,
 async def test_registration_closed_is_403_and_reported_by_options(client: httpx.AsyncClient,
                                                                    alice: UserSession) -> None:
     options = await client.get("/api/auth/options")
-    assert options.json() == {"registration_open": True, "password_min_length": 8}
+    assert options.json() == {"registration_open": True, "password_min_length": 10}
     closed = await client.patch("/api/admin/settings", json={"registration_open": False}, headers=alice.headers)
     assert closed.status_code == 200
     assert (await client.get("/api/auth/options")).json()["registration_open"] is False
@@ -190,47 +207,86 @@ async def test_login_body_refuses_extra_fields(client: httpx.AsyncClient, alice:
 
 # --- rate limiting --------------------------------------------------------------------------
 
-async def test_login_is_rate_limited_per_account(client: httpx.AsyncClient, alice: UserSession,
-                                                 app_state: AppState) -> None:
-    limit = app_state.settings.auth.login_attempts_per_account
-    for _ in range(limit):
-        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
-    refused = await _login(client, alice.email)  # even the right password
-    assert refused.status_code == 429
-    assert refused.json()["error"]["code"] == "rate_limited"
-    assert 0 < int(refused.headers["Retry-After"]) <= app_state.settings.auth.login_window_seconds + 1
-    # Another account from the same address is not affected.
+def _from(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
+    """Another client of the same app, from another address."""
+    app = client._transport.app  # type: ignore[attr-defined]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 5000)), base_url="http://test")
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(client: httpx.AsyncClient, alice: UserSession,
+                                                    app_state: AppState) -> None:
+    free = app_state.settings.auth.login_free_attempts_per_account_and_address
+    for _ in range(free):
+        assert (await _login(client, alice.email, "Wrong-Guess-123")).status_code == 401
+    throttled = await _login(client, alice.email)  # from the stranger's address, even the right password waits
+    assert throttled.status_code == 429 and throttled.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= app_state.settings.auth.login_backoff_max_seconds
+    async with _from(client, "198.51.100.20") as owner:  # the owner, elsewhere, signs in at once
+        assert (await _login(owner, alice.email)).status_code == 200
+    # Another account from the stranger's address is not affected either.
     await register(client, "other@example.com")
     assert (await _login(client, "other@example.com")).status_code == 200
 
 
-async def test_successful_login_resets_the_account_counter(client: httpx.AsyncClient, alice: UserSession,
-                                                           app_state: AppState) -> None:
-    limit = app_state.settings.auth.login_attempts_per_account
-    for _ in range(limit - 1):
-        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
+async def test_backoff_doubles_and_is_a_wait_not_a_lock() -> None:
+    now = [1000.0]
+    limiter = MemoryRateLimiter(clock=lambda: now[0])
+    policy = Backoff(free=2, base=1.0, cap=8.0, memory=3600)
+    assert [(await limiter.attempt("k", policy)).allowed for _ in range(2)] == [True, True]
+    waits = []
+    for _ in range(6):
+        refused = await limiter.attempt("k", policy)
+        assert refused.allowed is False
+        waits.append(refused.retry_after)
+        now[0] += refused.retry_after  # wait exactly as told: the next try goes through
+        assert (await limiter.attempt("k", policy)).allowed is True
+    assert waits == [1, 2, 4, 8, 8, 8]  # doubling, capped
+    now[0] += 3600  # forgotten after a quiet hour
+    assert (await limiter.attempt("k", policy)).allowed is True
+
+
+async def test_successful_login_clears_the_account_and_address_count(client: httpx.AsyncClient,
+                                                                     alice: UserSession, app_state: AppState) -> None:
+    free = app_state.settings.auth.login_free_attempts_per_account_and_address
+    for _ in range(free - 1):
+        assert (await _login(client, alice.email, "Wrong-Guess-123")).status_code == 401
     assert (await _login(client, alice.email)).status_code == 200
-    for _ in range(limit):
-        assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
-    assert (await _login(client, alice.email, "Wrong123!x")).status_code == 429
+    for _ in range(free):
+        assert (await _login(client, alice.email, "Wrong-Guess-123")).status_code == 401
+    assert (await _login(client, alice.email, "Wrong-Guess-123")).status_code == 429
 
 
-async def test_login_is_rate_limited_per_address_and_forwarded_for_is_ignored_by_default(
-        client: httpx.AsyncClient, app_state: AppState) -> None:
-    limit = app_state.settings.auth.login_attempts_per_address
-    for i in range(limit):
+async def test_login_is_throttled_per_address_across_accounts(client: httpx.AsyncClient, alice: UserSession,
+                                                              app_state: AppState) -> None:
+    free = app_state.settings.auth.login_free_attempts_per_address
+    for _ in range(free * 2):  # successful sign-ins do not count against their address (an office's NAT)
+        assert (await _login(client, alice.email)).status_code == 200
+    for i in range(free):
         response = await _login(client, f"user{i}@example.com", headers={"X-Forwarded-For": f"198.51.100.{i}"})
-        assert response.status_code == 401
+        assert response.status_code == 401  # (X-Forwarded-For is ignored unless trusted)
     refused = await _login(client, "fresh@example.com", headers={"X-Forwarded-For": "192.0.2.99"})
-    assert refused.status_code == 429
-    assert "Retry-After" in refused.headers
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    async with _from(client, "198.51.100.30") as elsewhere:
+        assert (await _login(elsewhere, alice.email)).status_code == 200
+
+
+async def test_registration_is_rate_limited_per_address(client: httpx.AsyncClient, app_state: AppState) -> None:
+    limit = app_state.settings.auth.registrations_per_address
+    for i in range(limit):
+        assert (await client.post("/api/auth/register", json=_register_body(f"r{i}@example.com"))).status_code == 201
+    refused = await client.post("/api/auth/register", json=_register_body("one-more@example.com"))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "registrations" in refused.json()["error"]["message"]
+    async with _from(client, "198.51.100.40") as elsewhere:
+        response = await elsewhere.post("/api/auth/register", json=_register_body("one-more@example.com"))
+        assert response.status_code == 201
 
 
 @pytest.fixture
 async def proxied_client(client: httpx.AsyncClient, database_url: str, tmp_path: Path):
     """A second app on the same database that trusts X-Forwarded-For."""
     auth = AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024, trust_forwarded_for=True,
-                        login_attempts_per_address=3)
+                        login_free_attempts_per_address=3)
     state = AppState.build(make_settings(database_url, tmp_path, auth=auth))
     state.rate_limiter = MemoryRateLimiter()
     application = create_app(state.settings)
@@ -291,13 +347,16 @@ async def test_login_rate_limit_with_the_redis_limiter(client: httpx.AsyncClient
     prefix = f"agentcreator-test:{uuid.uuid4().hex}:"
     app_state.rate_limiter = RedisRateLimiter(redis, prefix=prefix)
     try:
-        limit = app_state.settings.auth.login_attempts_per_account
-        for _ in range(limit):
+        free = app_state.settings.auth.login_free_attempts_per_account_and_address
+        for _ in range(free):
             assert (await _login(client, alice.email, "Wrong123!x")).status_code == 401
         refused = await _login(client, alice.email)
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) > 0
-        assert await redis.exists(f"{prefix}login:account:{alice.email}") == 1
+        assert await redis.exists(f"{prefix}attempts:login:pair:203.0.113.7:{alice.email}") == 1
+        async with _from(client, "198.51.100.50") as owner:
+            assert (await _login(owner, alice.email)).status_code == 200
+        assert await redis.exists(f"{prefix}attempts:login:pair:198.51.100.50:{alice.email}") == 0
     finally:
         keys = [key async for key in redis.scan_iter(match=prefix + "*")]
         if keys:

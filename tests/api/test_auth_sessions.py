@@ -60,6 +60,22 @@ async def test_refresh_rotates_the_secret_and_keeps_the_session(client: httpx.As
     assert again.json()["refresh_token"] != body["refresh_token"]
 
 
+async def test_knowing_a_session_id_does_not_end_the_session(client: httpx.AsyncClient, alice: UserSession,
+                                                            app_state: AppState) -> None:
+    """The session id is readable in every access token (``sid``): a refresh with it and a made-up
+    secret is refused and changes nothing; the holder keeps refreshing."""
+    session_id = jwt.decode(alice.access_token, options={"verify_signature": False})["sid"]
+    secret = alice.refresh_token.split(".")[1]
+    for guess in ("guessed-secret", secret[:-1] + ("B" if secret.endswith("A") else "A"), "x" * 43):
+        refused = await _refresh(client, f"{session_id}.{guess}")
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "invalid_refresh_token"
+    row = await _session_row(app_state, alice.refresh_token)
+    assert row.revoked_at is None
+    assert (await _me(client, alice.access_token)).status_code == 200
+    assert (await _refresh(client, alice.refresh_token)).status_code == 200
+
+
 async def test_reusing_a_rotated_refresh_token_revokes_the_session(client: httpx.AsyncClient,
                                                                    alice: UserSession,
                                                                    app_state: AppState) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from agentcreator.core.ratelimit import RedisRateLimiter
 from agentcreator.main import create_app
 from agentcreator.state import AppState
 from tests.api.chat_helpers import make_chat, send, sse_events
@@ -34,7 +35,10 @@ async def redis_client(client: httpx.AsyncClient, database_url: str, openai_doub
         await probe.aclose()
     settings = make_settings(database_url, tmp_path, openai_double.base_url, redis_url=REDIS_URL)
     state = AppState.build(settings)
-    state.bus._prefix = f"test-{uuid.uuid4().hex[:8]}:"  # type: ignore[attr-defined]  # no clash with other runs
+    run = uuid.uuid4().hex[:8]
+    state.bus._prefix = f"test-{run}:"  # type: ignore[attr-defined]  # no clash with other runs
+    assert state.redis is not None
+    state.rate_limiter = RedisRateLimiter(state.redis, prefix=f"test-{run}:rl:")  # (registrations per address)
     await state.start(recover_interrupted=False)
     app: Any = create_app(settings)
     app.state.services = state

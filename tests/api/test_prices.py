@@ -100,7 +100,8 @@ async def test_prices_admin_routes_refuse_other_users_and_validate(
     assert (await client.get("/api/admin/prices/versions", headers=bob.headers)).status_code == 403
     assert (await client.get("/api/admin/prices")).status_code == 401
     # anyone signed in can read the table in force
-    assert (await client.get("/api/prices", headers=bob.headers)).json() == before
+    public = {**before, "version": {k: v for k, v in before["version"].items() if k != "created_by"}}
+    assert (await client.get("/api/prices", headers=bob.headers)).json() == public  # (no administrator's id)
     bad = [{"pattern": "no-slash", "input_per_1m": 1, "output_per_1m": 1}]
     assert (await client.put("/api/admin/prices", headers=alice.headers, json={"models": bad})).status_code == 422
     negative = [{"pattern": "*/m", "input_per_1m": -1, "output_per_1m": 1}]
@@ -109,3 +110,15 @@ async def test_prices_admin_routes_refuse_other_users_and_validate(
     assert (await client.put("/api/admin/prices", headers=alice.headers, json={"models": twice})).status_code == 422
     assert (await client.get("/api/admin/prices?version=999999", headers=alice.headers)).status_code == 404
     assert (await client.get("/api/admin/prices", headers=alice.headers)).json() == before
+
+
+async def test_ordinary_users_never_see_an_administrators_id(client: httpx.AsyncClient, alice: UserSession,
+                                                             bob: UserSession) -> None:
+    current = (await client.get("/api/admin/prices", headers=alice.headers)).json()
+    saved = await client.put("/api/admin/prices", headers=alice.headers,
+                             json={"note": "new table", "models": current["models"], "tools": current["tools"]})
+    assert saved.json()["version"]["created_by"] == alice.id  # administrators still see who changed it
+    seen = await client.get("/api/prices", headers=bob.headers)
+    assert seen.status_code == 200
+    assert alice.id not in seen.text and "created_by" not in seen.json()["version"]
+    assert seen.json()["version"]["note"] == "new table"

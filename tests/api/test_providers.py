@@ -100,3 +100,22 @@ async def test_an_assistant_with_an_unknown_model_is_refused_when_saved_and_when
     assert used.json()["error"]["code"] == "model_unavailable"
     listing = await client.get(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers)
     assert listing.json()["count"] == 0
+
+
+async def test_an_openai_compatible_provider_without_base_url_is_refused(client: httpx.AsyncClient,
+                                                                        alice: UserSession) -> None:
+    """Found by the fuzzing test: it was saved, then broke every reload of the providers (a 500)."""
+    refused = await client.post("/api/admin/providers", headers=alice.headers,
+                                json={"name": "nourl", "kind": "openai_compatible"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "base_url_required"
+    listed = (await client.get("/api/admin/providers", headers=alice.headers)).json()
+    assert "nourl" not in {p["name"] for p in listed}
+    created = await client.post("/api/admin/providers", headers=alice.headers, json={
+        "name": "withurl", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"})
+    assert created.status_code == 201
+    cleared = await client.patch(f"/api/admin/providers/{created.json()['id']}", headers=alice.headers,
+                                 json={"base_url": None})
+    assert cleared.status_code == 422
+    listed = (await client.get("/api/admin/providers", headers=alice.headers)).json()
+    assert {p["name"]: p["base_url"] for p in listed}["withurl"] == "http://127.0.0.1:9/v1"
+    assert (await client.get("/api/models", headers=alice.headers)).status_code == 200

@@ -103,3 +103,27 @@ async def test_both_limiters_share_the_interface(redis_limiter: tuple[RedisRateL
     for limiter in limiters:
         results = [(await limiter.hit("same", 3, 30)).allowed for _ in range(5)]
         assert results == [True, True, True, False, False], type(limiter).__name__
+
+
+async def test_redis_backoff_doubles_waits_and_forgives(redis_limiter: tuple[RedisRateLimiter, Redis, str]) -> None:
+    _, client, prefix = redis_limiter
+    now = [5000.0]
+    limiter = RedisRateLimiter(client, prefix=prefix, clock=lambda: now[0])
+    policy = ratelimit.Backoff(free=1, base=2.0, cap=5.0, memory=600)
+    assert (await limiter.attempt("pair", policy)).allowed is True
+    refused = await limiter.attempt("pair", policy)
+    assert (refused.allowed, refused.retry_after) == (False, 2)
+    now[0] += 2
+    assert (await limiter.attempt("pair", policy)).allowed is True
+    assert (await limiter.attempt("pair", policy)).retry_after == 4
+    now[0] += 4
+    assert (await limiter.attempt("pair", policy)).allowed is True
+    assert (await limiter.attempt("pair", policy)).retry_after == 5  # capped
+    assert 0 < await client.ttl(prefix + "attempts:pair") <= 600
+    await limiter.forgive("pair")
+    await limiter.forgive("pair")
+    await limiter.forgive("pair")
+    assert (await limiter.attempt("pair", policy)).allowed is True  # the three counted attempts were taken back
+    assert (await limiter.attempt("pair", policy)).retry_after == 2
+    await limiter.reset("pair")
+    assert await client.exists(prefix + "attempts:pair") == 0

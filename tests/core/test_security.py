@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -13,7 +14,7 @@ from agentcreator.core.errors import Unauthorized
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner, hash_token, new_refresh_secret
 
 FAST = AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024)
-SECRET = "unit-test-secret-0123456789abcdef0123"
+SECRET = secrets.token_urlsafe(48)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agentcreator.llm.fair_queue import FairSlots
 from agentcreator.llm.local_llamacpp import _END, CHAT_SAMPLING, SMOLLM2_NAME, LocalLlamaProvider, _Handoff
 from agentcreator.llm.types import ChatMessage, Completed, TextDelta, UsageReported
 from tests.llm.helpers import collect, request, terminal, text_of
@@ -25,19 +26,19 @@ def in_thread(target: object, *args: object) -> None:
 
 async def test_text_handed_over_while_the_consumer_is_busy_is_merged() -> None:
     loop = asyncio.get_running_loop()
-    semaphore = asyncio.Semaphore(1)
-    await semaphore.acquire()
+    slots = FairSlots(1)
+    await slots.acquire()
     handoff = _Handoff(loop, threading.Event())
 
     def produce() -> None:  # the consumer does not run meanwhile: everything lands in one batch
         for item in ("Hel", "lo", UsageReported.model_construct(), " wor", "ld"):
             handoff.put(item)
-        handoff.end(semaphore)
+        handoff.end(slots)
 
     in_thread(produce)
     first = await handoff.batch()
     assert first[:3] == ["Hello", UsageReported.model_construct(), " world"]
-    assert not semaphore.locked()  # the slot was freed by the same callback that ended the stream
+    assert not slots.locked()  # the slot was freed by the same callback that ended the stream
     rest = first[3:] or await handoff.batch()
     assert rest == [_END]
 
@@ -105,8 +106,8 @@ async def test_a_slow_consumer_gets_the_tokens_merged(local: LocalLlamaProvider)
         first = await anext(stream)
         assert isinstance(first, TextDelta)
         # Do not consume until the generation ended (it frees the slot last); a hang guard only.
-        await asyncio.wait_for(model.semaphore.acquire(), 120)
-        model.semaphore.release()
+        await asyncio.wait_for(model.slots.acquire(), 120)
+        model.slots.release()
         rest = [event async for event in stream]
     deltas = [event for event in rest if isinstance(event, TextDelta)]
     assert len(deltas) == 1  # everything generated meanwhile came as one delta

@@ -59,7 +59,7 @@ async def test_capabilities_and_unknown_model(tmp_path: Path) -> None:
     missing = terminal(await collect(provider, smol()))
     assert isinstance(missing, Failed) and missing.error.code == ModelNotFound.code
     assert "absent.gguf" in missing.error.message
-    assert not provider._models[SMOLLM2_NAME].semaphore.locked()  # the failed run released its slot
+    assert not provider._models[SMOLLM2_NAME].slots.locked()  # the failed run released its slot
 
 
 @pytest.mark.local_model
@@ -130,8 +130,8 @@ async def test_closing_the_stream_stops_generation(local: LocalLlamaProvider, mo
             break
     await stream.aclose()  # type: ignore[attr-defined]
     # A generous bound only so that a broken stop cannot hang the suite; no duration is asserted.
-    await asyncio.wait_for(model.semaphore.acquire(), 120)  # the worker ended and gave the slot back
-    model.semaphore.release()
+    await asyncio.wait_for(model.slots.acquire(), 120)  # the worker ended and gave the slot back
+    model.slots.release()
     assert produced < 100, f"{produced} chunks were generated: closing the stream did not stop generation"
     assert len(model._idle) == 1  # the instance went back to the pool
     follow_up = terminal(await collect(local, smol("Say hi.", max_output_tokens=8)))

@@ -1,5 +1,8 @@
 /**
- * Tokens: the access token lives in memory only, the (rotating) refresh token in localStorage.
+ * Tokens: the access token lives in memory only. The (rotating) refresh token never reaches this
+ * code: the server keeps it in an HttpOnly SameSite=Strict cookie sent only to /api/auth/refresh, and
+ * a refresh proves it comes from this page with the X-CSRF-Token header copied from the readable
+ * `ac_csrf` cookie (whose presence also says that a session may exist). docs/security.md.
  * `authFetch` adds the bearer header and, on a 401 that a refresh can cure, refreshes once
  * (single flight, serialised across tabs with the Web Locks API) and retries the request.
  */
@@ -8,7 +11,9 @@ import type { components } from '@/api/schema'
 export type TokenPair = components['schemas']['TokenPair']
 type Listener = (pair: TokenPair | null) => void
 
-const REFRESH_KEY = 'ac.refresh'
+const REFRESH_LOCK = 'ac.refresh'
+const LEGACY_REFRESH_KEY = 'ac.refresh' // where older versions kept the refresh token: removed on sight
+const CSRF_COOKIE = 'ac_csrf'
 const REFRESHABLE = new Set(['token_expired', 'session_revoked', 'invalid_token', 'not_authenticated'])
 
 let accessToken: string | null = null
@@ -24,8 +29,18 @@ function emit(pair: TokenPair | null): void {
   for (const listener of listeners) listener(pair)
 }
 
+function csrfToken(): string | null {
+  for (const part of document.cookie.split(';')) {
+    const [name, ...rest] = part.trim().split('=')
+    const value = rest.join('=')
+    if (name === CSRF_COOKIE && value) return decodeURIComponent(value)
+  }
+  return null
+}
+
+/** A session may exist (the server set its cookies): worth a silent refresh on load. */
 export function hasRefreshToken(): boolean {
-  return localStorage.getItem(REFRESH_KEY) !== null
+  return csrfToken() !== null
 }
 
 export function getAccessToken(): string | null {
@@ -34,26 +49,27 @@ export function getAccessToken(): string | null {
 
 export function setTokens(pair: TokenPair): void {
   accessToken = pair.access_token
-  localStorage.setItem(REFRESH_KEY, pair.refresh_token)
+  localStorage.removeItem(LEGACY_REFRESH_KEY)
   emit(pair)
 }
 
 export function clearTokens(): void {
   accessToken = null
-  localStorage.removeItem(REFRESH_KEY)
+  localStorage.removeItem(LEGACY_REFRESH_KEY)
+  document.cookie = `${CSRF_COOKIE}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/; SameSite=Strict`
   emit(null)
 }
 
 async function doRefresh(): Promise<TokenPair | null> {
-  // Read inside the lock: another tab may have rotated the token meanwhile.
-  const token = localStorage.getItem(REFRESH_KEY)
-  if (!token) return null
+  // Read inside the lock: another tab may have rotated the cookies meanwhile.
+  const csrf = csrfToken()
+  if (!csrf) return null
   let res: Response
   try {
     res = await fetch('/api/auth/refresh', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ refresh_token: token }),
+      credentials: 'same-origin',
+      headers: { 'X-CSRF-Token': csrf },
     })
   } catch {
     return null // offline: keep the refresh token for a later try
@@ -72,7 +88,7 @@ export function refreshTokens(): Promise<TokenPair | null> {
   if (inflight) return inflight
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
   const run: Promise<TokenPair | null> = locks
-    ? locks.request(REFRESH_KEY, doRefresh).then((pair) => pair)
+    ? locks.request(REFRESH_LOCK, doRefresh).then((pair) => pair)
     : doRefresh()
   const shared = run.finally(() => {
     inflight = null

@@ -6,14 +6,18 @@ describe('session: tokens and silent refresh', () => {
   beforeEach(() => {
     localStorage.clear()
     clearTokens()
+    document.cookie = 'ac_csrf=c1; path=/' // as the server sets it with the HttpOnly refresh cookie
   })
   afterEach(() => vi.unstubAllGlobals())
 
-  it('keeps the access token in memory and the refresh token in localStorage', () => {
+  it('keeps the access token in memory and stores no token anywhere', () => {
+    localStorage.setItem('ac.refresh', 'legacy')
     setTokens(tokenPair('acc', 'ref'))
     expect(getAccessToken()).toBe('acc')
-    expect(localStorage.getItem('ac.refresh')).toBe('ref')
+    expect(localStorage.getItem('ac.refresh')).toBeNull() // an older version's copy is removed
     expect(JSON.stringify(localStorage)).not.toContain('acc')
+    expect(JSON.stringify(localStorage)).not.toContain('ref')
+    expect(document.cookie).not.toContain('ref')
   })
 
   it('refreshes once on token_expired and retries with the new token', async () => {
@@ -24,8 +28,10 @@ describe('session: tokens and silent refresh', () => {
       const url = new URL(req.url, 'http://x').pathname
       seen.push(`${url} ${req.headers.get('Authorization') ?? ''}`)
       if (url === '/api/auth/refresh') {
-        expect(JSON.parse(await req.text())).toEqual({ refresh_token: 'r1' })
-        return json(200, tokenPair('new', 'r2'))
+        expect(await req.text()).toBe('') // the refresh token travels in the HttpOnly cookie
+        expect(req.headers.get('X-CSRF-Token')).toBe('c1')
+        expect(init?.credentials ?? req.credentials).toBe('same-origin')
+        return json(200, { ...tokenPair('new'), refresh_token: null })
       }
       if (req.headers.get('Authorization') === 'Bearer old') {
         return json(401, { error: { code: 'token_expired', message: 'expired' } })
@@ -36,7 +42,7 @@ describe('session: tokens and silent refresh', () => {
     const res = await authFetch(new Request('http://localhost/api/assistants', { method: 'POST', body: '{"a":1}' }))
     expect(res.status).toBe(200)
     expect(seen).toEqual(['/api/assistants Bearer old', '/api/auth/refresh ', '/api/assistants Bearer new'])
-    expect(localStorage.getItem('ac.refresh')).toBe('r2')
+    expect(getAccessToken()).toBe('new')
   })
 
   it('single-flights concurrent refreshes', async () => {
@@ -47,6 +53,15 @@ describe('session: tokens and silent refresh', () => {
     expect(x?.access_token).toBe('b')
     expect(y).toBe(x)
     expect(fetchMock).toHaveBeenCalledTimes(1)
+  })
+
+  it('does not try a refresh without the session cookie', async () => {
+    document.cookie = 'ac_csrf=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/'
+    const fetchMock = vi.fn(async () => json(200, tokenPair('b')))
+    vi.stubGlobal('fetch', fetchMock)
+    expect(hasRefreshToken()).toBe(false)
+    expect(await refreshTokens()).toBeNull()
+    expect(fetchMock).not.toHaveBeenCalled()
   })
 
   it('drops the session when the refresh is refused', async () => {

@@ -29,8 +29,8 @@ describe('auth store', () => {
     expect(fetchMock).not.toHaveBeenCalled()
   })
 
-  it('restores the session on load from the refresh token', async () => {
-    localStorage.setItem('ac.refresh', 'r1')
+  it('restores the session on load from the refresh cookie', async () => {
+    document.cookie = 'ac_csrf=c1; path=/' // set by the server with the HttpOnly refresh cookie
     vi.stubGlobal('fetch', vi.fn(async () => json(200, tokenPair())))
     const auth = useAuthStore()
     await auth.init()

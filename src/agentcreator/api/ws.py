@@ -7,7 +7,11 @@ missing token closes the socket with 1008. Then the client sends JSON frames:
 ``edit {conversation_id, message_id, content, file_ids?}``, ``stop {conversation_id}``, ``ping``, and
 ``auth {token}`` again to swap in a refreshed token. The server answers ``ready``, ``ack``,
 ``error``, ``pong`` and ``event {conversation_id, id, event}`` frames carrying the turn events.
-A user who is disabled or whose session is revoked has their socket closed (1008).
+A user who is disabled or whose session is revoked has their socket closed (1008) within a second
+(api/ws_auth.py). Every action but ``ping`` and ``auth`` is refused with a ``token_expired`` error
+frame once the access token has expired; send a fresh one with ``auth``. A frame over the size limit
+of HTTP bodies closes the socket with 1009, one nested too deep with 1008 (api/ws_frames.py); an
+unexpected error closes it with 1011 and is logged.
 """
 
 from __future__ import annotations
@@ -15,34 +19,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from agentcreator.api.deps import authenticate, file_service_of
+from agentcreator.api.cursors import checked_event_id
+from agentcreator.api.deps import authenticate, file_service_of, verify_access_token
 from agentcreator.api.schemas.chat import MessageCreate
+from agentcreator.api.ws_auth import watch_for
+from agentcreator.api.ws_frames import FrameRefused, NotJson, receive_frame
 from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
-from agentcreator.repositories import users as user_repo
 from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, state: AppState, user_id: str, session_id: str, version: int) -> None:
+    def __init__(self, websocket: WebSocket, state: AppState, user_id: str, session_id: str, version: int,
+                 expires_at: float) -> None:
         self.ws = websocket
         self.state = state
         self.user_id = user_id
         self.session_id = session_id
         self.version = version
+        self.expires_at = expires_at
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self.wakers: dict[str, asyncio.Event] = {}
         self.send_lock = asyncio.Lock()
@@ -61,23 +73,37 @@ class Connection:
                 await self.ws.send_json({"type": "event", "conversation_id": conversation_id, "id": event_id,
                                          "event": event})
 
+    async def close(self, code: int, reason: str) -> None:
+        async with self.send_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await self.ws.close(code=code, reason=reason)
+
     async def run(self) -> None:
-        watcher = asyncio.create_task(self._watch_auth())
+        limits = self.state.settings.limits
+        watch = watch_for(self.ws.app.state, self.state)
+        watch.add(self)
         try:
             while True:
                 try:
-                    frame = await self.ws.receive_json()
-                except (ValueError, KeyError):
+                    frame = await receive_frame(self.ws, max_bytes=limits.max_body_bytes,
+                                                max_depth=limits.max_json_depth)
+                except NotJson:
                     await self.send({"type": "error", "error": {"code": "bad_frame", "message": "Frames must be JSON"}})
                     continue
                 await self._dispatch(frame if isinstance(frame, dict) else {})
         except WebSocketDisconnect:
             pass
+        except FrameRefused as exc:
+            await self.close(exc.code, exc.reason)
+        except Exception:
+            log.exception("closing a WebSocket of user %s after an unexpected error", self.user_id)
+            await self.close(INTERNAL_ERROR, "internal error")
         finally:
-            watcher.cancel()
+            watch.discard(self)
             for task in self.subscriptions.values():
                 task.cancel()
-            await asyncio.gather(watcher, *self.subscriptions.values(), return_exceptions=True)
+            await asyncio.gather(*self.subscriptions.values(), return_exceptions=True)
 
     async def _dispatch(self, frame: dict[str, Any]) -> None:
         kind, request_id = frame.get("type"), frame.get("request_id")
@@ -88,6 +114,9 @@ class Connection:
                 await self._reauth(str(frame.get("token", "")))
                 await self.send({"type": "ack", "request_id": request_id, "of": "auth"})
             elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "stop"):
+                if time.time() >= self.expires_at:
+                    raise Unauthorized("Access token expired; send a fresh one in an auth frame",
+                                       code="token_expired")
                 conversation_id = frame.get("conversation_id")
                 if not isinstance(conversation_id, str) or not conversation_id:
                     raise NotFound("Conversation")
@@ -106,8 +135,9 @@ class Connection:
     async def _conversation_action(self, kind: str, conversation_id: str, frame: dict[str, Any]) -> None:
         chat = self.state.chat
         if kind == "subscribe":
+            cursor = checked_event_id(frame.get("last_event_id"))
             await self._owned(conversation_id)
-            self._subscribe(conversation_id, frame.get("last_event_id"))
+            self._subscribe(conversation_id, cursor)
         elif kind == "unsubscribe":
             task = self.subscriptions.pop(conversation_id, None)
             if task is not None:
@@ -119,19 +149,23 @@ class Connection:
             # The chat service reads the conversation with an owner check (404 for anyone else), so the
             # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
+            file_ids: list[str] = []
             if kind == "regenerate":
-                await chat.regenerate(self.user_id, conversation_id, message_id)
+                start = partial(chat.regenerate, self.user_id, conversation_id, message_id)
             else:
                 body = MessageCreate.model_validate({"content": frame.get("content"),
                                                      "file_ids": frame.get("file_ids") or []})
+                file_ids = body.file_ids
                 parts = body.parts() + await parts_for_turn(file_service_of(self.state), self.state.models,
                                                             self.state.sessions, self.user_id, conversation_id,
                                                             body.file_ids)
                 if kind == "send":
-                    started = await chat.send(self.user_id, conversation_id, parts)
+                    start = partial(chat.send, self.user_id, conversation_id, parts)
                 else:
-                    started = await chat.edit(self.user_id, conversation_id, message_id, parts)
-                await file_service_of(self.state).attach(self.user_id, body.file_ids, started.turn.conversation_id)
+                    start = partial(chat.edit, self.user_id, conversation_id, message_id, parts)
+            started = await admitted(self.state.fair_use, self.state.rate_limiter, self.user_id, start)
+            if file_ids:
+                await file_service_of(self.state).attach(self.user_id, file_ids, started.turn.conversation_id)
             self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
 
@@ -165,39 +199,36 @@ class Connection:
                 await asyncio.wait_for(waker.wait(), timeout=1.0)
 
     async def _reauth(self, token: str) -> None:
+        claims = verify_access_token(self.state, token)
         async with session_scope(self.state.sessions) as session:
             user, session_id = await authenticate(session, self.state, token)
         if user.id != self.user_id:
             raise Unauthorized("A socket cannot change user", code="invalid_token")
         self.session_id, self.version = session_id, user.token_version
-
-    async def _watch_auth(self) -> None:
-        interval = self.state.settings.chat.ws_auth_check_seconds
-        while True:
-            await asyncio.sleep(interval)
-            async with session_scope(self.state.sessions) as session:
-                found = await user_repo.get_with_session(session, self.user_id, self.session_id)
-            user, auth_session = found if found else (None, None)
-            if (user is None or auth_session is None or user.is_disabled or auth_session.revoked_at is not None
-                    or user.token_version != self.version):
-                await self.ws.close(code=POLICY_VIOLATION, reason="session revoked")
-                return
+        self.expires_at = claims.expires_at.timestamp()
 
 
 @router.websocket("/api/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.services
     await websocket.accept()
+    limits = state.settings.limits
     try:
-        frame = await asyncio.wait_for(websocket.receive_json(), timeout=state.settings.chat.ws_auth_timeout_seconds)
+        frame = await asyncio.wait_for(
+            receive_frame(websocket, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth),
+            timeout=state.settings.chat.ws_auth_timeout_seconds)
         if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
             raise Unauthorized("The first frame must be {type: auth, token}")
+        claims = verify_access_token(state, frame["token"])
         async with session_scope(state.sessions) as session:
             user, session_id = await authenticate(session, state, frame["token"])
     except WebSocketDisconnect:
+        return
+    except FrameRefused as exc:
+        await websocket.close(code=exc.code, reason=exc.reason)
         return
     except (TimeoutError, ValueError, KeyError, AppError):
         await websocket.close(code=POLICY_VIOLATION, reason="authentication required")
         return
     await websocket.send_json({"type": "ready", "user_id": user.id})
-    await Connection(websocket, state, user.id, session_id, user.token_version).run()
+    await Connection(websocket, state, user.id, session_id, user.token_version, claims.expires_at.timestamp()).run()

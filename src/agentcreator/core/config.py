@@ -15,26 +15,44 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_SECRET = "dev-insecure-secret-change-me"
+from agentcreator.core import secret_key as secret_keys
 
 
 class AuthSettings(BaseModel):
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    password_min_length: int = Field(8, ge=6, le=128)
+    password_min_length: int = Field(10, ge=10, le=128)
+    # zxcvbn's score (0-4) a new password needs: 3 refuses common passwords and their variants
+    # ("Password123!"), keyboard walks and dictionary words, and accepts a few unrelated words.
+    password_min_score: int = Field(3, ge=0, le=4)
     # argon2id cost; lowered only by the test suite to keep it fast.
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_cost: int = Field(65536, ge=1024)
+    # Sign-in throttling (docs/security.md): attempts on one account from one address, and attempts
+    # from one address on any account, each get this many free tries, then an exponential backoff
+    # (base, doubling, capped); a successful sign-in clears the account+address count and takes its
+    # try back from the address. No per-account lock: a stranger elsewhere cannot lock the owner out.
+    login_free_attempts_per_account_and_address: int = Field(5, ge=1)
+    login_free_attempts_per_address: int = Field(20, ge=1)
+    login_backoff_base_seconds: float = Field(1.0, gt=0)
+    login_backoff_max_seconds: float = Field(900.0, gt=0)
+    login_attempts_memory_seconds: int = Field(3600, ge=60)
+    # Password changes (signed in): tries per user per window.
     login_attempts_per_account: int = Field(10, ge=1)
-    login_attempts_per_address: int = Field(30, ge=1)
     login_window_seconds: int = Field(300, ge=1)
+    # Registrations from one client address per window.
+    registrations_per_address: int = Field(10, ge=1)
+    registration_window_seconds: int = Field(3600, ge=1)
     # Only when running behind a proxy you control: take the client address from X-Forwarded-For.
     trust_forwarded_for: bool = False
 
 
 class LimitSettings(BaseModel):
+    # Request bodies and WebSocket frames alike.
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # How deep arrays and objects may nest in a WebSocket frame (checked before it is parsed).
+    max_json_depth: int = Field(32, ge=4, le=500)
     default_max_messages: int = Field(50, ge=2)
     default_history_window: int = Field(20, ge=1)
 
@@ -70,8 +88,9 @@ class ChatSettings(BaseModel):
     heartbeat_seconds: float = Field(15.0, gt=0)
     # How long the events of a finished turn stay available for resuming clients.
     replay_retention_seconds: float = Field(120.0, ge=0)
-    # How often an open WebSocket re-checks that its user and session are still valid.
-    ws_auth_check_seconds: float = Field(5.0, gt=0)
+    # How often the open WebSockets are checked (all together, one query): a revoked session's socket
+    # closes within this (plus the query). api/ws_auth.py.
+    ws_auth_check_seconds: float = Field(0.5, gt=0)
     ws_auth_timeout_seconds: float = Field(10.0, gt=0)
     # Mark answers left "streaming" by a crash as interrupted at start-up. With several workers,
     # `agentcreator serve` does it once before they start and turns it off in the workers.
@@ -94,6 +113,16 @@ class ChatSettings(BaseModel):
     max_rounds: int = Field(10, ge=1, le=25)
     # What a tool's result may hold for the model; longer results are cut with a note.
     tool_output_max_chars: int = Field(20_000, ge=1_000, le=1_000_000)
+
+
+class FairUseSettings(BaseModel):
+    """Per-user limits on a shared server (services/fair_use.py); administrators change them through
+    the API, and what they save wins over these."""
+
+    max_concurrent_turns: int = Field(3, ge=1, le=1000)
+    turns_per_minute: int = Field(20, ge=1, le=100_000)
+    # With Redis: a running turn stops counting after this long even if its worker died mid-turn.
+    slot_lease_seconds: float = Field(900.0, ge=60)
 
 
 class BillingSettings(BaseModel):
@@ -298,7 +327,8 @@ class Settings(BaseSettings):
     # finds the pool busy waits for a connection instead of failing.
     redis_max_connections: int = Field(1000, ge=10, validation_alias=AliasChoices(
         "REDIS_MAX_CONNECTIONS", "redis_max_connections"))
-    secret_key: str = Field(DEV_SECRET, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
+    # None: generated on first start and kept in DATA_DIR/secret_key (core/secret_key.py).
+    secret_key: str | None = Field(None, validation_alias=AliasChoices("SECRET_KEY", "secret_key"))
     web_dir: Path | None = Field(None, validation_alias=AliasChoices("WEB_DIR", "web_dir"))
     host: str = "127.0.0.1"
     port: int = 8000
@@ -316,12 +346,19 @@ class Settings(BaseSettings):
     mcp: McpSettings = McpSettings()
     files: FileSettings = FileSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    fair_use: FairUseSettings = FairUseSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
-            raise ValueError("SECRET_KEY must be set to a random string of at least 32 characters in production")
+        if self.secret_key is not None:
+            problem = secret_keys.key_problem(self.secret_key)
+            if problem is not None:
+                raise ValueError(problem)
         return self
+
+    def resolve_secret_key(self) -> str:
+        """``SECRET_KEY``, or the key kept in (and on first start generated into) ``DATA_DIR``."""
+        return secret_keys.resolve(self.secret_key, self.data_dir)
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,7 +2,9 @@
 
 * Each model is loaded lazily, once (under a lock), by the first request that needs it; up to
   ``max_concurrent`` instances per model generate at the same time (a bounded pool; with the default
-  of 1 there is exactly one instance). A request that has to wait first yields ``Queued(position)``.
+  of 1 there is exactly one instance). A request that has to wait first yields ``Queued(position)``;
+  waiting requests are served round-robin by ``ModelRequest.user`` (llm/fair_queue.py), so one user's
+  queued turns cannot hold back another user's.
 * Generation runs in a dedicated thread that hands events to the event loop through a ``_Handoff``:
   the loop is woken once per batch, not once per token, and text produced while the consumer was busy
   is merged into one ``TextDelta`` (so a loaded event loop costs the generation thread nothing).
@@ -29,6 +31,7 @@ from typing import Any
 
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ContextTooLong, ModelNotFound, ProviderError
+from agentcreator.llm.fair_queue import FairSlots
 from agentcreator.llm.types import (
     ChatMessage,
     Completed,
@@ -87,8 +90,7 @@ class _Model:
         self.name, self.path, self.n_threads = name, path, n_threads
         self.requested_ctx = n_ctx
         self.max_concurrent = max_concurrent
-        self.semaphore = asyncio.Semaphore(max_concurrent)
-        self.waiting = 0
+        self.slots = FairSlots(max_concurrent)  # round-robin by user (llm/fair_queue.py)
         self._lock = threading.Lock()
         self._idle: list[Any] = []
         self._all: list[Any] = []
@@ -214,12 +216,12 @@ class _Handoff:
         except RuntimeError:  # the loop is closed
             self._stop.set()
 
-    def end(self, semaphore: asyncio.Semaphore) -> None:
+    def end(self, slots: FairSlots) -> None:
         """From the generation thread, last: frees the slot, then ends the stream, in one loop callback
         (the slot is free before the consumer sees the end, so a queued request can start at once)."""
 
         def finish() -> None:
-            semaphore.release()
+            slots.release()
             with self._lock:
                 self._items.append(_END)
                 self._wake_pending = True
@@ -294,16 +296,9 @@ class LocalLlamaProvider(ModelProvider):
         except ProviderError as exc:
             yield Failed(error=exc.to_info())
             return
-        if model.semaphore.locked():
-            model.waiting += 1
-            position = model.waiting
-            try:
-                yield Queued(position=position)
-                await model.semaphore.acquire()
-            finally:
-                model.waiting -= 1
-        else:
-            await model.semaphore.acquire()
+        if model.slots.locked():
+            yield Queued(position=model.slots.position(request.user))
+        await model.slots.acquire(request.user)
         stop = threading.Event()
         handoff = _Handoff(asyncio.get_running_loop(), stop)
         worker = threading.Thread(target=self._generate, args=(model, request, handoff, stop),
@@ -311,7 +306,7 @@ class LocalLlamaProvider(ModelProvider):
         try:
             worker.start()
         except BaseException:
-            model.semaphore.release()
+            model.slots.release()
             raise
         try:
             while True:
@@ -332,7 +327,7 @@ class LocalLlamaProvider(ModelProvider):
             logger.warning("local model %s failed: %s", model.name, exc, exc_info=not isinstance(exc, ProviderError))
             handoff.put(Failed(error=error.to_info()))
         finally:
-            handoff.end(model.semaphore)
+            handoff.end(model.slots)
 
     def _run(self, model: _Model, request: ModelRequest, stop: threading.Event) -> Any:
         """Yields the text of each token (``str``), then UsageReported and Completed."""

@@ -96,6 +96,9 @@ class ModelRequest(_Frozen):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_output_tokens: int | None = Field(None, ge=1)
+    # Who the request is for (the user id): the embedded model serves waiting requests round-robin
+    # by user. Never sent to a remote provider.
+    user: str | None = None
 
     @property
     def has_images(self) -> bool:

@@ -41,7 +41,8 @@ async def rotate(session: AsyncSession, session_id: str, *, old_hash: str, new_h
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.refresh_token_hash == old_hash,
                AuthSession.revoked_at.is_(None))
-        .values(refresh_token_hash=new_hash, expires_at=expires_at, updated_at=utcnow())
+        .values(refresh_token_hash=new_hash, previous_refresh_token_hash=old_hash, expires_at=expires_at,
+                updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -50,7 +51,8 @@ async def rotate(session: AsyncSession, session_id: str, *, old_hash: str, new_h
 async def set_secret(session: AsyncSession, session_id: str, *, new_hash: str, expires_at: datetime) -> None:
     await session.execute(
         update(AuthSession).where(AuthSession.id == session_id)
-        .values(refresh_token_hash=new_hash, expires_at=expires_at, updated_at=utcnow())
+        .values(refresh_token_hash=new_hash, previous_refresh_token_hash=None, expires_at=expires_at,
+                updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 
@@ -70,6 +72,16 @@ async def revoke_all(session: AsyncSession, user_id: str, reason: str, *, except
         stmt = stmt.where(AuthSession.id != except_id)
     result = await session.execute(
         stmt.values(revoked_at=utcnow(), revoked_reason=reason, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_everyone(session: AsyncSession, reason: str) -> int:
+    """Revoke every live session of every user (secret rotation); returns how many were revoked."""
+    result = await session.execute(
+        update(AuthSession).where(AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import AuthSession, User
@@ -79,3 +79,28 @@ def add(session: AsyncSession, *, email: str, name: str, password_hash: str, is_
                 is_disabled=False, token_version=1)
     session.add(user)
     return user
+
+
+async def bump_all_token_versions(session: AsyncSession) -> int:
+    """Invalidate every access token of every user at once (secret rotation)."""
+    result = await session.execute(update(User).values(token_version=User.token_version + 1)
+                                   .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAccess:
+    user_id: str
+    is_disabled: bool
+    token_version: int
+    revoked_at: datetime | None
+
+
+async def session_access(session: AsyncSession, session_ids: list[str]) -> dict[str, SessionAccess]:
+    """The access state of many sessions in one query (open WebSockets are checked together)."""
+    rows = await session.execute(
+        select(_auth_sessions.c.id, _users.c.id, _users.c.is_disabled, _users.c.token_version,
+               _auth_sessions.c.revoked_at)
+        .select_from(_users.join(_auth_sessions, _auth_sessions.c.user_id == _users.c.id))
+        .where(_auth_sessions.c.id.in_(session_ids)))
+    return {row[0]: SessionAccess(str(row[1]), bool(row[2]), int(row[3]), row[4]) for row in rows}

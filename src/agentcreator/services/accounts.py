@@ -15,7 +15,7 @@ from agentcreator.db.session import session_scope
 from agentcreator.repositories import auth_sessions as session_repo
 from agentcreator.repositories import platform_settings as settings_repo
 from agentcreator.repositories import users as user_repo
-from agentcreator.services.auth import ClientInfo, IssuedTokens, start_session
+from agentcreator.services.auth import ClientInfo, IssuedTokens, check_registration_rate, start_session
 from agentcreator.services.auth_policy import check_new_password
 from agentcreator.state import AppState
 
@@ -36,7 +36,8 @@ async def register(state: AppState, session: AsyncSession, *, name: str, email: 
     if not await registration_open(session):
         raise Forbidden("Registration is closed; ask an administrator for an account",
                         code="registration_closed")
-    check_new_password(state.settings.auth, password, confirm_password, email=email)
+    await check_registration_rate(state, client.address)
+    check_new_password(state.settings.auth, password, confirm_password, email=email, name=name)
     if await user_repo.get_by_email(session, email) is not None:
         raise _email_taken()
     password_hash = await asyncio.to_thread(state.passwords.hash, password)
@@ -118,7 +119,7 @@ async def create_admin(state: AppState, *, email: str, name: str, password: str)
             existing.is_disabled = False
             await session.commit()
             return f"promoted existing user {email} to administrator (password unchanged)"
-        check_new_password(state.settings.auth, password, None, email=email)
+        check_new_password(state.settings.auth, password, None, email=email, name=name)
         password_hash = await asyncio.to_thread(state.passwords.hash, password)
         user = user_repo.add(session, email=email, name=name, password_hash=password_hash, is_admin=True)
         await session.flush()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.core.errors import BadRequest, RateLimited, Unauthorized
+from agentcreator.core.ratelimit import Backoff
 from agentcreator.core.security import hash_token, new_refresh_secret, tokens_equal
 from agentcreator.db.models import User
 from agentcreator.db.types import utcnow
@@ -69,16 +70,35 @@ async def _check_rate(state: AppState, key: str, limit: int) -> None:
                           retry_after=decision.retry_after)
 
 
-def _account_key(email: str) -> str:
-    return f"login:account:{email}"
+async def _attempt(state: AppState, key: str, free: int) -> None:
+    limits = state.settings.auth
+    decision = await state.rate_limiter.attempt(key, Backoff(
+        free=free, base=limits.login_backoff_base_seconds, cap=limits.login_backoff_max_seconds,
+        memory=limits.login_attempts_memory_seconds))
+    if not decision.allowed:
+        raise RateLimited(f"Too many sign-in attempts; try again in {decision.retry_after} seconds",
+                          retry_after=decision.retry_after)
+
+
+async def check_registration_rate(state: AppState, address: str | None) -> None:
+    limits = state.settings.auth
+    decision = await state.rate_limiter.hit(f"register:{address or 'unknown'}", limits.registrations_per_address,
+                                            limits.registration_window_seconds)
+    if not decision.allowed:
+        raise RateLimited(f"Too many registrations from this address; try again in {decision.retry_after} "
+                          "seconds", retry_after=decision.retry_after)
 
 
 async def login(state: AppState, session: AsyncSession, *, email: str, password: str,
                 client: ClientInfo) -> IssuedTokens:
+    """Sign in, throttled by account and address together and by address across accounts (with
+    backoff). Nobody is locked out of their account by someone else's failures from elsewhere."""
     email = email.strip().lower()
     limits = state.settings.auth
-    await _check_rate(state, f"login:address:{client.address or 'unknown'}", limits.login_attempts_per_address)
-    await _check_rate(state, _account_key(email), limits.login_attempts_per_account)
+    address_key = f"login:address:{client.address or 'unknown'}"
+    pair_key = f"login:pair:{client.address or 'unknown'}:{email}"
+    await _attempt(state, address_key, limits.login_free_attempts_per_address)
+    await _attempt(state, pair_key, limits.login_free_attempts_per_account_and_address)
 
     user = await user_repo.get_by_email(session, email)
     if user is None:
@@ -93,7 +113,8 @@ async def login(state: AppState, session: AsyncSession, *, email: str, password:
         user.password_hash = new_hash  # e.g. an imported bcrypt hash upgraded to argon2id
     issued = start_session(state, session, user, client)
     await session.commit()
-    await state.rate_limiter.reset(_account_key(email))
+    await state.rate_limiter.reset(pair_key)
+    await state.rate_limiter.forgive(address_key)
     return issued
 
 
@@ -105,11 +126,18 @@ def _parse_refresh_token(token: str) -> tuple[str, str]:
 
 
 async def refresh(state: AppState, session: AsyncSession, token: str) -> IssuedTokens:
+    """Rotate a session's refresh secret. The secret is verified before anything else: a caller who
+    only knows the session id (it is in every access token) learns nothing and ends nothing."""
     session_id, secret = _parse_refresh_token(token)
     found = await session_repo.get_with_user(session, session_id)
+    presented = hash_token(secret)
     if found is None:
         raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
     auth_session, user = found
+    current = tokens_equal(presented, auth_session.refresh_token_hash)
+    previous = auth_session.previous_refresh_token_hash
+    if not current and not (previous is not None and tokens_equal(presented, previous)):
+        raise Unauthorized("Invalid refresh token", code="invalid_refresh_token")
     if auth_session.revoked_at is not None:
         raise Unauthorized("Session revoked; sign in again", code="session_revoked")
     if auth_session.expires_at <= utcnow():
@@ -117,14 +145,14 @@ async def refresh(state: AppState, session: AsyncSession, token: str) -> IssuedT
     if user.is_disabled:
         raise Unauthorized("This account is disabled", code="account_disabled")
 
-    presented = hash_token(secret)
     new_secret = new_refresh_secret()
-    rotated = tokens_equal(presented, auth_session.refresh_token_hash) and await session_repo.rotate(
+    rotated = current and await session_repo.rotate(
         session, session_id, old_hash=presented, new_hash=hash_token(new_secret),
         expires_at=utcnow() + _refresh_expiry(state),
     )
     if not rotated:
-        # An already-rotated token came back: it may have been stolen. End the whole session.
+        # The secret this session's current one replaced came back (or a concurrent refresh with the
+        # same token won): it may have been stolen. End the whole session.
         await session_repo.revoke(session, session_id, "reuse")
         await session.commit()
         raise Unauthorized("Refresh token already used; the session has been revoked",
@@ -151,7 +179,7 @@ async def change_password(state: AppState, session: AsyncSession, user: User, se
     valid, _ = await asyncio.to_thread(state.passwords.verify, current_password, user.password_hash)
     if not valid:
         raise BadRequest("The current password is incorrect", code="invalid_password")
-    check_new_password(state.settings.auth, new_password, confirm_password, email=user.email,
+    check_new_password(state.settings.auth, new_password, confirm_password, email=user.email, name=user.name,
                        field="new_password")
     user.password_hash = await asyncio.to_thread(state.passwords.hash, new_password)
     user.token_version += 1

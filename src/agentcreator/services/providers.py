@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.core.config import Settings
-from agentcreator.core.errors import Conflict, NotFound
+from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
 from agentcreator.core.security import SecretBox
 from agentcreator.db.models import Provider
 from agentcreator.db.session import session_scope
@@ -36,6 +36,14 @@ def environment_configs(settings: Settings) -> list[ProviderConfig]:
         compatible=[e.model_dump() for e in llm.compatible_endpoints], local_models=local_models,
         local_n_ctx=llm.local_context_length, local_max_concurrent=llm.local_max_concurrent,
         local_n_threads=llm.local_threads)
+
+
+def _check_complete(row: Provider) -> None:
+    """A provider the registry could not build is refused before it is saved (it failed every reload)."""
+    if row.kind == "openai_compatible" and not row.base_url:
+        raise ValidationFailed("An OpenAI-compatible provider needs a base_url", code="base_url_required",
+                               details=[{"loc": ["body", "base_url"], "msg": "required for openai_compatible",
+                                         "type": "base_url_required"}])
 
 
 def db_config(row: Provider, secrets: SecretBox) -> ProviderConfig:
@@ -77,6 +85,7 @@ class ProviderService:
             raise Conflict(f"A provider named '{name}' already exists", code="provider_exists")
         api_key = fields.pop("api_key", None)
         row = Provider(**fields, api_key_encrypted=self._secrets.encrypt(api_key) if api_key else None)
+        _check_complete(row)
         session.add(row)
         await session.commit()
         await self.reload()
@@ -89,6 +98,7 @@ class ProviderService:
             row.api_key_encrypted = self._secrets.encrypt(api_key) if api_key else None
         for key, value in changes.items():
             setattr(row, key, value)
+        _check_complete(row)
         await session.commit()
         await self.reload()
         return row

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from agentcreator.api.deps import AdminUser, SessionDep
+from agentcreator.api.deps import AdminUser, AppStateDep, SessionDep
 from agentcreator.api.schemas.users import (
     PlatformSettingsPublic,
     PlatformSettingsUpdate,
@@ -14,7 +14,7 @@ from agentcreator.api.schemas.users import (
     UsersPublic,
     UserUpdateAdmin,
 )
-from agentcreator.services import accounts
+from agentcreator.services import accounts, fair_use
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -37,13 +37,24 @@ async def update_user(user_id: str, body: UserUpdateAdmin, admin: AdminUser, ses
     return UserPublic.model_validate(user)
 
 
+async def _settings_public(state: AppStateDep, session: SessionDep, registration_open: bool) -> PlatformSettingsPublic:
+    limits = await fair_use.load_limits(session, state.settings.fair_use)
+    return PlatformSettingsPublic(registration_open=registration_open, max_concurrent_turns=limits.max_concurrent_turns,
+                                  turns_per_minute=limits.turns_per_minute)
+
+
 @router.get("/settings", operation_id="admin_get_settings")
-async def get_settings(_: AdminUser, session: SessionDep) -> PlatformSettingsPublic:
+async def get_settings(_: AdminUser, state: AppStateDep, session: SessionDep) -> PlatformSettingsPublic:
     current = await accounts.get_platform_settings(session)
-    return PlatformSettingsPublic(registration_open=current.registration_open)
+    return await _settings_public(state, session, current.registration_open)
 
 
 @router.patch("/settings", operation_id="admin_update_settings")
-async def update_settings(body: PlatformSettingsUpdate, _: AdminUser, session: SessionDep) -> PlatformSettingsPublic:
+async def update_settings(body: PlatformSettingsUpdate, _: AdminUser, state: AppStateDep,
+                          session: SessionDep) -> PlatformSettingsPublic:
+    if body.max_concurrent_turns is not None or body.turns_per_minute is not None:
+        await fair_use.save_limits(session, state.settings.fair_use, max_concurrent_turns=body.max_concurrent_turns,
+                                   turns_per_minute=body.turns_per_minute)
     current = await accounts.update_platform_settings(session, registration_open=body.registration_open)
-    return PlatformSettingsPublic(registration_open=current.registration_open)
+    state.fair_use.invalidate()
+    return await _settings_public(state, session, current.registration_open)

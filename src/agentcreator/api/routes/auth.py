@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
+from agentcreator.api.auth_cookies import (
+    clear_session_cookies,
+    refresh_token_from_cookie,
+    set_session_cookies,
+)
 from agentcreator.api.deps import AppStateDep, ClientAddress, CurrentSessionId, CurrentUser, SessionDep
 from agentcreator.api.schemas.auth import (
     AuthOptions,
@@ -25,9 +30,14 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 UserAgent = Annotated[str | None, Header()]
 
 
-def _pair(issued: IssuedTokens) -> TokenPair:
+def _pair(issued: IssuedTokens, state: AppStateDep, request: Request, response: Response, *,
+          cookie_only: bool = False) -> TokenPair:
+    """The tokens in the body, and the refresh token in its cookie too (api/auth_cookies.py)."""
+    set_session_cookies(response, request, issued.refresh_token,
+                        max_age=state.settings.auth.refresh_token_days * 86400,
+                        trust_forwarded_proto=state.settings.auth.trust_forwarded_for)
     return TokenPair(user=UserPublic.model_validate(issued.user), access_token=issued.access_token,
-                     refresh_token=issued.refresh_token, expires_in=issued.expires_in)
+                     refresh_token=None if cookie_only else issued.refresh_token, expires_in=issued.expires_in)
 
 
 @router.get("/options", operation_id="auth_options")
@@ -38,37 +48,47 @@ async def options(state: AppStateDep, session: SessionDep) -> AuthOptions:
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, operation_id="auth_register")
 async def register(body: RegisterRequest, state: AppStateDep, session: SessionDep, address: ClientAddress,
-                   user_agent: UserAgent = None) -> TokenPair:
+                   request: Request, response: Response, user_agent: UserAgent = None) -> TokenPair:
     issued = await accounts.register(
         state, session, name=body.name, email=body.email, password=body.password,
         confirm_password=body.confirm_password, client=ClientInfo(address, user_agent),
     )
-    return _pair(issued)
+    return _pair(issued, state, request, response)
 
 
 @router.post("/login", operation_id="auth_login")
 async def login(body: LoginRequest, state: AppStateDep, session: SessionDep, address: ClientAddress,
-                user_agent: UserAgent = None) -> TokenPair:
+                request: Request, response: Response, user_agent: UserAgent = None) -> TokenPair:
     issued = await auth_service.login(state, session, email=body.email, password=body.password,
                                       client=ClientInfo(address, user_agent))
-    return _pair(issued)
+    return _pair(issued, state, request, response)
 
 
 @router.post("/refresh", operation_id="auth_refresh")
-async def refresh(body: RefreshRequest, state: AppStateDep, session: SessionDep) -> TokenPair:
-    return _pair(await auth_service.refresh(state, session, body.refresh_token))
+async def refresh(state: AppStateDep, session: SessionDep, request: Request, response: Response,
+                  body: RefreshRequest | None = None) -> TokenPair:
+    """Rotate the refresh token: from the body (API clients), or from the ``ac_refresh`` cookie with an
+    ``X-CSRF-Token`` header equal to the ``ac_csrf`` cookie (the web app; the body then has no
+    refresh token)."""
+    by_cookie = body is None
+    token = refresh_token_from_cookie(request) if by_cookie else body.refresh_token
+    return _pair(await auth_service.refresh(state, session, token), state, request, response, cookie_only=by_cookie)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth_logout")
 async def logout(session: SessionDep, session_id: CurrentSessionId) -> Response:
     await auth_service.logout(session, session_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookies(response)
+    return response
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, operation_id="auth_logout_all")
 async def logout_all(session: SessionDep, user: CurrentUser) -> Response:
     await auth_service.logout_all(session, user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookies(response)
+    return response
 
 
 @router.get("/me", operation_id="auth_me")
@@ -83,9 +103,10 @@ async def update_me(body: UserUpdateMe, session: SessionDep, user: CurrentUser) 
 
 @router.post("/password", operation_id="auth_change_password")
 async def change_password(body: PasswordChangeRequest, state: AppStateDep, session: SessionDep,
-                          user: CurrentUser, session_id: CurrentSessionId) -> TokenPair:
+                          user: CurrentUser, session_id: CurrentSessionId, request: Request,
+                          response: Response) -> TokenPair:
     issued = await auth_service.change_password(
         state, session, user, session_id, current_password=body.current_password,
         new_password=body.new_password, confirm_password=body.confirm_password,
     )
-    return _pair(issued)
+    return _pair(issued, state, request, response)

@@ -12,6 +12,7 @@ from agentcreator.api.deps import AdminUser, AppStateDep, CurrentUser, SessionDe
 from agentcreator.api.schemas.billing import (
     BudgetLimits,
     BudgetLimitsUpdate,
+    CurrentPricesPublic,
     PricesPublic,
     PricesUpdate,
     PriceVersionPublic,
@@ -27,9 +28,10 @@ prices_router = APIRouter(prefix="/api/prices", tags=["billing"])
 
 
 @prices_router.get("", operation_id="prices_current")
-async def current_prices(_: CurrentUser, session: SessionDep, state: AppStateDep) -> PricesPublic:
+async def current_prices(_: CurrentUser, session: SessionDep, state: AppStateDep) -> CurrentPricesPublic:
     """The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls)."""
-    return PricesPublic.model_validate(await price_service.get_prices(session, state.billing), from_attributes=True)
+    return CurrentPricesPublic.model_validate(await price_service.get_prices(session, state.billing),
+                                              from_attributes=True)
 
 
 @router.get("/prices", operation_id="admin_get_prices")

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from agentcreator.api.cursors import checked_event_id
 from agentcreator.api.deps import (
     TURN_ROUTE_OPENAPI,
     AppStateDep,
@@ -29,6 +30,7 @@ from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
 router = APIRouter(prefix="/api/conversations/{conversation_id}", tags=["chat"])
@@ -85,7 +87,8 @@ async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
     parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await state.chat.send(claims.user_id, conversation_id, parts, access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.send(
+        claims.user_id, conversation_id, parts, access=claims))
     await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
@@ -96,7 +99,8 @@ async def regenerate(message_id: str, conversation_id: str, caller: TurnCallerDe
                      request: Request) -> TurnResult | StreamingResponse:
     """Write a new version of an assistant answer; earlier versions stay browsable."""
     state, claims, accept = caller
-    started = await state.chat.regenerate(claims.user_id, conversation_id, message_id, access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.regenerate(
+        claims.user_id, conversation_id, message_id, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -107,7 +111,8 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
     parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await state.chat.edit(claims.user_id, conversation_id, message_id, parts, access=claims)
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.edit(
+        claims.user_id, conversation_id, message_id, parts, access=claims))
     await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
@@ -134,7 +139,8 @@ async def events(conversation: OwnedConversation, state: AppStateDep,
                  after: Annotated[str | None, Query(description="Same as the Last-Event-ID header")] = None,
                  ) -> StreamingResponse:
     """Follow the current (or last) turn's events; with Last-Event-ID, only what came after it."""
-    return sse_response(state.bus, conversation.id, last_event_id or after, state.settings.chat.heartbeat_seconds)
+    cursor = checked_event_id(last_event_id or after)
+    return sse_response(state.bus, conversation.id, cursor, state.settings.chat.heartbeat_seconds)
 
 
 @router.get("/thread", operation_id="chat_thread", response_model=ThreadPublic)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator
 
 from agentcreator.api.deps import AppStateDep, CurrentUser, SessionDep
 from agentcreator.api.schemas.usage import UsageReport, UsageSummary
@@ -16,8 +17,21 @@ from agentcreator.services import usage as usage_service
 
 router = APIRouter(prefix="/api/usage", tags=["usage"])
 
-From = Annotated[date | datetime | None, Query(alias="from", description="Inclusive; default: start of this month (UTC)")]
-To = Annotated[date | datetime | None, Query(alias="to", description="Exclusive; a bare date includes that day. Default: now")]
+# Periods are bounded so that no date arithmetic overflows and every database can store them: a date
+# outside is a 422, not a 500 or a truncated CSV.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+def _within_range(value: date | datetime | None) -> date | datetime | None:
+    if value is not None and not EARLIEST_YEAR < value.year < LATEST_YEAR:
+        raise ValueError(f"dates must fall between {EARLIEST_YEAR + 1} and {LATEST_YEAR - 1}")
+    return value
+
+
+From = Annotated[date | datetime | None, Query(alias="from", description="Inclusive; default: start of this month (UTC)"),
+                 AfterValidator(_within_range)]
+To = Annotated[date | datetime | None, Query(alias="to", description="Exclusive; a bare date includes that day. Default: now"),
+               AfterValidator(_within_range)]
 UserId = Annotated[str | None, Query(max_length=64, description="Administrators: one user's usage")]
 Everyone = Annotated[bool, Query(alias="all", description="Administrators: everyone's usage")]
 Id = Annotated[str | None, Query(max_length=64)]

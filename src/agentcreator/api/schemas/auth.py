@@ -40,7 +40,8 @@ class PasswordChangeRequest(StrictInput):
 class TokenPair(BaseModel):
     user: UserPublic
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(description="Also set in the HttpOnly ac_refresh cookie; null when the "
+                                      "refresh came by that cookie (the web app never sees it)")
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Lifetime of the access token, in seconds")
 

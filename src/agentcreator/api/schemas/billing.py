@@ -68,6 +68,22 @@ class PriceVersionsPublic(Page[PriceVersionPublic]):
     pass
 
 
+class PriceVersionBrief(BaseModel):
+    """A price version as every user sees it: no administrator's id."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    note: str
+
+
+class CurrentPricesPublic(BaseModel):
+    version: PriceVersionBrief
+    models: list[ModelPriceIn]
+    tools: list[ToolPriceIn]
+
+
 class PricesPublic(BaseModel):
     version: PriceVersionPublic
     models: list[ModelPriceIn]

@@ -41,7 +41,11 @@ class UserUpdateAdmin(StrictInput):
 
 class PlatformSettingsPublic(BaseModel):
     registration_open: bool
+    max_concurrent_turns: int = Field(description="Answers one user may have running at once")
+    turns_per_minute: int = Field(description="Turns one user may start per minute")
 
 
 class PlatformSettingsUpdate(StrictInput):
     registration_open: bool | None = Field(None, description="Allow anyone to create an account")
+    max_concurrent_turns: int | None = Field(None, ge=1, le=1000)
+    turns_per_minute: int | None = Field(None, ge=1, le=100_000)

@@ -32,6 +32,9 @@ class AuthSession(IdMixin, TimestampMixin, Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
     refresh_token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The secret this one replaced: presenting it again is a reuse (a stolen token), which ends the
+    # session. Any other wrong secret is only refused: knowing a session id ends nothing.
+    previous_refresh_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
