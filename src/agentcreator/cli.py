@@ -111,6 +111,7 @@ async def _sweep_files() -> str:
 
 def cmd_files_sweep(_: argparse.Namespace) -> int:
     print(asyncio.run(_sweep_files()))
+    return 0
 
 
 async def _rotate(old_key: str, new_key: str) -> str:

@@ -19,7 +19,8 @@ _DESCRIPTIONS = {
     400: "Bad request", 401: "Not signed in, or the token is invalid, expired or revoked",
     402: "A budget would be exceeded; nothing was spent", 403: "Not allowed (administrators only, or closed)",
     404: "Not found (or owned by someone else)", 409: "Conflicts with the current state", 413: "Body too large",
-    422: "Invalid input", 429: "Too many requests; see Retry-After", 503: "Unavailable",
+    415: "The file's type is not accepted", 422: "Invalid input", 429: "Too many requests; see Retry-After",
+    503: "Unavailable",
 }
 # Public operations (no token needed).
 _PUBLIC = {"auth_options", "auth_register", "auth_login", "auth_refresh", "health_live", "health_ready"}
@@ -42,6 +43,7 @@ _EXTRA: dict[str, set[int]] = {
     "health_ready": {503},
     "admin_get_prices": {404},
     "conversations_create": {404},
+    "files_upload": {400, 415, 429},
 }
 
 
