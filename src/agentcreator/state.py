@@ -99,7 +99,7 @@ class AppState:
             sandbox=sandbox,
             tools=tools,
             files=files,
-            chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files),
+            chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge),
             mcp=mcp,
             knowledge=knowledge,
             fair_use=FairUse(sessions, RedisTurnSlots(redis, settings.fair_use.slot_lease_seconds) if redis

@@ -109,7 +109,8 @@ class PlannedRequest:
 def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provider: ModelProvider,
                         info: ModelInfo, branch: list[Any], summary: str | None = None,
                         window_summary: str | None = None,
-                        attachments: dict[str, tuple[ChatMessage, int]] | None = None) -> PlannedRequest:
+                        attachments: dict[str, tuple[ChatMessage, int]] | None = None,
+                        retrieved: str | None = None, user: str | None = None) -> PlannedRequest:
     """What the model is sent for ``branch``: the instructions, the history within the window and the
     token budget. The report saved with the answer comes after (:func:`context_report`): the model
     can be called before it is written. ``attachments``: the user messages with files, as the model gets
@@ -128,6 +129,8 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
         instructions = f"{instructions}\n\n{SUMMARY_HEADING}\n{summary}".strip()
     if window_summary:  # opt-in: what fell out of the history window, summarised
         instructions = f"{instructions}\n\n{WINDOW_SUMMARY_HEADING}\n{window_summary}".strip()
+    if retrieved:  # automatic retrieval (chat/retrieval): passages for the message, for models without tools
+        instructions = f"{instructions}\n\n{retrieved}".strip()
     history = [m for m in branch if m.role == "user" or (m.role == "assistant" and m.status != "streaming" and (
         m.text or any(p.get("type") == "tool_call" for p in m.content or [])))]
     reply_budget = params.get("max_output_tokens") or min(info.max_output_tokens,
@@ -139,7 +142,8 @@ def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provid
     request = ModelRequest(
         model=info.name, instructions=instructions,
         messages=[chat for m in plan.kept for chat in as_sent(m)[0]],
-        temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget)
+        temperature=params.get("temperature"), top_p=params.get("top_p"), max_output_tokens=reply_budget,
+        user=user)
     return PlannedRequest(request, plan, reply_budget)
 
 

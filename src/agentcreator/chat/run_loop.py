@@ -27,7 +27,7 @@ from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.model_step import ModelRound, paced, run_model_step
-from agentcreator.chat.parts import NO_RESULT_OUTPUT, ToolCallPart
+from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
 from agentcreator.chat.run_state import RunState, RunStatus
 from agentcreator.chat.run_store import RunStore, message_status
 from agentcreator.chat.tool_step import ToolStepContext, run_tool_calls
@@ -52,6 +52,7 @@ class RunLoop:
     async def run(self, plan: Any, toolset: ToolSet) -> tuple[RunState, ev.MessageSnapshot | None]:
         """Run to the end and save it; returns the state and the saved answer (None: it was deleted)."""
         state = RunState(run_id=plan.run_id, messages=list(plan.request.messages))
+        state.parts.extend(CitationPart.model_validate(citation) for citation in plan.citations)
         if toolset.skipped or plan.tools_unavailable:
             self._note_unavailable(state, plan, toolset)
         try:

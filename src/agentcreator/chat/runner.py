@@ -48,6 +48,7 @@ class TurnPlan:
     first_call: Any = None  # EarlyCall | OpenedStream: an async iterator of StreamEvent with aclose()
     run_id: str = field(default_factory=new_id)
     tools_unavailable: str | None = None  # why the run goes without the assistant's tools, if it does
+    citations: list[dict[str, Any]] = field(default_factory=list)  # passages retrieved before the turn
 
 
 

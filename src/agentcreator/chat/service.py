@@ -20,6 +20,7 @@ from agentcreator.billing import Billing, CallTarget, Reservation
 from agentcreator.billing.meter import Quote
 from agentcreator.chat import attachments as chat_attachments
 from agentcreator.chat import events as ev
+from agentcreator.chat import retrieval as chat_retrieval
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.continuation import Continuations, counted, read_only
 from agentcreator.chat.early_call import EarlyCall, open_unless_stopped
@@ -44,6 +45,7 @@ from agentcreator.llm.base import ModelProvider, ensure_capabilities
 from agentcreator.llm.errors import ModelNotFound
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ModelInfo, ModelRequest
+from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
@@ -89,6 +91,7 @@ class _Draft:
     early: EarlyCall | None  # the model call, when it went out before the turn was written
     info: ModelInfo
     tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
+    citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
 
 
 def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
@@ -99,9 +102,11 @@ def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: 
 class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  models: ModelRegistry, settings: Settings, billing: Billing,
-                 tools: ToolRegistry | None = None, files: FileService | None = None) -> None:
+                 tools: ToolRegistry | None = None, files: FileService | None = None,
+                 knowledge: Knowledge | None = None) -> None:
         self._sessions = sessions
         self._files = files  # attachments in the history are read through it
+        self._knowledge = knowledge  # automatic retrieval for models without tool calling
         self._bus = bus
         self._turns = turns
         self._models = models
@@ -258,7 +263,7 @@ class ChatService:
                         target=draft.target, reservation=reservation, tool_configs=list(draft.assistant.tools or []),
                         generate_title_from=draft.title_from, summarize_dropped=draft.assistant.summarize_dropped,
                         placeholder=started.assistant_message, first_call=early,
-                        tools_unavailable=draft.tools_unavailable)
+                        tools_unavailable=draft.tools_unavailable, citations=draft.citations)
         return started, plan
 
     def _under_load(self) -> bool:
@@ -308,30 +313,38 @@ class ChatService:
                     if assistant.summarize_dropped else None
                 overrides = dict(conversation.owner_budget_overrides or {})
                 stored = await chat_attachments.load(session, user_id, branch) if self._files is not None else None
-                if stored is None:
+                search = chat_retrieval.file_search_config(assistant.tools) \
+                    if self._knowledge is not None and _tools_unavailable(assistant, info) else None
+                if stored is None and search is None:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides)
-            resolved = None
-            if stored is not None:  # the files are read with no session open, then the plan is made
-                assert self._files is not None
-                resolved = await chat_attachments.resolve(self._files, branch, stored, provider, info,
-                                                          self._settings.files.document_token_budget)
+            resolved = retrieved = None
+            if stored is not None or search is not None:  # files and passages are read with no session open
+                if stored is not None and self._files is not None:
+                    resolved = await chat_attachments.resolve(self._files, branch, stored, provider, info,
+                                                              self._settings.files.document_token_budget)
+                if search is not None and self._knowledge is not None:
+                    retrieved = await chat_retrieval.retrieve(self._knowledge, user_id, search, answer_parent.text,
+                                                              min(2000, info.context_length // 4))
                 async with session_scope(self._sessions) as session:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
-                        resolved.messages)
+                        resolved.messages if resolved else None, retrieved.text if retrieved else None)
             report = context_report(planned, assistant, info, summary=bool(conversation.summary),
                                     window_summary=bool(window_summary))
             report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
             if resolved is not None:
                 report["attachments"] = resolved.report()
+            if retrieved is not None:
+                report["retrieval"] = retrieved.report
             placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
                                                    parent_id=answer_parent.id, model=assistant.model, context=report)
             needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
             first_seq = max((row.seq for row in rows), default=0) + 1
             return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
-                          answer_parent.text if needs_title else None, early, info, tools_unavailable)
+                          answer_parent.text if needs_title else None, early, info, tools_unavailable,
+                          retrieved.citations if retrieved else [])
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -340,11 +353,12 @@ class ChatService:
     async def _plan(self, session: AsyncSession, user_id: str, conversation: ConversationState,
                     assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo, branch: list[Any],
                     window_summary: str | None, overrides: dict[str, Any],
-                    attachments: dict[str, Any] | None = None) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
+                    attachments: dict[str, Any] | None = None,
+                    retrieved: str | None = None) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
         """The request for ``branch`` and its quote; the model call goes out now if it can (the quote, the
         report and the write follow while the model works on its first token)."""
         planned = build_model_request(self._prompts, assistant, provider, info, branch, conversation.summary,
-                                      window_summary, attachments)
+                                      window_summary, attachments, retrieved, user=user_id)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
         tools_unavailable = _tools_unavailable(assistant, info)
         has_tools = bool(assistant.tools) and tools_unavailable is None
