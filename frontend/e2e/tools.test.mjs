@@ -101,3 +101,44 @@ test('a server-side HTTP function runs and its result streams into the card', { 
   assert.deepEqual(errors, [])
   await context.close()
 })
+
+test('the code interpreter plots an attached CSV and the chart shows in the chat', { skip: !DOUBLE_URL }, async () => {
+  const { page, context, errors } = await newUserPage(browser)
+  await register(page, { name: 'Chart Tester', email: uniqueEmail('chart') })
+  await page.goto('/assistants/new')
+  await page.getByLabel('Name', { exact: true }).fill('Analyst')
+  await page.getByTestId('model-picker').click()
+  await page.getByRole('option', { name: /double\/gpt-4o-mini/ }).click()
+  await page.getByRole('button', { name: 'Add tool' }).click()
+  await page.getByRole('menuitem', { name: /^Code interpreter/ }).click()
+  await page.getByRole('button', { name: 'Create assistant' }).click()
+  await page.waitForURL((url) => url.pathname === '/assistants')
+  await page.getByTestId('assistant-card').filter({ hasText: 'Analyst' }).getByRole('button', { name: 'Start chat' }).click()
+  await page.waitForURL(/\/chat\/[^/]+$/)
+
+  const csv = 'month,revenue\n2026-01,120\n2026-02,150\n2026-03,90\n2026-04,180\n'
+  const chooser = page.waitForEvent('filechooser')
+  await page.getByRole('button', { name: /attach/i }).first().click()
+  await (await chooser).setFiles({ name: 'sales.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  await page.getByText('sales.csv').first().waitFor()
+  const code = "import pandas as pd, matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+    + "df = pd.read_csv('/mnt/data/sales.csv')\nax = df.plot(x='month', y='revenue', kind='bar', legend=False)\n"
+    + "ax.set_title('Revenue by month')\nplt.tight_layout()\nplt.savefig('/mnt/data/revenue.png')\nprint(df['revenue'].sum())"
+  await script(
+    { text: ['I will plot it.'], tool_calls: [{ name: 'code_interpreter', arguments: [JSON.stringify({ code })] }] },
+    { text: ['Revenue peaked in April at 180; the total is 540.'] },
+  )
+  await page.getByLabel('Message', { exact: true }).fill('Plot revenue by month')
+  await page.keyboard.press('Enter')
+  const done = page.locator('[data-testid="message"][data-role="assistant"]:not([data-status="streaming"])')
+  await done.waitFor({ timeout: 120_000 })
+  assert.equal(await done.getAttribute('data-status'), 'complete', await done.textContent())
+  const card = page.getByTestId('tool-call').last()
+  assert.equal(await card.getByTestId('tool-call-status').textContent(), 'Done')
+  await card.getByTestId('tool-call-files').locator('img').first().waitFor({ timeout: 20_000 })
+  await card.getByRole('button').first().click()
+  assert.match(await card.getByTestId('tool-call-output').textContent(), /540/)
+  await shot(page, 'chat-code-interpreter')
+  assert.deepEqual(errors, [])
+  await context.close()
+})

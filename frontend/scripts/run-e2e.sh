@@ -24,6 +24,7 @@ PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || { echo "!! $PY missing: run 'make install' first"; exit 1; }
 PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 DATA="$(mktemp -d)"
+chmod 711 "$DATA"  # the code interpreter's sandboxes (pooled uids) reach DATA/sandbox through it
 LOG="$DATA/server.log"
 if [ -x "$ROOT/.venv/bin/agentcreator" ]; then CLI=("$ROOT/.venv/bin/agentcreator")
 else CLI=("$PY" -m agentcreator.cli); fi
@@ -39,6 +40,7 @@ export DOUBLE_URL="http://127.0.0.1:$DOUBLE_PORT"
 # HTTP function tools in the specs call this server's own /health/ready: admit it past the SSRF guard.
 export OUTBOUND__ALLOW_HOSTS="127.0.0.1:$PORT"
 
+export SANDBOX__ENV_DIR="$ROOT/.sandbox-env" SANDBOX__NICE=0  # nice 19 starves it on a busy CI machine
 export DATA_DIR="$DATA" PYTHONPATH="$ROOT/src" AGENTCREATOR_ENV=development \
   AUTH__ARGON2_MEMORY_COST=8192 AUTH__ARGON2_TIME_COST=1 \
   AUTH__REGISTRATIONS_PER_ADDRESS=1000  # every e2e user registers from 127.0.0.1

@@ -24,6 +24,7 @@ from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
 from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
+from agentcreator.services.code_files import CodeFiles
 from agentcreator.services.files import FileService, sweep_at_startup
 from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService
@@ -79,8 +80,10 @@ class AppState:
         mcp = McpServerService(sessions, secrets, settings.mcp)
         knowledge = Knowledge.build(sessions, settings.knowledge, redis)
         files = FileService(sessions, LocalFileStorage(settings.data_dir / "files"), settings.files)
+        code_files = CodeFiles(files)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
-                              CodeInterpreterFactory(sandbox), mcp.tool_factory(), FileSearchFactory(knowledge)])
+                              CodeInterpreterFactory(sandbox, code_files.inputs, code_files.keep_outputs),
+                              mcp.tool_factory(), FileSearchFactory(knowledge)])
         return cls(
             settings=settings,
             engine=engine,

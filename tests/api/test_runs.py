@@ -295,3 +295,32 @@ async def test_the_code_interpreter_runs_model_written_code_in_the_sandbox(
     assert "set" in calls[0]["output"] and "42" in calls[1]["output"]
     # Free until an admin sets a price for the self-hosted interpreter.
     assert [r.cost_micros for r in await usage_records(app_state, kind="tool")] == [0, 0]
+
+
+async def test_the_code_interpreter_charts_an_uploaded_csv_and_the_chart_is_the_owners_file(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, openai_double: OpenAIDouble,
+        app_state: AppState) -> None:
+    """The seed's scenario: sales.csv attached, the model's code plots it, the PNG is served to the owner only."""
+    from tests.api.files_helpers import uploaded
+
+    csv = "month,revenue\n2026-01,120\n2026-02,150\n2026-03,90\n".encode()
+    sales = await uploaded(client, alice, "sales.csv", csv)
+    code = ("import pandas as pd, matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "df = pd.read_csv('/mnt/data/sales.csv')\ndf.plot(x='month', y='revenue', kind='bar')\n"
+            "plt.savefig('/mnt/data/revenue.png')\nprint(df['revenue'].sum())")
+    openai_double.push(Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": code})])]),
+                       Script(text=["Here is the chart."]), Script(text=["Sales"]))
+    _, conversation = await make_chat(client, alice, tools=[{"type": "code_interpreter"}])
+    response = await client.post(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers,
+                                 json={"content": "Plot revenue by month", "file_ids": [sales["id"]]})
+    answer = response.json()["assistant_message"]
+    call = next(p for p in answer["content"] if p["type"] == "tool_call")
+    assert call["status"] == "complete", call
+    assert "360" in call["output"]
+    charts = [p for p in call["result_parts"] if p["type"] == "file" and p["name"] == "revenue.png"]
+    assert len(charts) == 1 and charts[0]["kind"] == "image"
+    chart_id = charts[0]["file_id"]
+    mine = await client.get(f"/api/files/{chart_id}/content", headers=alice.headers)
+    assert mine.status_code == 200 and mine.content.startswith(b"\x89PNG")
+    assert (await client.get(f"/api/files/{chart_id}/content", headers=bob.headers)).status_code == 404
+    assert (await client.get(f"/api/files/{chart_id}", headers=bob.headers)).status_code == 404

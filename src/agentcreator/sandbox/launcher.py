@@ -21,6 +21,8 @@ from agentcreator.sandbox import seccomp
 from agentcreator.sandbox.errors import SandboxUnavailable
 from agentcreator.sandbox.limits import Limits
 
+SETPRIV = "/usr/bin/setpriv"  # util-linux, on every Debian system
+
 INNER_UID = 1000
 REPL_SOURCE = Path(__file__).with_name("repl_server.py")
 ETC_PASSWD = f"sandbox:x:{INNER_UID}:{INNER_UID}:sandbox:/mnt/data:/usr/sbin/nologin\n"
@@ -140,13 +142,16 @@ async def launch(config: LaunchConfig, uid: int, work_dir: Path) -> Launched:
         fds["group"] = _data_fd(ETC_GROUP.encode())
         fds["hosts"] = _data_fd(ETC_HOSTS.encode())
         fds["repl"] = _data_fd(REPL_SOURCE.read_bytes())
-        argv = config.limits.prlimit_argv(config.prlimit) + bwrap_argv(config, fds, work_dir)
+        # Dropped to the session's uid by setpriv (util-linux) rather than Popen's user/group, which
+        # uvloop (the server's event loop) does not support; no supplementary groups are kept.
+        argv = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+                *config.limits.prlimit_argv(config.prlimit), *bwrap_argv(config, fds, work_dir)]
         argv.append(str(reply_write))  # bwrap keeps inherited fds: the loop replies on this one
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             pass_fds=(reply_write, *fds.values()),
-            user=uid, group=uid, extra_groups=[], start_new_session=True,
+            start_new_session=True,
             env={"PATH": "/usr/bin:/bin"},
         )
     except OSError as exc:

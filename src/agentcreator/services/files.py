@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -234,6 +235,29 @@ class FileService:
             raise NotFound("File", details={"file_ids": missing})
         seen: set[str] = set()
         return [attachment_part(found[i]) for i in file_ids if not (i in seen or seen.add(i))]
+
+    async def store_local(self, owner_id: str, path: Path, name: str, conversation_id: str) -> File:
+        """Keep a file the server made (a code interpreter output) as the owner's, on the conversation:
+        sniffed, checked against the allow-list, the size limit and the quota like an upload."""
+        settings = self.settings
+        async with session_scope(self.sessions) as session:
+            used = await file_repo.used_bytes(session, owner_id)
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            raise file_too_large(settings.max_file_bytes)
+        if used + size > settings.user_quota_bytes:
+            raise quota_exceeded(used, settings.user_quota_bytes)
+        spool = self.storage.spool()
+        try:
+            with path.open("rb") as source:  # a local copy, in 1 MiB blocks
+                while block := await run_blocking(source.read, 1 << 20):
+                    await spool.write(block)
+            await spool.close()
+            file = await self._store(owner_id, spool, safe_filename(name), None)
+        finally:
+            spool.discard()
+        await self.attach(owner_id, [file.id], conversation_id)
+        return file
 
     async def attach(self, owner_id: str, file_ids: Sequence[str], conversation_id: str) -> None:
         """After the message was saved: the files belong to its conversation (deleted with it)."""

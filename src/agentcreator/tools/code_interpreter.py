@@ -20,6 +20,8 @@ from agentcreator.sandbox.errors import SandboxInputError, SandboxUnavailable
 from agentcreator.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 FilesFor = Callable[[ToolContext], Awaitable[Sequence[InputFile]]]
+# Keeps the files the code wrote as the user's (services/code_files) and returns the result to show.
+KeepOutputs = Callable[[ToolContext, ToolResult], Awaitable[ToolResult]]
 MAX_CODE_CHARS = 100_000
 PACKAGES = "numpy, pandas, matplotlib, openpyxl and the standard library"
 
@@ -35,9 +37,11 @@ class CodeInterpreterTool(Tool):
         "additionalProperties": False,
     }
 
-    def __init__(self, manager: SandboxManager, files_for: FilesFor | None = None) -> None:
+    def __init__(self, manager: SandboxManager, files_for: FilesFor | None = None,
+                 keep_outputs: KeepOutputs | None = None) -> None:
         self.manager = manager
         self.files_for = files_for
+        self.keep_outputs = keep_outputs
         settings = manager.settings
         self.timeout_seconds = (settings.timeout_seconds + settings.queue_seconds
                                 + settings.start_timeout_seconds + 5.0)
@@ -61,7 +65,10 @@ class CodeInterpreterTool(Tool):
             result = await self.manager.run(key, code, files)
         except (SandboxUnavailable, SandboxInputError) as exc:
             raise ToolError(exc.message) from exc
-        return to_tool_result(code, result)
+        tool_result = to_tool_result(code, result)
+        if self.keep_outputs is not None:
+            tool_result = await self.keep_outputs(context, tool_result)
+        return tool_result
 
 
 def session_key(context: ToolContext) -> str:
@@ -135,12 +142,14 @@ class CodeInterpreterFactory:
 
     type = "code_interpreter"
 
-    def __init__(self, manager: SandboxManager | None, files_for: FilesFor | None = None) -> None:
+    def __init__(self, manager: SandboxManager | None, files_for: FilesFor | None = None,
+                 keep_outputs: KeepOutputs | None = None) -> None:
         self.manager = manager
         self.files_for = files_for
+        self.keep_outputs = keep_outputs
 
     async def tools_for(self, config: dict[str, Any], context: ToolContext) -> list[Tool]:
         if self.manager is None or not self.manager.settings.enabled:
             raise SandboxUnavailable("the code interpreter is turned off on this server")
         await asyncio.to_thread(self.manager.check)
-        return [CodeInterpreterTool(self.manager, self.files_for)]
+        return [CodeInterpreterTool(self.manager, self.files_for, self.keep_outputs)]
