@@ -23,8 +23,8 @@ from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
-from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
 from agentcreator.services.code_files import CodeFiles
+from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
 from agentcreator.services.files import FileService, sweep_at_startup
 from agentcreator.services.mcp_servers import McpServerService
 from agentcreator.services.providers import ProviderService

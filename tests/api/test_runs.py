@@ -303,7 +303,7 @@ async def test_the_code_interpreter_charts_an_uploaded_csv_and_the_chart_is_the_
     """The seed's scenario: sales.csv attached, the model's code plots it, the PNG is served to the owner only."""
     from tests.api.files_helpers import uploaded
 
-    csv = "month,revenue\n2026-01,120\n2026-02,150\n2026-03,90\n".encode()
+    csv = b"month,revenue\n2026-01,120\n2026-02,150\n2026-03,90\n"
     sales = await uploaded(client, alice, "sales.csv", csv)
     code = ("import pandas as pd, matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
             "df = pd.read_csv('/mnt/data/sales.csv')\ndf.plot(x='month', y='revenue', kind='bar')\n"
