@@ -12,9 +12,9 @@ from agentcreator.db.models.billing import (
 from agentcreator.db.models.conversation import Conversation, Message
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
-from agentcreator.db.models.run import Run, RunStep
+from agentcreator.db.models.run import ChatWorker, Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "Message", "ModelPrice",
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker", "Conversation", "Message", "ModelPrice",
            "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord", "User", "UserBudget"]
