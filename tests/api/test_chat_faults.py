@@ -174,7 +174,8 @@ async def test_a_sweep_leaves_a_live_processs_turn_and_reservation_alone(
         await run_repo.insert_run(session, run_id=run_id, owner_id=alice.id, conversation_id=conversation["id"],
                                   message_id=answer.id, assistant_id=None, model="double/gpt-4o-mini",
                                   status="in_progress", rounds=0, cost_micros=0, worker_id="live-worker")
-        await budget_repo.add_reservation(session, alice.id, [], 100, 10, run_id=run_id, worker_id="live-worker")
+        await budget_repo.add_reservation(session, alice.id, [budget_repo.LedgerKey("user_day", alice.id, "2026-12-05")],
+                                          100, 10, run_id=run_id, worker_id="live-worker")
     assert await app_state.leases.sweep() == 0
     stored = await messages(client, alice, conversation["id"])
     assert stored[-1]["status"] == "streaming"

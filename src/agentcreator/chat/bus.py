@@ -25,6 +25,10 @@ from agentcreator.chat.redis_fanout import RedisFanout
 
 Event = dict[str, Any]
 _CLOSE = "__closed__"
+# A channel's "last listened" key outlives its last touch by this much (listeners touch every second);
+# a running turn's keys are kept alive by its process's lease renewals (chat/leases.py), and a finished
+# turn's expire after the replay retention.
+LISTEN_TTL_SECONDS = 600
 
 
 def parse_event_id(event_id: str | None) -> tuple[str | None, str | None]:
@@ -222,7 +226,7 @@ class RedisEventBus(EventBus):
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(stream)
             pipe.set(self._key("turnid", channel), turn_id, ex=86400)
-            pipe.set(self._key("listen", channel), time.time(), ex=86400)
+            pipe.set(self._key("listen", channel), time.time(), ex=LISTEN_TTL_SECONDS)
             await pipe.execute()
         self._opened[channel] = turn_id
 
@@ -246,6 +250,7 @@ class RedisEventBus(EventBus):
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.expire(stream, self._retention)
             pipe.expire(self._key("turnid", channel), self._retention)
+            pipe.expire(self._key("listen", channel), self._retention)
             pipe.delete(self._key("stop", channel))
             await pipe.execute()
 
@@ -303,7 +308,7 @@ class RedisEventBus(EventBus):
             await pipe.execute()
 
     async def touch(self, channel: str) -> None:
-        await self._redis.set(self._key("listen", channel), time.time(), ex=86400)
+        await self._redis.set(self._key("listen", channel), time.time(), ex=LISTEN_TTL_SECONDS)
 
     async def last_listened(self, channel: str) -> float | None:
         raw = await self._redis.get(self._key("listen", channel))

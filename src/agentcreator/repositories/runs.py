@@ -67,14 +67,6 @@ async def steps_of(session: AsyncSession, run_id: str) -> list[RunStep]:
     return list(rows.scalars())
 
 
-async def mark_in_progress_interrupted(session: AsyncSession) -> int:
-    """Runs left in progress by a crash become ``incomplete`` (ended by ``interrupted``), at start-up."""
-    result = await session.execute(
-        update(Run).where(Run.status.in_(("in_progress", "requires_action")))
-        .values(status="incomplete", ended_by="interrupted", updated_at=utcnow(), finished_at=utcnow()))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
 # --- leases (chat/leases.py) -------------------------------------------------------------------
 
 _workers = ChatWorker.__table__

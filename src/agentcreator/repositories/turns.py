@@ -226,15 +226,6 @@ def newest_leaf_under(messages: list[Message], message_id: str) -> str:
     return current
 
 
-async def mark_streaming_interrupted(session: AsyncSession) -> int:
-    """Messages left ``streaming`` by a crash become ``interrupted`` (called once at start-up)."""
-    result = await session.execute(
-        update(Message).where(Message.status == "streaming")
-        .values(status="interrupted", updated_at=utcnow(),
-                error={"code": "interrupted", "message": "The server stopped while this answer was streaming."}))
-    return int(result.rowcount or 0)
-
-
 _CHECKPOINT = (update(_messages)
                .where(_messages.c.id == bindparam("message_id"), _messages.c.status == "streaming")
                .values(text=bindparam("v_text"), content=bindparam("v_content"), updated_at=bindparam("v_now")))
