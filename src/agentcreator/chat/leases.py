@@ -148,7 +148,7 @@ class TurnLeases:
                 continue
             async with transaction(self._sessions) as session:
                 released = await self._billing.release_worker(session, worker_id)
-                await run_repo.delete_worker(session, worker_id)
+                await run_repo.delete_worker(session, worker_id, expired_before=now)
             log.warning("process %s stopped renewing its lease: %d reservation(s) given back", worker_id, released)
         return finished
 

@@ -82,8 +82,12 @@ async def renew_worker(session: AsyncSession, worker_id: str, lease_until: datet
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
-async def delete_worker(session: AsyncSession, worker_id: str) -> None:
-    await session.execute(delete(_workers).where(_workers.c.id == worker_id))
+async def delete_worker(session: AsyncSession, worker_id: str, *, expired_before: datetime | None = None) -> None:
+    """Forget a process (``expired_before``: only if its lease has still not been renewed by then)."""
+    query = delete(_workers).where(_workers.c.id == worker_id)
+    if expired_before is not None:
+        query = query.where(_workers.c.lease_until < expired_before)
+    await session.execute(query)
 
 
 async def expired_workers(session: AsyncSession, now: datetime) -> list[str]:
