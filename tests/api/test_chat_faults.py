@@ -153,6 +153,7 @@ async def test_a_dead_processs_streaming_answer_is_interrupted_and_the_next_turn
     stored = await messages(client, alice, conversation["id"])
     assert stored[-1]["status"] == "interrupted"
     assert stored[-1]["text"] == "half an ans"
+    assert [part["text"] for part in stored[-1]["content"] if part["type"] == "text"] == ["half an ans"]
     assert stored[-1]["error"]["code"] == "interrupted"
     assert stored[-1]["usage"]["estimated"] and stored[-1]["usage"]["output_tokens"] > 0
     assert await app_state.leases.sweep() == 0  # finished once

@@ -164,6 +164,7 @@ async def test_sigkill_of_the_owner_mid_stream_is_finished_by_the_other_process(
         seen = follower.text
         # The saved answer is what the model sent, up to the last checkpoint before the kill.
         assert saved and seen.startswith(saved), (saved, seen)
+        assert [part["text"] for part in message["content"] if part["type"] == "text"] == [saved]
         assert len(saved) >= len(follower.text_until(killed_at - CHECKPOINT - 0.5)), (saved, seen)
         row = await one(db, "SELECT text, status FROM messages WHERE id = :id", id=message["id"])
         assert row["status"] == "interrupted" and row["text"] == saved

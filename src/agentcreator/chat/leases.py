@@ -10,7 +10,8 @@ does not grow with the turns it runs. A process that dies (SIGKILL, OOM, a lost 
 here. Finishing an orphan, in one transaction whose first statement is the claim (a conditional
 UPDATE of the run: of concurrent sweeps only one proceeds):
 
-- the answer keeps its last checkpoint (chat/checkpoints.py) and becomes ``interrupted``;
+- the answer keeps its last checkpoint (chat/checkpoints.py: the text; the open round's text part is
+  added to the parts its finished steps saved) and becomes ``interrupted``;
 - the open model call's usage is estimated (its prompt as counted at the round's start, the text it
   produced since) and recorded, and the run's reservations are settled on it (the rest given back);
 - then a ``turn_stopped`` event is published on the turn's bus channel and the channel closed, so
@@ -37,6 +38,7 @@ from agentcreator.billing import Billing, CallTarget
 from agentcreator.billing.meter import AssistantBudget
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
+from agentcreator.chat.parts import TextPart
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.config import ChatSettings
 from agentcreator.db.session import session_scope, transaction
@@ -172,6 +174,8 @@ class TurnLeases:
             await self._billing.settle_run(session, run.id, cost.micros, tokens)
             snapshot = None
             if streaming and message is not None:
+                if produced:  # the open round's text: checkpoints save the text, the steps save the parts
+                    message.content = [*(message.content or []), TextPart(text=produced).model_dump(mode="json")]
                 message.status, message.error = "interrupted", dict(INTERRUPTED)
                 message.usage = _usage_doc(message.usage, usage, cost.micros, cost.doc())
                 message.cost_micros = (message.cost_micros or 0) + cost.micros

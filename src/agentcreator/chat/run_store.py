@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentcreator.billing import Billing
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
-from agentcreator.chat.parts import TextPart
 from agentcreator.chat.run_state import MESSAGE_STATUS, RunState, RunStatus
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
@@ -67,12 +66,11 @@ class RunStore:
         return ev.MessageSnapshot.model_validate({**plan.placeholder.model_dump(), **fields})
 
     async def checkpoint(self, plan: Any, state: RunState, partial: str) -> None:
-        """The answer so far (the finished rounds and the open round's ``partial`` text): one UPDATE of
-        the answer's row, only while it is streaming (chat/checkpoints)."""
-        content = [*state.content(), TextPart(text=partial).model_dump(mode="json")]
+        """The answer's text so far (the finished rounds' and the open round's ``partial``): one UPDATE
+        of the answer's text, only while it is streaming (chat/checkpoints). Its parts are saved with
+        each finished step; a sweep adds the open round's text part (chat/leases)."""
         async with transaction(self._sessions) as session:
-            await turn_repo.checkpoint_answer(session, plan.turn.assistant_message_id, text=state.text + partial,
-                                              content=content)
+            await turn_repo.checkpoint_answer(session, plan.turn.assistant_message_id, text=state.text + partial)
 
     async def note_round(self, state: RunState, *, prompt_tokens: int) -> None:
         """A later round's model call opens: what a sweep needs to estimate it if this process dies."""

@@ -228,11 +228,10 @@ def newest_leaf_under(messages: list[Message], message_id: str) -> str:
 
 _CHECKPOINT = (update(_messages)
                .where(_messages.c.id == bindparam("message_id"), _messages.c.status == "streaming")
-               .values(text=bindparam("v_text"), content=bindparam("v_content"), updated_at=bindparam("v_now")))
+               .values(text=bindparam("v_text"), updated_at=bindparam("v_now")))
 
 
-async def checkpoint_answer(session: AsyncSession, message_id: str, *, text: str, content: list[Any]) -> bool:
+async def checkpoint_answer(session: AsyncSession, message_id: str, *, text: str) -> bool:
     """Save a streaming answer's text so far (one Core UPDATE; nothing once it is no longer streaming)."""
-    result = await session.execute(_CHECKPOINT, {"message_id": message_id, "v_text": text, "v_content": content,
-                                                 "v_now": utcnow()})
+    result = await session.execute(_CHECKPOINT, {"message_id": message_id, "v_text": text, "v_now": utcnow()})
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
