@@ -78,3 +78,20 @@ async def test_a_failed_save_does_not_end_the_stream() -> None:
     checkpoints.delta(["x"])
     await checkpoints.aclose()
     assert checkpoints.saved == 0
+
+
+async def test_the_interval_may_grow_with_the_load() -> None:
+    saves = _Saves()
+    load = {"interval": 0.01}
+    checkpoints = Checkpointer(saves, seconds=lambda: load["interval"], tokens=1)
+    await asyncio.sleep(0.02)
+    checkpoints.delta(["a"])
+    await checkpoints.aclose()
+    assert saves.texts == ["a"]
+    load["interval"] = 60.0  # many turns now: the next one is a minute away
+    await asyncio.sleep(0.02)
+    checkpoints.delta(["a", "b"])
+    await asyncio.sleep(0.02)
+    checkpoints.delta(["a", "b", "c"])
+    await checkpoints.aclose()
+    assert saves.texts == ["a"]

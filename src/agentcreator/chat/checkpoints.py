@@ -19,11 +19,12 @@ Save = Callable[[str], Awaitable[None]]
 
 
 class Checkpointer:
-    def __init__(self, save: Save, *, seconds: float, tokens: int) -> None:
+    def __init__(self, save: Save, *, seconds: float | Callable[[], float], tokens: int) -> None:
+        """``seconds``: the interval, or a function giving it (it may grow with the load)."""
         self._save = save
-        self._seconds = seconds
+        self._interval = seconds if callable(seconds) else (lambda: seconds)
         self._tokens = tokens
-        self._due = time.monotonic() + seconds
+        self._since = time.monotonic()  # the round's start, then the last checkpoint
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self.saved = 0  # checkpoints written (for tests and logs)
@@ -31,12 +32,15 @@ class Checkpointer:
     def delta(self, text: list[str]) -> None:
         """A text delta arrived; ``text``: the round's text so far, in pieces."""
         self._count += 1
-        if self._count < self._tokens or time.monotonic() < self._due:
+        if self._count < self._tokens:
+            return
+        now = time.monotonic()
+        if now - self._since < self._interval():
             return
         if self._task is not None and not self._task.done():
             return  # the previous save is still running: the next delta tries again
         self._count = 0
-        self._due = time.monotonic() + self._seconds
+        self._since = now
         self._task = asyncio.create_task(self._write("".join(text)), name="checkpoint")
 
     async def _write(self, text: str) -> None:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 class RunLoop:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
                  pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000,
-                 checkpoint_seconds: float = 1.0, checkpoint_tokens: int = 16) -> None:
+                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16) -> None:
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpoint_tokens = checkpoint_tokens
         self._sessions = sessions

@@ -114,7 +114,8 @@ class ChatService:
                                   max_rounds=settings.chat.max_rounds,
                                   tool_output_max_chars=settings.chat.tool_output_max_chars,
                                   checkpoint_seconds=settings.chat.checkpoint_seconds,
-                                  checkpoint_tokens=settings.chat.checkpoint_tokens)
+                                  checkpoint_tokens=settings.chat.checkpoint_tokens,
+                                  checkpoints_per_second=settings.chat.checkpoints_per_second)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self._prompts = PromptCache()

@@ -104,6 +104,9 @@ class ChatSettings(BaseModel):
     # `checkpoint_tokens` deltas, whichever comes later (an answer done sooner costs no extra write).
     checkpoint_seconds: float = Field(1.0, ge=0.05)
     checkpoint_tokens: int = Field(16, ge=1)
+    # At most this many checkpoints per second per process: under load each answer is saved less often
+    # (at 200 streams every 4 s), so that checkpoints never crowd out turn starts (SQLite: one writer).
+    checkpoints_per_second: float = Field(50.0, gt=0)
     # On SIGTERM: new turns get 503, running ones have this long to finish, then they are saved as
     # interrupted and the process exits (a rolling restart).
     drain_seconds: float = Field(30.0, ge=0)
