@@ -42,11 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.start(recover_interrupted=settings.chat.recover_on_startup)
         await asyncio.to_thread(openai_token_counter().warm)
         # SIGTERM drains first: no new turns, running ones may finish (docs/operations.md).
-        install_sigterm_drain(services.chat, services.turns, services.bus, settings.chat.drain_seconds)
+        restore_sigterm = install_sigterm_drain(services.chat, services.turns, services.bus,
+                                                settings.chat.drain_seconds)
         _freeze_startup_heap()
         try:
             yield
         finally:
+            restore_sigterm()
             await services.close()
 
     app = FastAPI(title="Agent Creator", version=__version__, lifespan=lifespan)

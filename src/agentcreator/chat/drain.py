@@ -15,6 +15,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -43,14 +44,16 @@ async def drain(chat: ChatService, turns: TurnRegistry, bus: EventBus, seconds: 
     return left
 
 
-def install_sigterm_drain(chat: ChatService, turns: TurnRegistry, bus: EventBus, seconds: float) -> None:
-    """Replace the SIGTERM handler (installed by the server) with one that drains first, then calls it."""
+def install_sigterm_drain(chat: ChatService, turns: TurnRegistry, bus: EventBus,
+                          seconds: float) -> Callable[[], None]:
+    """Replace the SIGTERM handler (installed by the server) with one that drains first, then calls it.
+    Returns what puts the previous handler back (at the app's shutdown)."""
     if not hasattr(signal, "SIGTERM"):
-        return
+        return lambda: None
     try:
         previous: Any = signal.getsignal(signal.SIGTERM)
     except ValueError:  # not the main thread (an embedded server): nothing to install
-        return
+        return lambda: None
     loop = asyncio.get_running_loop()
     state: dict[str, Any] = {"task": None}
 
@@ -77,5 +80,10 @@ def install_sigterm_drain(chat: ChatService, turns: TurnRegistry, bus: EventBus,
 
     try:
         signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:
-        return
+    except ValueError:  # not the main thread
+        return lambda: None
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    return restore
