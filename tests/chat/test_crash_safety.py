@@ -19,7 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from agentcreator.db.migrate import upgrade
+from agentcreator.db.models import UserBudget
 from agentcreator.db.session import create_engine
+from agentcreator.db.types import utcnow
 from tests.chat.app_process import (
     FAST,
     AppProcess,
@@ -211,8 +213,19 @@ async def test_restarting_one_process_leaves_the_other_ones_turn_alone(
         following = asyncio.create_task(follow(client, a.url, headers, conversation_id, follower))
         await asyncio.wait_for(follower.started.wait(), 10)
         run = await one(db, "SELECT id, message_id FROM runs WHERE conversation_id = :c", c=conversation_id)
-        held = await one(db, "SELECT count(*) AS n FROM budget_reservations WHERE run_id = :id", id=run["id"])
+        held = await one(db, "SELECT count(*) AS n, sum(tokens) AS tokens FROM budget_reservations WHERE run_id = :id",
+                         id=run["id"])
         assert held["n"] >= 1
+        # The user is now at their limit: what B's turn holds leaves no room for another answer.
+        owner = await one(db, "SELECT owner_id FROM runs WHERE id = :id", id=run["id"])
+        async with db.begin() as conn:
+            await conn.execute(UserBudget.__table__.insert(), {
+                "user_id": owner["owner_id"], "overrides": {"user_daily_tokens": int(held["tokens"]) + 10},
+                "created_at": utcnow(), "updated_at": utcnow()})
+        other_id = await new_conversation(client, b.url, headers)
+        refused = await client.post(f"{a.url}/api/conversations/{other_id}/messages", headers=headers,
+                                    json={"content": "More"})
+        assert refused.status_code == 402, refused.text
 
         # A rolling restart of A: SIGTERM (nothing of its own to drain), then a new process A.
         a.terminate()
@@ -231,6 +244,9 @@ async def test_restarting_one_process_leaves_the_other_ones_turn_alone(
                                  json={"content": "Me too"})
         assert busy.status_code == 409, busy.text
         assert busy.json()["error"]["code"] == "turn_in_progress"
+        still_refused = await client.post(f"{a2.url}/api/conversations/{other_id}/messages", headers=headers,
+                                          json={"content": "More"})
+        assert still_refused.status_code == 402, still_refused.text  # no budget overspent across the restart
 
         assert not sending.done() and sender.terminal is None  # B's sender still streams
         # A's follower was let go by A's drain (its stream ended without a terminal event): it resumes on A2.
