@@ -84,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="SSE streams running during the concurrent uploads (a level of --levels; 0: none)")
     p.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/bench-<time>.json)")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (logs, database)")
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for the server (repeatable), e.g. CHAT__CHECKPOINT_SECONDS=1000000 to compare "
+                        "without checkpoints")
     return p.parse_args(argv)
 
 
@@ -109,6 +112,9 @@ def server_env(args: argparse.Namespace, tmp: Path, stub_port: int) -> dict[str,
     if args.pg:
         env["DATABASE_URL"] = f"postgresql+asyncpg://root@127.0.0.1:5432/{PG_DB}"
         env["REDIS_URL"] = "redis://127.0.0.1:6379/14"
+    for item in args.server_env:
+        key, _, value = item.partition("=")
+        env[key] = value
     return env
 
 

@@ -27,21 +27,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-async def _recover_interrupted() -> int:
-    from agentcreator.db.session import create_engine, create_session_factory, transaction
-    from agentcreator.repositories.turns import mark_streaming_interrupted
-
-    engine = create_engine(get_settings().resolved_database_url)
-    try:
-        async with transaction(create_session_factory(engine)) as session:
-            return await mark_streaming_interrupted(session)
-    finally:
-        await engine.dispose()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
     import uvicorn
 
     settings = get_settings()
@@ -58,10 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if not args.no_migrate:
         asyncio.run(_migrate())
-    if workers > 1:
-        # Recover once, before the workers start: a worker must not mark another's live turn interrupted.
-        asyncio.run(_recover_interrupted())
-        os.environ["CHAT__RECOVER_ON_STARTUP"] = "false"
+    # Each worker holds a lease and finishes only the turns of processes whose lease expired
+    # (chat/leases.py): workers and other hosts restart independently.
     uvicorn.run("agentcreator.main:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level=settings.log_level, workers=args.workers,
                 proxy_headers=settings.auth.trust_forwarded_for,

@@ -30,6 +30,7 @@ from agentcreator.api.routes import (
     usage,
 )
 from agentcreator.api.spa import mount_spa, resolve_web_dir
+from agentcreator.chat.drain import install_sigterm_drain
 from agentcreator.core.config import Settings, get_settings
 from agentcreator.llm.tokens import openai_token_counter
 from agentcreator.state import AppState
@@ -44,10 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         await services.start(recover_interrupted=settings.chat.recover_on_startup)
         await asyncio.to_thread(openai_token_counter().warm)
+        # SIGTERM drains first: no new turns, running ones may finish (docs/operations.md).
+        restore_sigterm = install_sigterm_drain(services.chat, services.turns, services.bus,
+                                                settings.chat.drain_seconds)
         _freeze_startup_heap()
         try:
             yield
         finally:
+            restore_sigterm()
             await services.close()
 
     # No /docs or /redoc: their pages load scripts from a CDN and inline, which the CSP forbids

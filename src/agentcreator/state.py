@@ -10,18 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
 from agentcreator.chat.bus import EventBus, MemoryEventBus, RedisEventBus
+from agentcreator.chat.leases import TurnLeases, new_worker_id
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.config import Settings
 from agentcreator.core.outbound import OutboundGuard
 from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
-from agentcreator.db.session import create_engine, create_session_factory, transaction
+from agentcreator.db.session import create_engine, create_session_factory
 from agentcreator.files.storage import LocalFileStorage
 from agentcreator.llm.registry import ModelRegistry
 from agentcreator.rag.knowledge import Knowledge
-from agentcreator.repositories import runs as run_repo
-from agentcreator.repositories import turns as turn_repo
 from agentcreator.sandbox import SandboxManager
 from agentcreator.services.code_files import CodeFiles
 from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
@@ -60,6 +59,7 @@ class AppState:
     mcp: McpServerService
     knowledge: Knowledge
     fair_use: FairUse
+    leases: TurnLeases  # this process's lease; finishes the turns of processes whose lease expired
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -74,7 +74,9 @@ class AppState:
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
         turns = TurnRegistry()
         models = ModelRegistry()
-        billing = Billing(sessions, settings.billing)
+        worker_id = new_worker_id()
+        billing = Billing(sessions, settings.billing, worker_id)
+        leases = TurnLeases(sessions, billing, bus, turns, settings.chat, worker_id)
         outbound = OutboundGuard(settings.outbound)
         sandbox = SandboxManager.from_settings(settings)
         mcp = McpServerService(sessions, secrets, settings.mcp)
@@ -84,8 +86,11 @@ class AppState:
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
                               CodeInterpreterFactory(sandbox, code_files.inputs, code_files.keep_outputs),
                               mcp.tool_factory(), FileSearchFactory(knowledge)])
+        chat = ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge)
+        chat.leases = leases
         return cls(
             settings=settings,
+            leases=leases,
             engine=engine,
             sessions=sessions,
             passwords=PasswordHasher(settings.auth),
@@ -102,7 +107,7 @@ class AppState:
             sandbox=sandbox,
             tools=tools,
             files=files,
-            chat=ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge),
+            chat=chat,
             mcp=mcp,
             knowledge=knowledge,
             fair_use=FairUse(sessions, RedisTurnSlots(redis, settings.fair_use.slot_lease_seconds) if redis
@@ -110,24 +115,19 @@ class AppState:
         )
 
     async def start(self, *, recover_interrupted: bool = True) -> None:
-        """Load the providers (environment and database); mark turns a crash left streaming."""
+        """Load the providers (environment and database); take this process's lease and (unless told
+        not to) finish the turns of processes whose lease expired: never a live process's."""
         await self.providers.reload()
         self.knowledge.start()  # settings.knowledge.workers in-process ingestion workers
+        await self.leases.start(sweep=recover_interrupted)
         if recover_interrupted:
-            async with transaction(self.sessions) as session:
-                count = await turn_repo.mark_streaming_interrupted(session)
-                await run_repo.mark_in_progress_interrupted(session)
-            if count:
-                log.warning("marked %d answer(s) left streaming by a previous run as interrupted", count)
-            released = await self.billing.recover()
-            if released:
-                log.warning("released %d budget reservation(s) left open by a previous run", released)
             await sweep_at_startup(self.files)  # files without a row, rows without a file (FILES__SWEEP_ON_STARTUP)
 
     async def close(self) -> None:
         await self.knowledge.close()
         await self.chat.aclose()
         await self.mcp.aclose()
+        await self.leases.close()
         await self.models.aclose()
         await self.outbound.aclose()
         await self.sandbox.close()

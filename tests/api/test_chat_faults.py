@@ -4,11 +4,15 @@ conversation is consistent and the next turn works."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 
 from agentcreator.db.models import Message
 from agentcreator.db.session import transaction
+from agentcreator.db.types import new_id, utcnow
+from agentcreator.repositories import budgets as budget_repo
+from agentcreator.repositories import runs as run_repo
 from agentcreator.state import AppState
 from tests.api.chat_helpers import eventually, make_chat, messages, send, sse_events
 from tests.conftest import UserSession
@@ -126,21 +130,62 @@ async def test_reconnecting_with_last_event_id_gets_the_rest_without_loss(
     assert rest[0].id != seen[-1].id and rest[-1].type in {"turn_completed", "conversation_updated"}
 
 
-async def test_restart_marks_a_streaming_answer_interrupted_and_the_next_turn_works(
+async def test_a_dead_processs_streaming_answer_is_interrupted_and_the_next_turn_works(
         client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
     _, conversation = await make_chat(client, alice)
     assert (await send(client, alice, conversation["id"], "first")).status_code == 201
     await app_state.chat.drain()  # the title is written after the answer: its call must not take a later script
-    async with transaction(app_state.sessions) as session:  # what a crash mid-answer leaves behind
-        session.add(Message(conversation_id=conversation["id"], seq=99, role="assistant", content=[],
-                            text="half an ans", status="streaming"))
+    # What a process killed mid-answer leaves behind: its answer streaming, its run in progress, its
+    # lease expired (tests/chat/test_crash_safety.py does it with real processes).
+    async with transaction(app_state.sessions) as session:
+        answer = Message(conversation_id=conversation["id"], seq=99, role="assistant", content=[],
+                         text="half an ans", status="streaming")
+        session.add(answer)
+        await session.flush()
+        await run_repo.register_worker(session, "dead-worker", utcnow() - timedelta(seconds=1))
+        await run_repo.insert_run(session, run_id=new_id(), owner_id=alice.id, conversation_id=conversation["id"],
+                                  message_id=answer.id, assistant_id=None, model="double/gpt-4o-mini",
+                                  status="in_progress", rounds=0, cost_micros=0, worker_id="dead-worker",
+                                  prompt_tokens=12)
     blocked = await send(client, alice, conversation["id"], "hello?")
     assert blocked.status_code == 409
-    await app_state.start(recover_interrupted=True)  # what start-up does
+    assert await app_state.leases.sweep() == 1  # what start-up and every process's sweep do
     stored = await messages(client, alice, conversation["id"])
     assert stored[-1]["status"] == "interrupted"
     assert stored[-1]["text"] == "half an ans"
+    assert [part["text"] for part in stored[-1]["content"] if part["type"] == "text"] == ["half an ans"]
     assert stored[-1]["error"]["code"] == "interrupted"
+    assert stored[-1]["usage"]["estimated"] and stored[-1]["usage"]["output_tokens"] > 0
+    assert await app_state.leases.sweep() == 0  # finished once
     openai_double.push(Script(text=["All", " good"]))
     after = await send(client, alice, conversation["id"], "again")
     assert after.json()["assistant_message"]["text"] == "All good"
+
+
+async def test_a_sweep_leaves_a_live_processs_turn_and_reservation_alone(
+        client: httpx.AsyncClient, alice: UserSession, app_state: AppState) -> None:
+    _, conversation = await make_chat(client, alice)
+    run_id = new_id()
+    async with transaction(app_state.sessions) as session:
+        answer = Message(conversation_id=conversation["id"], seq=99, role="assistant", content=[],
+                         text="still writing", status="streaming")
+        session.add(answer)
+        await session.flush()
+        await run_repo.register_worker(session, "live-worker", utcnow() + timedelta(seconds=30))
+        await run_repo.insert_run(session, run_id=run_id, owner_id=alice.id, conversation_id=conversation["id"],
+                                  message_id=answer.id, assistant_id=None, model="double/gpt-4o-mini",
+                                  status="in_progress", rounds=0, cost_micros=0, worker_id="live-worker")
+        await budget_repo.add_reservation(session, alice.id, [budget_repo.LedgerKey("user_day", alice.id, "2026-12-05")],
+                                          100, 10, run_id=run_id, worker_id="live-worker")
+    assert await app_state.leases.sweep() == 0
+    stored = await messages(client, alice, conversation["id"])
+    assert stored[-1]["status"] == "streaming"
+    async with transaction(app_state.sessions) as session:
+        assert len(await budget_repo.reservations_of_run(session, run_id)) == 1
+        assert (await run_repo.owned_run(session, alice.id, run_id)).status == "in_progress"  # type: ignore[union-attr]
+    assert (await send(client, alice, conversation["id"], "hello?")).status_code == 409
+    # A stop through this process asks the live owner (through the bus) and finishes nothing here.
+    assert (await client.post(f"/api/conversations/{conversation['id']}/stop", headers=alice.headers)).status_code == 200
+    assert (await messages(client, alice, conversation["id"]))[-1]["status"] == "streaming"
+
+

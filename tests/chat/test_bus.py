@@ -112,3 +112,45 @@ async def test_a_finished_turn_is_forgotten_after_its_retention() -> None:
     await asyncio.sleep(0.12)  # past the retention and the sweep interval (min(1 s, retention))
     await bus.open("c", "t3")
     assert [e async for _, e in bus.subscribe("a")] == []
+
+
+async def test_end_turn_closes_only_the_turn_it_names(bus: EventBus) -> None:
+    """A dead process's turn is ended by another process (chat/leases.py): its followers get the last
+    event and the end; a newer turn on the channel is left alone."""
+    await bus.open("c-end", "t1")
+    await bus.publish("c-end", {"type": "text_delta", "text": "a"})
+    assert await bus.current_turn("c-end") == "t1"
+    assert not await bus.end_turn("c-end", "t0", {"type": "turn_stopped"})
+    assert await bus.end_turn("c-end", "t1", {"type": "turn_stopped"})
+    assert [event["type"] async for _, event in bus.subscribe("c-end")] == ["text_delta", "turn_stopped"]
+    assert await bus.current_turn("c-end") is None
+    assert not await bus.end_turn("c-end", "t1", {"type": "turn_stopped"})  # ended once
+
+
+async def test_released_listeners_end_while_the_turn_runs(bus: EventBus) -> None:
+    await bus.open("c-drain", "t1")
+    await bus.publish("c-drain", {"type": "text_delta", "text": "a"})
+    seen: list[str] = []
+
+    async def listen() -> None:
+        async for batch in bus.batches("c-drain", idle_seconds=0.05):
+            seen.extend(event["type"] for _, event in batch)
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.1)
+    bus.release_listeners()
+    await asyncio.wait_for(listener, 2)
+    assert seen == ["text_delta"]
+
+
+async def test_a_running_turns_redis_keys_expire_unless_kept_alive() -> None:
+    async with open_redis_bus(Redis.from_url(REDIS_URL)) as bus:
+        await bus.open("c-ttl", "t1")
+        await bus.publish("c-ttl", {"type": "text_delta", "text": "a"})
+        redis = bus._redis
+        await bus.keep_alive(["c-ttl"], 30)
+        for kind in ("turn", "turnid", "listen"):
+            assert 0 < await redis.ttl(f"{bus._prefix}{kind}:c-ttl") <= 30
+        await bus.close("c-ttl", "t1")
+        for kind in ("turn", "turnid", "listen"):
+            assert 0 < await redis.ttl(f"{bus._prefix}{kind}:c-ttl") <= 60  # the retention

@@ -236,7 +236,7 @@ class _FailsWhileStopped(ChatService):
 
     stopping: asyncio.Task[bool] | None = None
 
-    async def _write(self, turn: Any, user_id: str, conversation_id: str, draft: Any) -> Any:
+    async def _write(self, turn: Any, user_id: str, conversation_id: str, draft: Any, run_id: str) -> Any:
         self.stopping = asyncio.create_task(self.stop(conversation_id))
         await asyncio.sleep(0)  # the stop is waiting for the turn to finish
         raise NotFound("Conversation")

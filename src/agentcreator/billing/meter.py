@@ -115,8 +115,11 @@ class _Cache:
 
 
 class Billing:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: BillingSettings) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: BillingSettings,
+                 worker_id: str | None = None) -> None:
         self._sessions = sessions
+        # The process holding the reservations made here: a sweep settles a dead process's (chat/leases).
+        self.worker_id = worker_id
         self._settings = settings
         self._cache = _Cache()
         self._defaults: tuple[UserLimits, float] | None = None  # (limits, fresh until: time.monotonic())
@@ -203,7 +206,7 @@ class Billing:
                             assistant.monthly_tokens if assistant else None)
         return Quote(target.user_id, micros, prompt_tokens + max_output_tokens, tuple(checks))
 
-    async def reserve_quote(self, session: AsyncSession, quote: Quote) -> Reservation:
+    async def reserve_quote(self, session: AsyncSession, quote: Quote, *, run_id: str | None = None) -> Reservation:
         """Reserve ``quote`` against every budget it counts towards, in the caller's write transaction;
         raise PaymentRequired (the caller rolls back) if one would be exceeded.
 
@@ -212,7 +215,7 @@ class Billing:
         and two such transactions inserting the row next would deadlock."""
         upsert_first = session.get_bind().dialect.name == "mysql"
         if _one_writer(session) and _unlimited(quote):
-            return await self._reserve_unlimited(session, quote)
+            return await self._reserve_unlimited(session, quote, run_id)
         for check in quote.checks:
             if upsert_first:
                 await budget_repo.ensure_row(session, check.key, check.start, check.end)
@@ -230,10 +233,11 @@ class Billing:
                               reserved_tokens=row.reserved_tokens if row else 0,
                               needed_micros=quote.micros, needed_tokens=quote.tokens)
         keys = [check.key for check in quote.checks]
-        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
+        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens,
+                                                           run_id=run_id, worker_id=self.worker_id)
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 
-    async def _reserve_unlimited(self, session: AsyncSession, quote: Quote) -> Reservation:
+    async def _reserve_unlimited(self, session: AsyncSession, quote: Quote, run_id: str | None) -> Reservation:
         """SQLite, no limit on any budget: every existing row in one UPDATE (nothing can refuse it),
         then the rows missing so far. SQLite has one writer at a time, so the order in which a multi-row
         statement touches rows cannot deadlock; on database servers each budget is updated on its own,
@@ -244,21 +248,23 @@ class Billing:
             if check.key not in updated:  # its first call of the period
                 await budget_repo.create_reserved(session, check.key, check.start, check.end, quote.micros,
                                                   quote.tokens)
-        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens)
+        reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens,
+                                                           run_id=run_id, worker_id=self.worker_id)
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 
     async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
-                      max_output_tokens: int, now: datetime | None = None) -> Reservation:
+                      max_output_tokens: int, now: datetime | None = None, run_id: str | None = None) -> Reservation:
         """:meth:`quote` and :meth:`reserve_quote` in the caller's transaction."""
         quote = await self.quote(session, target, prompt_tokens=prompt_tokens,
                                  max_output_tokens=max_output_tokens, now=now)
-        return await self.reserve_quote(session, quote)
+        return await self.reserve_quote(session, quote, run_id=run_id)
 
-    async def reserve_now(self, target: CallTarget, *, prompt_tokens: int, max_output_tokens: int) -> Reservation:
-        """:meth:`reserve` in a transaction of its own (title and summary calls)."""
+    async def reserve_now(self, target: CallTarget, *, prompt_tokens: int, max_output_tokens: int,
+                          run_id: str | None = None) -> Reservation:
+        """:meth:`reserve` in a transaction of its own (title and summary calls, a run's later rounds)."""
         async with transaction(self._sessions) as session:
             return await self.reserve(session, target, prompt_tokens=prompt_tokens,
-                                      max_output_tokens=max_output_tokens)
+                                      max_output_tokens=max_output_tokens, run_id=run_id)
 
     async def _settle(self, session: AsyncSession, reservation: Reservation, micros: int, tokens: int) -> None:
         still_open = await budget_repo.take_reservation(session, reservation.id)
@@ -331,13 +337,33 @@ class Billing:
             await self._settle(session, reservation, 0, 0)
 
     async def recover(self) -> int:
-        """Release reservations a crash left open (called once at start-up, before serving)."""
+        """Release every open reservation (one process alone, before it serves: ``agentcreator recover``).
+        With several processes, a dead process's reservations are settled by :meth:`settle_run` and
+        :meth:`release_worker` instead (chat/leases.py), never a live one's."""
         async with transaction(self._sessions) as session:
             rows = await budget_repo.open_reservations(session)
             for row in rows:
-                keys = tuple(LedgerKey(*key) for key in row.keys)
-                await self._settle(session, Reservation(row.id, keys, row.micros, row.tokens), 0, 0)
+                await self._settle(session, _reservation(row), 0, 0)
         return len(rows)
+
+    async def settle_run(self, session: AsyncSession, run_id: str, micros: int, tokens: int) -> int:
+        """Settle a dead run's open reservations in the caller's transaction: ``micros``/``tokens``
+        (its estimated usage) are charged on the largest, the others given back. Returns how many."""
+        rows = await budget_repo.reservations_of_run(session, run_id)
+        for index, row in enumerate(rows):
+            await self._settle(session, _reservation(row), micros if index == 0 else 0, tokens if index == 0 else 0)
+        return len(rows)
+
+    async def release_worker(self, session: AsyncSession, worker_id: str) -> int:
+        """Give back whatever a dead process still holds (after its runs were settled)."""
+        rows = await budget_repo.reservations_of_worker(session, worker_id)
+        for row in rows:
+            await self._settle(session, _reservation(row), 0, 0)
+        return len(rows)
+
+
+def _reservation(row: Any) -> Reservation:
+    return Reservation(row.id, tuple(LedgerKey(*key) for key in row.keys), row.micros, row.tokens)
 
 
 def _one_writer(session: AsyncSession) -> bool:

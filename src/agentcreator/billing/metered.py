@@ -37,6 +37,7 @@ class MeteredCall:
     reservation: Reservation | None
     extra: list[Reservation] = field(default_factory=list)  # top-ups, settled with the call
     settled: bool = False
+    run_id: str | None = None  # the run the top-ups are for
 
     async def record(self, session: AsyncSession, *, kind: str, usage: Usage | None,
                      tool_calls: dict[str, int] | None = None, cost: Cost | None = None, **links: Any) -> Cost:
@@ -52,7 +53,7 @@ class MeteredCall:
         """Reserve room for ``prompt_tokens`` more (e.g. tool definitions added after the first quote)."""
         if prompt_tokens > 0:
             self.extra.append(await self.billing.reserve_now(self.target, prompt_tokens=prompt_tokens,
-                                                             max_output_tokens=0))
+                                                             max_output_tokens=0, run_id=self.run_id))
 
     async def release(self) -> None:
         if self.settled:

@@ -25,6 +25,10 @@ from agentcreator.chat.redis_fanout import RedisFanout
 
 Event = dict[str, Any]
 _CLOSE = "__closed__"
+# A channel's "last listened" key outlives its last touch by this much (listeners touch every second);
+# a running turn's keys are kept alive by its process's lease renewals (chat/leases.py), and a finished
+# turn's expire after the replay retention.
+LISTEN_TTL_SECONDS = 600
 
 
 def parse_event_id(event_id: str | None) -> tuple[str | None, str | None]:
@@ -38,6 +42,12 @@ class EventBus(ABC):
     # How often a running turn's watchdog looks for stop requests sent through the bus by other
     # processes; None: none come (the in-process bus: its turns are stopped directly).
     stop_poll_seconds: float | None = 0.25
+    # Set by a draining process (chat/drain.py): listeners end within a second, so that their clients
+    # resume through another process (Last-Event-ID) and this one can exit.
+    listeners_released = False
+
+    def release_listeners(self) -> None:
+        self.listeners_released = True
 
     @abstractmethod
     async def open(self, channel: str, turn_id: str) -> None:
@@ -84,6 +94,23 @@ class EventBus(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    @abstractmethod
+    async def current_turn(self, channel: str) -> str | None:
+        """The id of the channel's open turn (None: none, or it was closed)."""
+
+    async def keep_alive(self, channels: list[str], ttl_seconds: int) -> None:  # noqa: B027 - optional hook
+        """Running turns' channels: keep their stored events and keys for ``ttl_seconds`` more (so
+        those of a process that died expire by themselves)."""
+
+    async def end_turn(self, channel: str, turn_id: str, event: Event) -> bool:
+        """Publish ``event`` as the last of ``turn_id`` and close it, if it is still the channel's open
+        turn (a dead process's turn, finished elsewhere: chat/leases.py). False: it was not."""
+        if await self.current_turn(channel) != turn_id:
+            return False
+        await self.publish(channel, event)
+        await self.close(channel, turn_id)
+        return True
 
 
 @dataclass
@@ -148,7 +175,7 @@ class MemoryEventBus(EventBus):
             return
         after_turn, after_pos = parse_event_id(after)
         index = int(after_pos) if after_turn == turn.turn_id and after_pos and after_pos.isdigit() else 0
-        while True:
+        while not self.listeners_released:
             if index < len(turn.events):
                 batch = turn.events[index:]
                 index += len(batch)
@@ -171,6 +198,10 @@ class MemoryEventBus(EventBus):
 
     async def request_stop(self, channel: str, turn_id: str) -> None:
         self._stops.add((channel, turn_id))
+
+    async def current_turn(self, channel: str) -> str | None:
+        turn = self._turns.get(channel)
+        return turn.turn_id if turn is not None and not turn.closed else None
 
     async def stop_requested(self, channel: str, turn_id: str) -> bool:
         return (channel, turn_id) in self._stops
@@ -195,7 +226,7 @@ class RedisEventBus(EventBus):
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(stream)
             pipe.set(self._key("turnid", channel), turn_id, ex=86400)
-            pipe.set(self._key("listen", channel), time.time(), ex=86400)
+            pipe.set(self._key("listen", channel), time.time(), ex=LISTEN_TTL_SECONDS)
             await pipe.execute()
         self._opened[channel] = turn_id
 
@@ -219,6 +250,7 @@ class RedisEventBus(EventBus):
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.expire(stream, self._retention)
             pipe.expire(self._key("turnid", channel), self._retention)
+            pipe.expire(self._key("listen", channel), self._retention)
             pipe.delete(self._key("stop", channel))
             await pipe.execute()
 
@@ -232,7 +264,7 @@ class RedisEventBus(EventBus):
         stream = self._key("turn", channel)
         follower, pending = await self._fanout.follow(stream, cursor)
         try:
-            while True:
+            while not self.listeners_released:
                 if not pending and not follower.inbox:
                     try:
                         async with asyncio.timeout(idle_seconds):
@@ -258,8 +290,25 @@ class RedisEventBus(EventBus):
     async def aclose(self) -> None:
         await self._fanout.aclose()
 
+    async def current_turn(self, channel: str) -> str | None:
+        turn_id = await self._turn_id(channel)
+        if turn_id is None:
+            return None
+        # A closed turn's stream ends with the close marker.
+        last = await self._redis.xrevrange(self._key("turn", channel), count=1)
+        if last and json.loads(last[0][1].get(b"e") or last[0][1].get("e")).get("type") == _CLOSE:
+            return None
+        return turn_id
+
+    async def keep_alive(self, channels: list[str], ttl_seconds: int) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                for kind in ("turn", "turnid", "listen"):
+                    pipe.expire(self._key(kind, channel), ttl_seconds)
+            await pipe.execute()
+
     async def touch(self, channel: str) -> None:
-        await self._redis.set(self._key("listen", channel), time.time(), ex=86400)
+        await self._redis.set(self._key("listen", channel), time.time(), ex=LISTEN_TTL_SECONDS)
 
     async def last_listened(self, channel: str) -> float | None:
         raw = await self._redis.get(self._key("listen", channel))

@@ -52,8 +52,9 @@ async def paced(events: AsyncIterator[StreamEvent], wait: Callable[[], float]) -
 
 
 async def run_model_step(events: AsyncIterator[StreamEvent], publish: Publish, *, message_id: str,
-                         index: int) -> ModelRound:
-    """Read ``events`` to their end (or the task's cancellation: ``stopped``) and close them."""
+                         index: int, on_text: Callable[[list[str]], None] | None = None) -> ModelRound:
+    """Read ``events`` to their end (or the task's cancellation: ``stopped``) and close them.
+    ``on_text``: called with the text so far after each text delta (checkpoints: chat/checkpoints)."""
     result = ModelRound(index=index)
     text: list[str] = []
     try:
@@ -64,6 +65,8 @@ async def run_model_step(events: AsyncIterator[StreamEvent], publish: Publish, *
                     result.first_token_at = time.monotonic()
                 text.append(event.text)
                 await publish({"type": "text_delta", "message_id": message_id, "text": event.text})
+                if on_text is not None:
+                    on_text(text)
             elif kind == "tool_call_started":
                 await publish(ev.to_wire(ev.ToolCallStarted(message_id=message_id, call_id=event.call_id,
                                                             name=event.name, round=index)))

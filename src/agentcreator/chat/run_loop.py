@@ -26,6 +26,7 @@ from agentcreator.billing import Billing
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
+from agentcreator.chat.checkpoints import Checkpointer
 from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
 from agentcreator.chat.run_state import RunState, RunStatus
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 
 class RunLoop:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
-                 pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000) -> None:
+                 pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000,
+                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16) -> None:
+        self._checkpoint_seconds = checkpoint_seconds
+        self._checkpoint_tokens = checkpoint_tokens
         self._sessions = sessions
         self._store = RunStore(sessions, billing)
         self._billing = billing
@@ -51,7 +55,8 @@ class RunLoop:
 
     async def run(self, plan: Any, toolset: ToolSet) -> tuple[RunState, ev.MessageSnapshot | None]:
         """Run to the end and save it; returns the state and the saved answer (None: it was deleted)."""
-        state = RunState(run_id=plan.run_id, messages=list(plan.request.messages))
+        # The run's row was written with the turn's start (chat/service), with its owner's lease.
+        state = RunState(run_id=plan.run_id, messages=list(plan.request.messages), saved=True)
         state.parts.extend(CitationPart.model_validate(citation) for citation in plan.citations)
         if toolset.skipped or plan.tools_unavailable:
             self._note_unavailable(state, plan, toolset)
@@ -101,8 +106,13 @@ class RunLoop:
             state.open_call = call
             stream: AsyncIterator[StreamEvent] = plan.first_call if index == 0 and plan.first_call else \
                 plan.provider.stream(request)
-            model_round = await run_model_step(paced(stream, self._pace_wait), self._bus_publisher(plan),
-                                               message_id=plan.turn.assistant_message_id, index=index)
+            checkpoints = self._checkpointer(plan, state)
+            try:
+                model_round = await run_model_step(paced(stream, self._pace_wait), self._bus_publisher(plan),
+                                                   message_id=plan.turn.assistant_message_id, index=index,
+                                                   on_text=checkpoints.delta)
+            finally:
+                await checkpoints.aclose()
             state.open_round = model_round
             state.add_round(model_round)
             if model_round.usage is None and (model_round.text or model_round.tool_calls or model_round.ended_normally):
@@ -130,13 +140,16 @@ class RunLoop:
         definition_tokens = _definition_tokens(plan, definitions)
         try:
             if index == 0:
-                call = MeteredCall(self._billing, plan.target, plan.reservation)
+                call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
                 await call.top_up(prompt_tokens=definition_tokens)
                 return call
             prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
             reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
-                                                          max_output_tokens=request.max_output_tokens or 0)
-            return MeteredCall(self._billing, plan.target, reservation)
+                                                          max_output_tokens=request.max_output_tokens or 0,
+                                                          run_id=state.run_id)
+            call = MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
+            await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
+            return call
         except PaymentRequired as exc:
             state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
                 code=exc.code, message=f"The run stopped before round {index + 1}: {exc.message}"))
@@ -171,6 +184,11 @@ class RunLoop:
         await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(
             message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=state.steps - 1,
             kind=kind, cost_micros=cost, usage=usage.model_dump() if usage else None)))  # type: ignore[arg-type]
+
+    def _checkpointer(self, plan: Any, state: RunState) -> Checkpointer:
+        async def save(partial: str) -> None:
+            await self._store.checkpoint(plan, state, partial)
+        return Checkpointer(save, seconds=self._checkpoint_seconds, tokens=self._checkpoint_tokens)
 
     def _bus_publisher(self, plan: Any) -> Any:
         conversation_id = plan.conversation_id

@@ -17,6 +17,7 @@ from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import runs as run_repo
+from agentcreator.repositories import turns as turn_repo
 
 
 class RunStore:
@@ -63,6 +64,18 @@ class RunStore:
         if not saved:
             return None
         return ev.MessageSnapshot.model_validate({**plan.placeholder.model_dump(), **fields})
+
+    async def checkpoint(self, plan: Any, state: RunState, partial: str) -> None:
+        """The answer's text so far (the finished rounds' and the open round's ``partial``): one UPDATE
+        of the answer's text, only while it is streaming (chat/checkpoints). Its parts are saved with
+        each finished step; a sweep adds the open round's text part (chat/leases)."""
+        async with transaction(self._sessions) as session:
+            await turn_repo.checkpoint_answer(session, plan.turn.assistant_message_id, text=state.text + partial)
+
+    async def note_round(self, state: RunState, *, prompt_tokens: int) -> None:
+        """A later round's model call opens: what a sweep needs to estimate it if this process dies."""
+        async with transaction(self._sessions) as session:
+            await run_repo.note_round(session, state.run_id, prompt_tokens=prompt_tokens, open_from=len(state.text))
 
     # --- the parts -----------------------------------------------------------------------------
 

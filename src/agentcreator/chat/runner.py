@@ -74,7 +74,8 @@ class TurnRunner:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  billing: Billing, title_writer: Any = None, window_summarizer: Any = None,
                  pace: RelayPace | None = None, tools: ToolRegistry | None = None, max_rounds: int = 10,
-                 tool_output_max_chars: int = 20_000) -> None:
+                 tool_output_max_chars: int = 20_000, checkpoint_seconds: float = 1.0,
+                 checkpoint_tokens: int = 16, checkpoints_per_second: float = 50.0) -> None:
         pace = pace or RelayPace()
         self._bus = bus
         self._turns = turns
@@ -82,7 +83,9 @@ class TurnRunner:
         self._title_writer = title_writer
         self._window_summarizer = window_summarizer
         self._loop = RunLoop(sessions, billing, bus, max_rounds=max_rounds,
-                             pace_wait=lambda: pace.wait(len(turns)), tool_output_max_chars=tool_output_max_chars)
+                             pace_wait=lambda: pace.wait(len(turns)), tool_output_max_chars=tool_output_max_chars,
+                             checkpoint_seconds=lambda: max(checkpoint_seconds, len(turns) / checkpoints_per_second),
+                             checkpoint_tokens=checkpoint_tokens)
 
     async def run(self, plan: TurnPlan) -> None:
         turn = plan.turn

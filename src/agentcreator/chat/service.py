@@ -24,6 +24,7 @@ from agentcreator.chat import retrieval as chat_retrieval
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.continuation import Continuations, counted, read_only
 from agentcreator.chat.early_call import EarlyCall, open_unless_stopped
+from agentcreator.chat.leases import TurnLeases
 from agentcreator.chat.model_request import (
     PromptCache,
     build_model_request,
@@ -37,7 +38,7 @@ from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.watchdog import watch_turn
 from agentcreator.chat.window_summary import WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
-from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from agentcreator.core.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
 from agentcreator.core.security import AccessClaims, check_access
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
@@ -47,6 +48,7 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ModelInfo, ModelRequest
 from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
 from agentcreator.repositories.messages import NewMessage
@@ -92,6 +94,7 @@ class _Draft:
     info: ModelInfo
     tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
+    prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
 
 
 def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
@@ -117,10 +120,15 @@ class ChatService:
         self._runner = TurnRunner(sessions, bus, turns, billing, title_writer=titles,
                                   window_summarizer=WindowSummarizer(sessions, billing), pace=pace, tools=tools,
                                   max_rounds=settings.chat.max_rounds,
-                                  tool_output_max_chars=settings.chat.tool_output_max_chars)
+                                  tool_output_max_chars=settings.chat.tool_output_max_chars,
+                                  checkpoint_seconds=settings.chat.checkpoint_seconds,
+                                  checkpoint_tokens=settings.chat.checkpoint_tokens,
+                                  checkpoints_per_second=settings.chat.checkpoints_per_second)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self._prompts = PromptCache()
+        self.leases: TurnLeases | None = None  # set by the app state: finishes dead processes' turns
+        self.draining = False  # a shutdown is under way: new turns get 503 (chat/drain.py)
 
     # --- use cases ------------------------------------------------------------------------------
 
@@ -157,6 +165,8 @@ class ChatService:
             return True
         async with session_scope(self._sessions) as session:
             running = await turn_repo.has_streaming(session, conversation_id)
+        if running and self.leases is not None and await self.leases.sweep(conversation_id):
+            return True  # its process is dead (lease expired): finished here, as interrupted
         if running:  # running on another worker: ask through the bus
             turn_id = await self._bus_turn_id(conversation_id)
             if turn_id:
@@ -194,6 +204,9 @@ class ChatService:
     async def _start(self, user_id: str, conversation_id: str, mode: Mode, *,
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
                      continued_from: str | None = None, access: AccessClaims | None = None) -> StartedTurn:
+        if self.draining:
+            raise ServiceUnavailable("This server is restarting; send again (another server takes it).",
+                                     code="shutting_down", headers={"Retry-After": "2"})
         if self._turns.get(conversation_id) is not None:
             async with session_scope(self._sessions) as session:  # another user's conversation is a 404, running or not
                 if access is not None:
@@ -241,11 +254,12 @@ class ChatService:
         under the conversation's row lock (SQLite: the write lock), that nothing moved in between: the
         shown branch and the message count (every message is added through ``messages.add*``, which
         counts it). If something moved, read again."""
+        run_id = new_id()
         for _ in range(MAX_START_ATTEMPTS):
             draft = await self._read(user_id, conversation_id, mode, parts, target_id, access)
             early = draft.early
             try:
-                written = await self._write(turn, user_id, conversation_id, draft)
+                written = await self._write(turn, user_id, conversation_id, draft, run_id)
             except BaseException:
                 if early is not None:
                     await early.aclose()
@@ -263,7 +277,7 @@ class ChatService:
                         target=draft.target, reservation=reservation, tool_configs=list(draft.assistant.tools or []),
                         generate_title_from=draft.title_from, summarize_dropped=draft.assistant.summarize_dropped,
                         placeholder=started.assistant_message, first_call=early,
-                        tools_unavailable=draft.tools_unavailable, citations=draft.citations)
+                        tools_unavailable=draft.tools_unavailable, citations=draft.citations, run_id=run_id)
         return started, plan
 
     def _under_load(self) -> bool:
@@ -344,7 +358,7 @@ class ChatService:
             return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
-                          retrieved.citations if retrieved else [])
+                          retrieved.citations if retrieved else [], planned.prompt_tokens)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -376,7 +390,7 @@ class ChatService:
         return planned, quote, early, tools_unavailable, target
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
-                     draft: _Draft) -> tuple[StartedTurn, Reservation] | None:
+                     draft: _Draft, run_id: str) -> tuple[StartedTurn, Reservation] | None:
         """Save the user message and the placeholder and reserve the budgets (402 rolls it all back);
         None when the conversation moved since it was read.
 
@@ -393,7 +407,14 @@ class ChatService:
                 return None  # it moved (or was continued): read again
             await message_repo.insert_rows(session, added, draft.first_seq, now)
             # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
-            reservation = await self._billing.reserve_quote(session, draft.quote)
+            reservation = await self._billing.reserve_quote(session, draft.quote, run_id=run_id)
+            # The run, owned by this process (its lease: chat/leases), so that another process finishes
+            # it if this one dies.
+            await run_repo.insert_run(session, run_id=run_id, owner_id=user_id, conversation_id=conversation_id,
+                                      message_id=draft.placeholder.id, assistant_id=draft.assistant.id,
+                                      model=draft.assistant.model, status="in_progress", rounds=0, cost_micros=0,
+                                      worker_id=self._billing.worker_id, turn_id=turn.turn_id,
+                                      prompt_tokens=draft.prompt_tokens)
             turn.assistant_message_id = draft.placeholder.id
             user = draft.user_message
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,

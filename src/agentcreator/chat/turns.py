@@ -46,6 +46,10 @@ class TurnRegistry:
         if self._by_conversation.get(turn.conversation_id) is turn:
             del self._by_conversation[turn.conversation_id]
 
+    def channels(self) -> list[str]:
+        """The conversations with a turn running here (their bus channels)."""
+        return list(self._by_conversation)
+
     def __len__(self) -> int:
         return len(self._by_conversation)
 

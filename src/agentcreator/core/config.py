@@ -113,6 +113,22 @@ class ChatSettings(BaseModel):
     max_rounds: int = Field(10, ge=1, le=25)
     # What a tool's result may hold for the model; longer results are cut with a note.
     tool_output_max_chars: int = Field(20_000, ge=1_000, le=1_000_000)
+    # Crash safety (docs/operations.md). Each process holds a lease in the database, renewed every
+    # `lease_renew_seconds`; a turn whose process's lease is `lease_seconds` old is finished as
+    # interrupted by any other process's sweep (every `sweep_seconds`, jittered by +-50 %).
+    lease_seconds: float = Field(10.0, ge=0.5)
+    lease_renew_seconds: float = Field(2.0, gt=0)
+    sweep_seconds: float = Field(5.0, gt=0)
+    # A streaming answer's text is saved at most every `checkpoint_seconds` and every
+    # `checkpoint_tokens` deltas, whichever comes later (an answer done sooner costs no extra write).
+    checkpoint_seconds: float = Field(1.0, ge=0.05)
+    checkpoint_tokens: int = Field(16, ge=1)
+    # At most this many checkpoints per second per process: under load each answer is saved less often
+    # (at 200 streams every 4 s), so that checkpoints never crowd out turn starts (SQLite: one writer).
+    checkpoints_per_second: float = Field(50.0, gt=0)
+    # On SIGTERM: new turns get 503, running ones have this long to finish, then they are saved as
+    # interrupted and the process exits (a rolling restart).
+    drain_seconds: float = Field(30.0, ge=0)
 
 
 class FairUseSettings(BaseModel):

@@ -182,12 +182,12 @@ _ADD_RESERVATION = insert(_reservations)
 
 
 async def add_reservation(session: AsyncSession, user_id: str, keys: list[LedgerKey], micros: int,
-                          tokens: int) -> str:
-    """Record an open reservation; returns its id."""
+                          tokens: int, *, run_id: str | None = None, worker_id: str | None = None) -> str:
+    """Record an open reservation (held by the process ``worker_id``, for the run ``run_id``); returns its id."""
     reservation_id = new_id()
     await session.execute(_ADD_RESERVATION, {
         "id": reservation_id, "user_id": user_id, "keys": [k.as_list() for k in keys], "micros": micros,
-        "tokens": tokens, "created_at": utcnow()})
+        "tokens": tokens, "created_at": utcnow(), "run_id": run_id, "worker_id": worker_id})
     return reservation_id
 
 
@@ -202,6 +202,19 @@ async def take_reservation(session: AsyncSession, reservation_id: str) -> bool:
 
 async def open_reservations(session: AsyncSession) -> list[BudgetReservation]:
     return list((await session.execute(select(BudgetReservation))).scalars())
+
+
+async def reservations_of_run(session: AsyncSession, run_id: str) -> list[BudgetReservation]:
+    """The run's open reservations, largest first."""
+    rows = await session.execute(select(BudgetReservation).where(BudgetReservation.run_id == run_id)
+                                 .order_by(BudgetReservation.micros.desc(), BudgetReservation.id))
+    return list(rows.scalars())
+
+
+async def reservations_of_worker(session: AsyncSession, worker_id: str) -> list[BudgetReservation]:
+    """What the process ``worker_id`` holds (its runs', titles', summaries' and tool fees' reservations)."""
+    rows = await session.execute(select(BudgetReservation).where(BudgetReservation.worker_id == worker_id))
+    return list(rows.scalars())
 
 
 _OVERRIDES = select(_user_budgets.c.overrides).where(_user_budgets.c.user_id == bindparam("user_id"))

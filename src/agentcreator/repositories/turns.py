@@ -226,10 +226,12 @@ def newest_leaf_under(messages: list[Message], message_id: str) -> str:
     return current
 
 
-async def mark_streaming_interrupted(session: AsyncSession) -> int:
-    """Messages left ``streaming`` by a crash become ``interrupted`` (called once at start-up)."""
-    result = await session.execute(
-        update(Message).where(Message.status == "streaming")
-        .values(status="interrupted", updated_at=utcnow(),
-                error={"code": "interrupted", "message": "The server stopped while this answer was streaming."}))
-    return int(result.rowcount or 0)
+_CHECKPOINT = (update(_messages)
+               .where(_messages.c.id == bindparam("message_id"), _messages.c.status == "streaming")
+               .values(text=bindparam("v_text"), updated_at=bindparam("v_now")))
+
+
+async def checkpoint_answer(session: AsyncSession, message_id: str, *, text: str) -> bool:
+    """Save a streaming answer's text so far (one Core UPDATE; nothing once it is no longer streaming)."""
+    result = await session.execute(_CHECKPOINT, {"message_id": message_id, "v_text": text, "v_now": utcnow()})
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]

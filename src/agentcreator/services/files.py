@@ -242,7 +242,7 @@ class FileService:
         settings = self.settings
         async with session_scope(self.sessions) as session:
             used = await file_repo.used_bytes(session, owner_id)
-        size = path.stat().st_size
+        size = (await run_blocking(path.stat)).st_size
         if size > settings.max_file_bytes:
             raise file_too_large(settings.max_file_bytes)
         if used + size > settings.user_quota_bytes:

@@ -27,6 +27,8 @@ async def ready(state: AppStateDep) -> JSONResponse:
     except Exception as exc:  # noqa: BLE001 - readiness reports the failure instead of raising
         checks.setdefault("database", f"error: {type(exc).__name__}")
         checks.setdefault("migrations", "unknown")
+    if state.chat.draining:  # a shutdown is under way: the load balancer sends new work elsewhere
+        checks["draining"] = "yes"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                         status_code=200 if ok else 503)

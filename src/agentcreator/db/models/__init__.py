@@ -21,11 +21,11 @@ from agentcreator.db.models.knowledge import (
 from agentcreator.db.models.mcp import McpServer
 from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
-from agentcreator.db.models.run import Run, RunStep
+from agentcreator.db.models.run import ChatWorker, Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "Conversation", "File", "KnowledgeBase",
-           "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage", "McpServer", "Message", "ModelPrice",
-           "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord", "User",
-           "UserBudget"]
+__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker", "Conversation", "File",
+           "KnowledgeBase", "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage", "McpServer", "Message",
+           "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord",
+           "User", "UserBudget"]

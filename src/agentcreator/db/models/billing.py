@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
@@ -84,10 +84,15 @@ class BudgetReservation(IdMixin, Base):
     open are released at start-up."""
 
     __tablename__ = "budget_reservations"
-    __table_args__ = (MYSQL_TABLE_ARGS,)
+    __table_args__ = (Index("ix_budget_reservations_worker", "worker_id"), Index("ix_budget_reservations_run", "run_id"),
+                      MYSQL_TABLE_ARGS)
 
     user_id: Mapped[str] = mapped_column(String(32), nullable=False)
     keys: Mapped[list[list[str]]] = mapped_column(SafeJSON(), nullable=False)  # [[scope, subject, period]]
     micros: Mapped[int] = mapped_column(BigInteger, nullable=False)
     tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    # The run it is for (None: a title, a summary...) and the process that holds it: a sweep settles
+    # the reservations of a dead process (chat/leases.py).
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -20,6 +20,7 @@ class Run(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_runs_conversation_created", "conversation_id", "created_at"),
         Index("ix_runs_message", "message_id"),
+        Index("ix_runs_worker_status", "worker_id", "status"),
         MYSQL_TABLE_ARGS,
     )
 
@@ -35,6 +36,25 @@ class Run(IdMixin, TimestampMixin, Base):
     cost_micros: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     error: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Crash safety (chat/leases.py): the process running it (its lease is in ``chat_workers``), the
+    # bus turn its followers read, and what a sweep needs to estimate the open model call's usage:
+    # that call's prompt tokens and where its text starts in the answer.
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    turn_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    open_from: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+class ChatWorker(Base):
+    """A serving process and its lease: renewed every few seconds while it lives. A run whose
+    worker's lease has expired is finished by any other process (chat/leases.py)."""
+
+    __tablename__ = "chat_workers"
+    __table_args__ = (Index("ix_chat_workers_lease", "lease_until"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class RunStep(IdMixin, Base):
