@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,8 +22,12 @@ import httpx
 
 from tests.api.chat_helpers import SseEvent, sse_events
 
+# One key for every server process of a test run (tokens cross processes); generated, never a published value.
+SHARED_SECRET_KEY = secrets.token_urlsafe(48)
+
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "Pass123!x"
+from tests.conftest import PASSWORD  # noqa: E402 - the suite's password (the policy of docs/security.md)
+
 # Short leases and sweeps for tests (settings; production defaults: docs/operations.md).
 FAST = {"CHAT__LEASE_SECONDS": "1.5", "CHAT__LEASE_RENEW_SECONDS": "0.3", "CHAT__SWEEP_SECONDS": "0.5",
         "CHAT__CHECKPOINT_SECONDS": "0.2", "CHAT__CHECKPOINT_TOKENS": "2"}
@@ -53,7 +58,7 @@ class AppProcess:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("CHAT__", "LLM__", "BILLING__"))}
         env.update({
             "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}", "ENVIRONMENT": "test", "DATABASE_URL": self.database_url,
-            "DATA_DIR": str(self.data_dir), "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "DATA_DIR": str(self.data_dir), "SECRET_KEY": SHARED_SECRET_KEY,
             "OPENAI_API_KEY": "sk-test-double", "OPENAI_BASE_URL": self.double_url,
             "AUTH__ARGON2_TIME_COST": "1", "AUTH__ARGON2_MEMORY_COST": "1024",
             "LLM__LOCAL_ENABLED": "false", "LLM__GENERATE_TITLES": "false", "CHAT__EARLY_MODEL_CALL": "false",
