@@ -1085,6 +1085,11 @@ export interface components {
         ConversationCreate: {
             /** Assistant Id */
             assistant_id: string;
+            /**
+             * Reuse Empty
+             * @default false
+             */
+            reuse_empty?: boolean;
             /** Title */
             title?: string | null;
         };

@@ -47,7 +47,8 @@ async def list_conversations(
 
 @router.post("", operation_id="conversations_create", status_code=status.HTTP_201_CREATED)
 async def create_conversation(body: ConversationCreate, service: ConversationServiceDep) -> ConversationPublic:
-    return ConversationPublic.model_validate(await service.create(body.assistant_id, body.title))
+    return ConversationPublic.model_validate(
+        await service.create(body.assistant_id, body.title, reuse_empty=body.reuse_empty))
 
 
 @router.get("/{conversation_id}", operation_id="conversations_get")
