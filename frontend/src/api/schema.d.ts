@@ -460,6 +460,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Messages
+         * @description Your messages whose text contains every word of ``q`` (as word prefixes), newest first, with a
+         *     snippet; archived conversations are included (``archived`` says so).
+         */
+        get: operations["conversations_search_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}": {
         parameters: {
             query?: never;
@@ -938,6 +959,11 @@ export interface components {
         };
         /** AuthOptions */
         AuthOptions: {
+            /**
+             * First Account Admin
+             * @default false
+             */
+            first_account_admin?: boolean;
             /** Password Min Length */
             password_min_length: number;
             /** Registration Open */
@@ -1428,6 +1454,36 @@ export interface components {
             usage: {
                 [key: string]: unknown;
             } | null;
+        };
+        /**
+         * MessageSearchHit
+         * @description A message whose text matched a search, with where it is and the text around the match.
+         */
+        MessageSearchHit: {
+            /** Archived */
+            archived: boolean;
+            /** Conversation Id */
+            conversation_id: string;
+            /** Conversation Title */
+            conversation_title: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Message Id */
+            message_id: string;
+            /** Role */
+            role: string;
+            /** Snippet */
+            snippet: string;
+        };
+        /** MessageSearchResults */
+        MessageSearchResults: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["MessageSearchHit"][];
         };
         /**
          * MessageSnapshot
@@ -3417,6 +3473,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    conversations_search_messages: {
+        parameters: {
+            query: {
+                /** @description Words to find in message text */
+                q: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSearchResults"];
                 };
             };
             /** @description Validation Error */

@@ -12,6 +12,7 @@ from agentcreator.db.models import Conversation, Message
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.repositories import message_search
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories.conversations import ArchivedFilter
 
@@ -78,6 +79,13 @@ class ConversationService:
         total = await message_repo.count_for_conversation(self.session, conversation.id)
         page = await message_repo.list_for_conversation(self.session, conversation.id, limit, offset)
         return page, total
+
+    async def search_messages(self, query: str, *, limit: int = 20) -> list[tuple[message_search.MessageHit, str]]:
+        """The owner's messages matching every word of ``query`` (archived conversations included),
+        newest first, each with a snippet around its first match."""
+        terms = message_search.search_terms(query)
+        hits = await message_search.search_owned(self.session, self.owner_id, query, limit=limit)
+        return [(hit, message_search.snippet(hit.text, terms)) for hit in hits]
 
     def _check_owner(self, conversation: Conversation) -> None:
         if conversation.owner_id != self.owner_id:

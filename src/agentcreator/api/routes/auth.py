@@ -33,7 +33,8 @@ def _pair(issued: IssuedTokens) -> TokenPair:
 @router.get("/options", operation_id="auth_options")
 async def options(state: AppStateDep, session: SessionDep) -> AuthOptions:
     return AuthOptions(registration_open=await accounts.registration_open(session),
-                       password_min_length=state.settings.auth.password_min_length)
+                       password_min_length=state.settings.auth.password_min_length,
+                       first_account_admin=not await accounts.any_account(session))
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, operation_id="auth_register")

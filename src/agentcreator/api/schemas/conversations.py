@@ -1,5 +1,5 @@
 """Conversation and message schemas: ConversationCreate, ConversationUpdate, ConversationPublic,
-ConversationsPublic, MessagePublic, MessagesPublic."""
+ConversationsPublic, MessagePublic, MessagesPublic, MessageSearchHit, MessageSearchResults."""
 
 from __future__ import annotations
 
@@ -74,6 +74,23 @@ class ConversationPublic(BaseModel):
 
 class ConversationsPublic(Page[ConversationPublic]):
     pass
+
+
+class MessageSearchHit(BaseModel):
+    """A message whose text matched a search, with where it is and the text around the match."""
+
+    message_id: str
+    role: str
+    snippet: str
+    created_at: datetime
+    conversation_id: str
+    conversation_title: str
+    archived: bool
+
+
+class MessageSearchResults(BaseModel):
+    data: list[MessageSearchHit]
+    count: int
 
 
 class MessagePublic(BaseModel):
