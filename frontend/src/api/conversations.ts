@@ -20,6 +20,9 @@ export const conversationsApi = {
     unwrap(client.POST('/api/conversations', { body: { assistant_id, title: title ?? null, reuse_empty: reuseEmpty } })),
   update: (id: string, body: ConversationUpdate) =>
     unwrap(client.PATCH('/api/conversations/{conversation_id}', { ...byId(id), body })),
+  /** The user's messages containing every word of `q`, archived conversations included. */
+  searchMessages: (q: string, limit = 20) =>
+    unwrap(client.GET('/api/conversations/search', { params: { query: { q, limit } } })),
   remove: (id: string) => unwrap(client.DELETE('/api/conversations/{conversation_id}', byId(id))),
   stop: (id: string) => unwrap(client.POST('/api/conversations/{conversation_id}/stop', byId(id))),
   messages: (id: string, limit = 200, offset = 0) =>

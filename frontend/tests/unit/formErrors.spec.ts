@@ -57,3 +57,19 @@ describe('tools editor', () => {
     w.unmount()
   })
 })
+
+describe('message actions', () => {
+  it('every message has a copy button that copies its text', async () => {
+    const { snapshot } = await import('./helpers')
+    const MessageActions = (await import('@/components/chat/MessageActions.vue')).default
+    const copied: string[] = []
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: async (t: string) => { copied.push(t) } }, configurable: true })
+    for (const role of ['user', 'assistant'] as const) {
+      const w = mount(MessageActions, { props: { message: snapshot({ role, text: `**${role}** said`, status: 'complete' }), busy: false } })
+      await w.get('[data-testid="copy-message"]').trigger('click')
+      await new Promise((r) => setTimeout(r, 0))
+      expect(w.get('[data-testid="copy-message"]').attributes('aria-label')).toBe('Copied')
+    }
+    expect(copied).toEqual(['**user** said', '**assistant** said'])
+  })
+})
