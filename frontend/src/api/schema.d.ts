@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit Log */
+        get: operations["admin_audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/budgets/defaults": {
         parameters: {
             query?: never;
@@ -48,6 +65,26 @@ export interface paths {
          * @description Override some of a user's limits (null = unlimited for this user); the rest inherit the defaults.
          */
         patch: operations["admin_update_user_budget"];
+        trace?: never;
+    };
+    "/api/admin/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite User
+         * @description A one-time link that creates an account (registration open or closed), to pass on.
+         */
+        post: operations["admin_invite_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/prices": {
@@ -172,7 +209,8 @@ export interface paths {
         /** List Users */
         get: operations["admin_list_users"];
         put?: never;
-        post?: never;
+        /** Create User */
+        post: operations["admin_create_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -189,11 +227,35 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete User
+         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email.
+         */
+        delete: operations["admin_delete_user"];
         options?: never;
         head?: never;
         /** Update User */
         patch: operations["admin_update_user"];
+        trace?: never;
+    };
+    "/api/admin/users/{user_id}/reset-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Password Reset Link
+         * @description A one-time link to set a new password (no email is sent: the administrator passes it on).
+         */
+        post: operations["admin_password_reset_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/assistants": {
@@ -299,6 +361,66 @@ export interface paths {
         get: operations["assistants_export"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Link Info
+         * @description What a one-time link from an administrator is for; "not found" once used or expired.
+         */
+        get: operations["auth_link_info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/links/{token}/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem Invite
+         * @description Create the account an invitation is for (then sign in as usual).
+         */
+        post: operations["auth_redeem_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/links/{token}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem Reset
+         * @description Set a new password with a reset link; every session of the account is signed out.
+         */
+        post: operations["auth_redeem_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -800,6 +922,26 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AccountLinkPublic
+         * @description A one-time link for the administrator to pass on: the web app's page is ``path``.
+         */
+        AccountLinkPublic: {
+            /** Email */
+            email: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Path */
+            path: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "invite" | "reset";
+        };
         /** AssistantCreate */
         AssistantCreate: {
             /** Budget Monthly Micros */
@@ -956,6 +1098,33 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["AssistantPublic"][];
+        };
+        /** AuditEventPublic */
+        AuditEventPublic: {
+            /** Action */
+            action: string;
+            /** Actor Email */
+            actor_email: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Target Email */
+            target_email: string | null;
+        };
+        /** AuditEventsPublic */
+        AuditEventsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["AuditEventPublic"][];
         };
         /** AuthOptions */
         AuthOptions: {
@@ -1392,6 +1561,38 @@ export interface components {
              */
             url: string;
         };
+        /** InviteCreate */
+        InviteCreate: {
+            /** Email */
+            email?: string | null;
+        };
+        /** InviteRedeem */
+        InviteRedeem: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /** Name */
+            name: string;
+            /** Password */
+            password: string;
+        };
+        /** LinkInfoPublic */
+        LinkInfoPublic: {
+            /** Email */
+            email: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "invite" | "reset";
+        };
         /** LoginRequest */
         LoginRequest: {
             /** Email */
@@ -1821,6 +2022,11 @@ export interface components {
             email: string;
             /** Name */
             name: string;
+            /** Password */
+            password: string;
+        };
+        /** ResetRedeem */
+        ResetRedeem: {
             /** Password */
             password: string;
         };
@@ -2279,6 +2485,28 @@ export interface components {
             /** User Id */
             user_id: string;
         };
+        /** UserCreateAdmin */
+        UserCreateAdmin: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /**
+             * Is Admin
+             * @default false
+             */
+            is_admin?: boolean;
+            /** Name */
+            name: string;
+            /** Password */
+            password: string;
+        };
+        /** UserDeleteConfirm */
+        UserDeleteConfirm: {
+            /** Confirm Email */
+            confirm_email: string;
+        };
         /** UserPublic */
         UserPublic: {
             /**
@@ -2362,6 +2590,38 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_audit_log: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventsPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     admin_get_budget_defaults: {
         parameters: {
             query?: never;
@@ -2499,6 +2759,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserBudgetPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_invite_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountLinkPublic"];
                 };
             };
             /** @description Validation Error */
@@ -2844,6 +3137,72 @@ export interface operations {
             };
         };
     };
+    admin_create_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreateAdmin"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserDeleteConfirm"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     admin_update_user: {
         parameters: {
             query?: never;
@@ -2866,6 +3225,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    admin_password_reset_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountLinkPublic"];
                 };
             };
             /** @description Validation Error */
@@ -3158,6 +3548,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AssistantExport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    auth_link_info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkInfoPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    auth_redeem_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteRedeem"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    auth_redeem_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRedeem"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
                 };
             };
             /** @description Validation Error */

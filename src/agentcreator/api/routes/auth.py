@@ -1,4 +1,5 @@
-"""Sign-up, sign-in, token refresh, sign-out and the current user's account."""
+"""Sign-up, sign-in, token refresh, sign-out, the current user's account, and the one-time links an
+administrator hands out (invite, password reset)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from agentcreator.api.deps import AppStateDep, ClientAddress, CurrentSessionId, CurrentUser, SessionDep
+from agentcreator.api.schemas.admin_users import InviteRedeem, LinkInfoPublic, ResetRedeem
 from agentcreator.api.schemas.auth import (
     AuthOptions,
     LoginRequest,
@@ -16,7 +18,7 @@ from agentcreator.api.schemas.auth import (
     TokenPair,
 )
 from agentcreator.api.schemas.users import UserPublic, UserUpdateMe
-from agentcreator.services import accounts
+from agentcreator.services import accounts, admin_users
 from agentcreator.services import auth as auth_service
 from agentcreator.services.auth import ClientInfo, IssuedTokens
 
@@ -90,3 +92,24 @@ async def change_password(body: PasswordChangeRequest, state: AppStateDep, sessi
         new_password=body.new_password, confirm_password=body.confirm_password,
     )
     return _pair(issued)
+
+
+@router.get("/links/{token}", operation_id="auth_link_info")
+async def link_info(token: str, session: SessionDep) -> LinkInfoPublic:
+    """What a one-time link from an administrator is for; "not found" once used or expired."""
+    link, email = await admin_users.link_info(session, token)
+    return LinkInfoPublic(purpose=link.purpose, email=email, expires_at=link.expires_at)  # type: ignore[arg-type]
+
+
+@router.post("/links/{token}/invite", status_code=status.HTTP_201_CREATED, operation_id="auth_redeem_invite")
+async def redeem_invite(token: str, body: InviteRedeem, state: AppStateDep, session: SessionDep) -> UserPublic:
+    """Create the account an invitation is for (then sign in as usual)."""
+    user = await admin_users.redeem_invite(state, session, token, name=body.name, email=body.email,
+                                           password=body.password)
+    return UserPublic.model_validate(user)
+
+
+@router.post("/links/{token}/reset", operation_id="auth_redeem_reset")
+async def redeem_reset(token: str, body: ResetRedeem, state: AppStateDep, session: SessionDep) -> UserPublic:
+    """Set a new password with a reset link; every session of the account is signed out."""
+    return UserPublic.model_validate(await admin_users.redeem_reset(state, session, token, password=body.password))
