@@ -43,3 +43,25 @@ describe('a conversation that cannot continue', () => {
     expect(loading.get('button[type="submit"]').attributes('disabled')).toBeDefined()
   })
 })
+
+describe('the streamed answer is announced once', () => {
+  it('the live region stays quiet while tokens arrive and speaks the whole answer when it ends', async () => {
+    const { snapshot } = await import('./helpers')
+    const MessageList = (await import('@/components/chat/MessageList.vue')).default
+    const q = snapshot({ id: 'u1', role: 'user', text: 'Hi', status: 'complete' })
+    const streaming = (text: string) => snapshot({ id: 'a1', role: 'assistant', text, status: 'streaming' })
+    const turn = { turnId: 't1', messageId: 'a1', queuePosition: null, activity: null }
+    const w = mount(MessageList, { props: { messages: [q, streaming('')], turn, loading: false } })
+    const region = () => w.get('[data-testid="answer-announcer"]')
+    expect(region().attributes('aria-live')).toBe('polite')
+    const said: string[] = []
+    for (const text of ['Hel', 'Hello', 'Hello there']) {
+      await w.setProps({ messages: [q, streaming(text)] })
+      said.push(region().text())
+    }
+    expect(said).toEqual(['', '', ''])
+    expect(w.findAll('[aria-live]')).toHaveLength(1)
+    await w.setProps({ messages: [q, snapshot({ id: 'a1', role: 'assistant', text: 'Hello there', status: 'complete' })], turn: null })
+    expect(region().text()).toBe('Answer: Hello there')
+  })
+})
