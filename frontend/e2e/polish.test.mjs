@@ -171,13 +171,13 @@ test('search finds message text, labels archived conversations and jumps to the 
   await page.getByLabel('Search conversations').fill('quince')
   const hit = page.getByTestId('message-hit').first()
   await hit.waitFor()
-  assert.match(await hit.textContent(), /quince/)
+  assert.match(await hit.textContent(), /quince/i)
   assert.match(await hit.textContent(), /Archived/)
   await shot(page, 'search-message-hits')
   await hit.click()
   await page.waitForURL((url) => url.pathname === path && url.searchParams.has('message'))
   await page.locator('.search-hit').waitFor()
-  assert.match(await page.locator('.search-hit').textContent(), /quince/)
+  assert.match(await page.locator('.search-hit').textContent(), /quince/i)
   // Another user finds nothing.
   const other = await newUserPage(browser)
   await register(other.page, { name: 'Nosy', email: uniqueEmail('nosy') })
@@ -224,6 +224,66 @@ test('a chat opens with the message box focused; Ctrl+K focuses the search', asy
     const overlaps = box.x < b.x + b.width && b.x < box.x + box.width && box.y < b.y + b.height && b.y < box.y + box.height
     assert.equal(overlaps, false, 'a toast covers a header button')
   }
+  assert.deepEqual(errors, [])
+  await context.close()
+})
+
+/** Press Tab (or Shift+Tab) until the focused element's accessible name matches: no mouse. */
+async function tabTo(page, name, { back = false, max = 80 } = {}) {
+  for (let i = 0; i < max; i += 1) {
+    const label = await page.evaluate(() => {
+      const el = document.activeElement
+      return el ? (el.getAttribute('aria-label') ?? el.textContent ?? '').trim() : ''
+    })
+    if (typeof name === 'string' ? label === name : name.test(label)) return
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab')
+  }
+  throw new Error(`could not reach ${name} by keyboard`)
+}
+
+test('the whole chat flow works by keyboard alone', async () => {
+  const { page, context, errors } = await newUserPage(browser)
+  await register(page, { name: 'Keyboard Only', email: uniqueEmail('kbd') })
+  await page.goto('/assistants/new')
+  await page.getByLabel('Name', { exact: true }).fill('Keyboard')
+  await page.getByLabel('Max output tokens', { exact: true }).fill('200')
+  await page.getByRole('button', { name: 'Create assistant' }).click()
+  await page.waitForURL((url) => url.pathname === '/assistants')
+  // From here on: keyboard only.
+  await tabTo(page, 'Start chat')
+  await page.keyboard.press('Enter')
+  await page.waitForURL(/\/chat\/[^/]+$/)
+  await page.waitForFunction(() => document.activeElement?.id === 'composer')
+  // Send, then stop with Escape.
+  await page.keyboard.type('Write a long story about a lighthouse keeper.')
+  await page.waitForFunction(() => document.querySelector('button[aria-label="Send (Enter)"]')?.disabled === false)
+  await page.keyboard.press('Enter')
+  await page.waitForFunction(() => (document.querySelector('[data-testid="message"][data-role="assistant"] [data-testid="message-text"]')?.textContent ?? '').length > 20, null, { timeout: 60_000 })
+  await page.keyboard.press('Escape')
+  await answers(page).last().getByTestId('message-status').filter({ hasText: 'Stopped' }).waitFor({ timeout: 30_000 })
+  // Retry (regenerate) → version 2/2; back to 1/2.
+  await tabTo(page, 'Retry', { back: true })
+  await page.keyboard.press('Enter')
+  await answers(page).last().getByTestId('version-label').filter({ hasText: '2/2' }).waitFor({ timeout: 30_000 })
+  await page.keyboard.press('Escape')
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="message"][data-role="assistant"]:not([data-status="streaming"])').length === 1, null, { timeout: 60_000 })
+  await tabTo(page, 'Previous version', { back: true })
+  await page.keyboard.press('Enter')
+  await answers(page).last().getByTestId('version-label').filter({ hasText: '1/2' }).waitFor()
+  // The cost popover.
+  await tabTo(page, 'Tokens and cost')
+  await page.keyboard.press('Enter')
+  await page.getByTestId('message-info').getByText('Output tokens').waitFor()
+  await page.keyboard.press('Escape')
+  // Edit and resend the question.
+  await tabTo(page, 'Edit and resend', { back: true })
+  await page.keyboard.press('Enter')
+  await page.waitForFunction(() => document.activeElement?.id?.startsWith('edit-'))
+  await page.keyboard.press('Control+a')
+  await page.keyboard.type('Name a planet.')
+  await page.keyboard.press('Enter')
+  await questions(page).last().getByTestId('version-label').filter({ hasText: '2/2' }).waitFor({ timeout: 30_000 })
+  await page.keyboard.press('Escape')
   assert.deepEqual(errors, [])
   await context.close()
 })
