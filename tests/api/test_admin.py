@@ -154,8 +154,10 @@ async def test_every_auth_and_admin_route_has_a_stable_operation_id(client: http
            if path.startswith(("/api/auth", "/api/admin")) for op in ops.values()}
     assert ids == {
         "auth_options", "auth_register", "auth_login", "auth_refresh", "auth_logout", "auth_logout_all",
-        "auth_me", "auth_update_me", "auth_change_password",
-        "admin_list_users", "admin_update_user", "admin_get_settings", "admin_update_settings",
+        "auth_me", "auth_update_me", "auth_change_password", "auth_link_info", "auth_redeem_invite",
+        "auth_redeem_reset",
+        "admin_list_users", "admin_create_user", "admin_invite_user", "admin_password_reset_link",
+        "admin_delete_user", "admin_audit_log", "admin_update_user", "admin_get_settings", "admin_update_settings",
         "admin_list_providers", "admin_create_provider", "admin_update_provider", "admin_delete_provider",
         "admin_test_provider",
         "admin_get_prices", "admin_put_prices", "admin_list_price_versions", "admin_get_budget_defaults",

@@ -164,7 +164,7 @@ async def test_mass_assignment_on_register_is_refused(client: httpx.AsyncClient,
 async def test_registration_closed_is_403_and_reported_by_options(client: httpx.AsyncClient,
                                                                    alice: UserSession) -> None:
     options = await client.get("/api/auth/options")
-    assert options.json() == {"registration_open": True, "password_min_length": 10}
+    assert options.json() == {"registration_open": True, "password_min_length": 10, "first_account_admin": False}
     closed = await client.patch("/api/admin/settings", json={"registration_open": False}, headers=alice.headers)
     assert closed.status_code == 200
     assert (await client.get("/api/auth/options")).json()["registration_open"] is False
@@ -363,3 +363,10 @@ async def test_login_rate_limit_with_the_redis_limiter(client: httpx.AsyncClient
             await redis.delete(*keys)
         app_state.rate_limiter = MemoryRateLimiter()
         await redis.aclose()
+
+
+async def test_options_say_whether_the_first_account_becomes_the_administrator(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/auth/options")).json()["first_account_admin"] is True
+    first = await client.post("/api/auth/register", json=_register_body("first@example.com"))
+    assert first.status_code == 201, first.text
+    assert (await client.get("/api/auth/options")).json()["first_account_admin"] is False

@@ -1,11 +1,19 @@
 import { client, unwrap } from '@/api/client'
-import type { UserUpdateAdmin } from '@/api/types'
+import type { UserCreateAdmin, UserUpdateAdmin } from '@/api/types'
 
 export const adminApi = {
   users: (query: { q?: string; limit?: number; offset?: number } = {}) =>
     unwrap(client.GET('/api/admin/users', { params: { query } })),
   updateUser: (user_id: string, body: UserUpdateAdmin) =>
     unwrap(client.PATCH('/api/admin/users/{user_id}', { params: { path: { user_id } }, body })),
+  createUser: (body: UserCreateAdmin) => unwrap(client.POST('/api/admin/users', { body })),
+  invite: (email: string | null) => unwrap(client.POST('/api/admin/invites', { body: { email } })),
+  resetLink: (user_id: string) =>
+    unwrap(client.POST('/api/admin/users/{user_id}/reset-link', { params: { path: { user_id } } })),
+  deleteUser: (user_id: string, confirm_email: string) =>
+    unwrap(client.DELETE('/api/admin/users/{user_id}', { params: { path: { user_id } }, body: { confirm_email } })),
+  audit: (query: { limit?: number; offset?: number } = {}) =>
+    unwrap(client.GET('/api/admin/audit', { params: { query } })),
   settings: () => unwrap(client.GET('/api/admin/settings')),
   updateSettings: (registration_open: boolean) =>
     unwrap(client.PATCH('/api/admin/settings', { body: { registration_open } })),

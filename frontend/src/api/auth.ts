@@ -14,6 +14,12 @@ export const authApi = {
         body: { current_password, new_password, confirm_password },
       }),
     ),
+  /** The one-time links an administrator hands out (invite, password reset). */
+  linkInfo: (token: string) => unwrap(client.GET('/api/auth/links/{token}', { params: { path: { token } } })),
+  redeemInvite: (token: string, body: { name: string; email: string; password: string }) =>
+    unwrap(client.POST('/api/auth/links/{token}/invite', { params: { path: { token } }, body })),
+  redeemReset: (token: string, password: string) =>
+    unwrap(client.POST('/api/auth/links/{token}/reset', { params: { path: { token } }, body: { password } })),
   logout: () => unwrap(client.POST('/api/auth/logout')),
   logoutAll: () => unwrap(client.POST('/api/auth/logout-all')),
 }

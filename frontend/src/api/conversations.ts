@@ -15,10 +15,14 @@ export const conversationsApi = {
   list: (query: ConversationQuery = {}) =>
     unwrap(client.GET('/api/conversations', { params: { query } })),
   get: (id: string) => unwrap(client.GET('/api/conversations/{conversation_id}', byId(id))),
-  create: (assistant_id: string, title?: string) =>
-    unwrap(client.POST('/api/conversations', { body: { assistant_id, title: title ?? null } })),
+  /** `reuseEmpty`: reopen an untouched conversation with this assistant instead of making another. */
+  create: (assistant_id: string, title?: string, reuseEmpty = false) =>
+    unwrap(client.POST('/api/conversations', { body: { assistant_id, title: title ?? null, reuse_empty: reuseEmpty } })),
   update: (id: string, body: ConversationUpdate) =>
     unwrap(client.PATCH('/api/conversations/{conversation_id}', { ...byId(id), body })),
+  /** The user's messages containing every word of `q`, archived conversations included. */
+  searchMessages: (q: string, limit = 20) =>
+    unwrap(client.GET('/api/conversations/search', { params: { query: { q, limit } } })),
   remove: (id: string) => unwrap(client.DELETE('/api/conversations/{conversation_id}', byId(id))),
   stop: (id: string) => unwrap(client.POST('/api/conversations/{conversation_id}/stop', byId(id))),
   messages: (id: string, limit = 200, offset = 0) =>

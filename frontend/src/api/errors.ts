@@ -33,14 +33,77 @@ function isValidationDetail(value: unknown): value is ValidationDetail {
 
 const LOCATION_ROOTS = new Set(['body', 'query', 'path', 'header'])
 
+const firstNumber = (msg: string): string | null => /(\d[\d_,.]*)/.exec(msg)?.[1] ?? null
+
+/**
+ * A validator's message in words a person reads: never a regex or pydantic's phrasing. Our own
+ * `ValueError`s ("Value error, …") are written for people and are kept.
+ */
+export function readableMessage(item: ValidationDetail): string {
+  const msg = item.msg
+  const n = firstNumber(msg)
+  switch (item.type) {
+    case 'missing':
+      return 'This field is required.'
+    case 'string_too_short':
+    case 'too_short':
+      return n === null || n === '1' ? 'This field is required.' : `Too short: use at least ${n} characters.`
+    case 'string_too_long':
+    case 'too_long':
+      return n ? `Too long: use at most ${n} characters.` : 'Too long.'
+    case 'string_pattern_mismatch':
+      return 'Use only the characters allowed here (see the hint).'
+    case 'greater_than_equal':
+    case 'greater_than':
+      return n ? `Must be ${item.type === 'greater_than' ? 'more than' : 'at least'} ${n}.` : 'Too small.'
+    case 'less_than_equal':
+    case 'less_than':
+      return n ? `Must be ${item.type === 'less_than' ? 'less than' : 'at most'} ${n}.` : 'Too large.'
+    case 'int_parsing':
+    case 'int_type':
+    case 'int_from_float':
+      return 'Enter a whole number.'
+    case 'float_parsing':
+    case 'float_type':
+      return 'Enter a number.'
+    case 'literal_error':
+    case 'enum':
+      return 'Choose one of the options.'
+    case 'string_type':
+      return 'Enter some text.'
+    case 'url_parsing':
+    case 'url_scheme':
+    case 'url_type':
+      return 'Enter a full web address (https://…).'
+    case 'json_invalid':
+      return 'This is not valid JSON.'
+    default:
+      break
+  }
+  if (/email/i.test(msg) && /not a valid|valid email/i.test(msg)) return 'Enter a valid email address.'
+  if (msg.startsWith('Value error, ')) {
+    const own = msg.slice('Value error, '.length)
+    return own.charAt(0).toUpperCase() + own.slice(1)
+  }
+  // Pydantic's own phrasing ("Input should be …", "String should …") is not for people.
+  if (/^(Input|String|Value|List|Dictionary|Object) should\b/.test(msg) || /should (be|match|have)\b/.test(msg)) {
+    return 'This value is not valid.'
+  }
+  return msg
+}
+
 export function fieldErrors(details: unknown): Record<string, string> {
   const out: Record<string, string> = {}
   if (!Array.isArray(details)) return out
   for (const item of details) {
     if (!isValidationDetail(item)) continue
-    const key = item.loc.filter((p) => !LOCATION_ROOTS.has(String(p))).join('.')
-    const msg = item.msg.replace(/^Value error, /, '')
-    if (key && !(key in out)) out[key] = msg
+    const loc = item.loc.filter((p) => !LOCATION_ROOTS.has(String(p)))
+    const message = readableMessage(item)
+    const key = loc.join('.')
+    if (key && !(key in out)) out[key] = message
+    // A tagged union puts its tag after the list index (tools.0.function.name): the form's key has none.
+    const untagged = loc.filter((p, i) => !(i > 0 && typeof loc[i - 1] === 'number' && typeof p === 'string' && i < loc.length - 1)).join('.')
+    if (untagged !== key && !(untagged in out)) out[untagged] = message
   }
   return out
 }

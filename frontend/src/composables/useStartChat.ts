@@ -4,7 +4,7 @@ import { errorMessage } from '@/api/errors'
 import { useConversationsStore } from '@/stores/conversations'
 import { useToastStore } from '@/stores/toasts'
 
-/** Start a new conversation with an assistant and open it. */
+/** Open a conversation with an assistant: an untouched one if there is one, else a new one (no pile-up). */
 export function useStartChat() {
   const conversations = useConversationsStore()
   const toasts = useToastStore()
@@ -14,7 +14,7 @@ export function useStartChat() {
   async function start(assistantId: string): Promise<void> {
     starting.value = assistantId
     try {
-      const conversation = await conversations.create(assistantId)
+      const conversation = await conversations.create(assistantId, undefined, true)
       await router.push({ name: 'chat', params: { conversationId: conversation.id } })
     } catch (e) {
       toasts.error(errorMessage(e))

@@ -10,6 +10,9 @@ import DOMPurify from 'dompurify'
 import { hasCodeFence, highlight, isHighlighted, loadHighlighter } from '@/lib/highlighter'
 
 const md = new MarkdownIt({ html: false, linkify: true, breaks: true, highlight })
+// Tables scroll sideways in their own box (phones) instead of widening the message.
+md.renderer.rules.table_open = () => '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table>\n'
+md.renderer.rules.table_close = () => '</table></div>\n'
 
 const COPY_ICON = '<svg xmlns="http://www.w3.org/2000/svg" fill="none" viewBox="0 0 24 24" stroke-width="1.5" '
   + 'stroke="currentColor" aria-hidden="true" class="size-3.5"><path stroke-linecap="round" stroke-linejoin="round" '

@@ -5,6 +5,8 @@ declare module 'vue-router' {
   interface RouteMeta {
     /** Sign-in pages: reachable signed out only. */
     guest?: boolean
+    /** Reachable signed in or out (one-time links). */
+    public?: boolean
     admin?: boolean
     title?: string
   }
@@ -14,6 +16,7 @@ const AppShell = () => import('@/components/layout/AppShell.vue')
 
 const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('@/pages/LoginPage.vue'), meta: { guest: true, title: 'Sign in' } },
+  { path: '/account-link/:token', name: 'account-link', component: () => import('@/pages/AccountLinkPage.vue'), props: true, meta: { public: true, title: 'Account link' } },
   { path: '/register', name: 'register', component: () => import('@/pages/RegisterPage.vue'), meta: { guest: true, title: 'Create account' } },
   {
     path: '/',
@@ -32,6 +35,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'admin/providers', name: 'admin-providers', component: () => import('@/pages/AdminProvidersPage.vue'), meta: { title: 'Providers', admin: true } },
       { path: 'admin/prices', name: 'admin-prices', component: () => import('@/pages/AdminPricesPage.vue'), meta: { title: 'Prices', admin: true } },
       { path: 'admin/budgets', name: 'admin-budgets', component: () => import('@/pages/AdminBudgetsPage.vue'), meta: { title: 'Budgets', admin: true } },
+      { path: 'admin/log', name: 'admin-log', component: () => import('@/pages/AdminLogPage.vue'), meta: { title: 'Admin log', admin: true } },
       { path: ':rest(.*)*', name: 'not-found', component: () => import('@/pages/NotFoundPage.vue'), meta: { title: 'Not found' } },
     ],
   },
@@ -42,6 +46,7 @@ export const router = createRouter({ history: createWebHistory(), routes })
 router.beforeEach(async (to) => {
   const auth = useAuthStore()
   await auth.init()
+  if (to.meta.public) return true
   if (to.meta.guest) {
     return auth.isAuthenticated ? { name: 'dashboard' } : true
   }

@@ -2,7 +2,7 @@ import { ref } from 'vue'
 import { defineStore } from 'pinia'
 import { adminApi } from '@/api/admin'
 import { errorMessage } from '@/api/errors'
-import type { PlatformSettings, User, UserUpdateAdmin } from '@/api/types'
+import type { AccountLink, PlatformSettings, User, UserCreateAdmin, UserUpdateAdmin } from '@/api/types'
 import type { LoadStatus } from '@/stores/assistants'
 
 export const useAdminStore = defineStore('admin', () => {
@@ -34,6 +34,22 @@ export const useAdminStore = defineStore('admin', () => {
     if (i >= 0) users.value[i] = updated
   }
 
+  async function createUser(body: UserCreateAdmin): Promise<User> {
+    const made = await adminApi.createUser(body)
+    users.value.unshift(made)
+    count.value += 1
+    return made
+  }
+
+  const invite = (email: string | null): Promise<AccountLink> => adminApi.invite(email)
+  const resetLink = (id: string): Promise<AccountLink> => adminApi.resetLink(id)
+
+  async function deleteUser(id: string, confirmEmail: string): Promise<void> {
+    await adminApi.deleteUser(id, confirmEmail)
+    users.value = users.value.filter((u) => u.id !== id)
+    count.value = Math.max(0, count.value - 1)
+  }
+
   async function loadSettings(): Promise<void> {
     settings.value = await adminApi.settings()
   }
@@ -42,5 +58,8 @@ export const useAdminStore = defineStore('admin', () => {
     settings.value = await adminApi.updateSettings(open)
   }
 
-  return { users, count, query, settings, status, error, loadUsers, updateUser, loadSettings, setRegistrationOpen }
+  return {
+    users, count, query, settings, status, error, loadUsers, updateUser, createUser, invite, resetLink, deleteUser,
+    loadSettings, setRegistrationOpen,
+  }
 })

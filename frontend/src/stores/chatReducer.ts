@@ -95,6 +95,18 @@ function settled(state: ChatState, id: string): boolean {
   return state.messages.some((m) => (m.id === id && m.status !== 'streaming') || (m.id !== id && m.version?.ids.includes(id)))
 }
 
+/**
+ * A replay of a turn the loaded thread already contains: its answer is saved there (or is a version of
+ * the shown one), or its question is a saved version while its answer is not on the shown branch (an
+ * edit whose branch the user left before reloading). A turn still running shows its answer as streaming.
+ */
+function replayed(state: ChatState, event: Extract<TurnEvent, { type: 'turn_started' }>): boolean {
+  const answer = event.assistant_message.id
+  if (settled(state, answer)) return true
+  const question = event.user_message?.id
+  return question !== undefined && settled(state, question) && !state.messages.some((m) => m.id === answer)
+}
+
 /** False for an event seen already (same turn, same or earlier position) or of an ignored turn. */
 export function accept(state: ChatState, id: string | null, event: TurnEvent): boolean {
   if (!id) return true
@@ -104,7 +116,7 @@ export function accept(state: ChatState, id: string | null, event: TurnEvent): b
   const [lastTurn, lastPos] = (state.lastEventId ?? '').split(':')
   if (lastTurn === turn && Number(pos) <= Number(lastPos)) return false
   state.lastEventId = id
-  if (event.type === 'turn_started' && settled(state, event.assistant_message.id)) {
+  if (event.type === 'turn_started' && replayed(state, event)) {
     state.ignoredTurns.push(turn)
     return false
   }

@@ -55,9 +55,12 @@ export const useConversationsStore = defineStore('conversations', () => {
     return found
   }
 
-  async function create(assistantId: string, title?: string): Promise<Conversation> {
-    const created = await conversationsApi.create(assistantId, title)
-    count.value += 1
+  /** Start a conversation; `reuseEmpty` reopens an untouched one (moved to the top) when there is one. */
+  async function create(assistantId: string, title?: string, reuseEmpty = false): Promise<Conversation> {
+    const created = await conversationsApi.create(assistantId, title, reuseEmpty)
+    const i = items.value.findIndex((c) => c.id === created.id)
+    if (i >= 0) items.value.splice(i, 1)
+    else count.value += 1
     return upsert(created)
   }
 

@@ -59,6 +59,31 @@ describe('chat branches and versions', () => {
     expect(chat.state.messages.at(-1)?.text).toBe('Hello')
   })
 
+  it('ignores the replay of an edit after its branch was left (no phantom 3/3 version)', () => {
+    // Thread after: send u1, send u2, edit u2 into u3 (answered a3), back to version 1/2, reload.
+    const chat = loaded([
+      msg('u1', 'user', null), msg('a1', 'assistant', 'u1'),
+      msg('u2', 'user', 'a1', 'Name an animal.', { version: { index: 0, count: 2, ids: ['u2', 'u3'] } }),
+      msg('a2', 'assistant', 'u2'),
+    ])
+    // The socket replays the last finished turn: the edit's.
+    chat.applyEvent(started('t3', msg('u3', 'user', 'a1', 'Name a planet.'), msg('a3', 'assistant', 'u3')), 't3:1')
+    chat.applyEvent({ type: 'text_delta', message_id: 'a3', text: 'Mars' }, 't3:2')
+    chat.applyEvent({ type: 'turn_completed', message: { ...msg('a3', 'assistant', 'u3', 'Mars') } } as never, 't3:3')
+    expect(chat.state.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2', 'a2'])
+    expect(chat.state.messages[2]?.version).toEqual({ index: 0, count: 2, ids: ['u2', 'u3'] })
+    expect(chat.state.turn).toBeNull()
+    expect(chat.state.ignoredTurns).toEqual(['t3'])
+  })
+
+  it('a turn still running when the chat opens is followed, not taken for a replay', () => {
+    const chat = loaded([msg('u1', 'user', null), msg('a1', 'assistant', 'u1', '', { status: 'streaming' })])
+    chat.applyEvent(started('t1', msg('u1', 'user', null), msg('a1', 'assistant', 'u1')), 't1:1')
+    chat.applyEvent({ type: 'text_delta', message_id: 'a1', text: 'Hi' }, 't1:2')
+    expect(chat.state.messages.at(-1)?.text).toBe('Hi')
+    expect(chat.state.turn?.messageId).toBe('a1')
+  })
+
   it('selecting a version shows the branch the server returns', async () => {
     const chat = loaded([msg('u1', 'user', null), msg('a2', 'assistant', 'u1', 'two', { version: { index: 1, count: 2, ids: ['a1', 'a2'] } })])
     const select = vi.spyOn(chatApi, 'select').mockResolvedValue({

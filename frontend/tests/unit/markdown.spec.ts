@@ -8,6 +8,15 @@ describe('renderMarkdown', () => {
     expect(renderMarkdown('**bold** and `code`')).toContain('<strong>bold</strong>')
   })
 
+  it('wraps tables in a box of their own that scrolls sideways', () => {
+    const html = renderMarkdown('| Planet | Moons |\n| --- | --- |\n| Mars | 2 |\n| Earth | 1 |')
+    const root = new DOMParser().parseFromString(html, 'text/html').body
+    const wrap = root.querySelector('div.table-wrap')
+    expect(wrap?.getAttribute('role')).toBe('region')
+    expect(wrap?.querySelector('table thead th')?.textContent).toBe('Planet')
+    expect(wrap?.querySelectorAll('tbody tr')).toHaveLength(2)
+  })
+
   it('escapes raw HTML instead of rendering it', () => {
     const html = renderMarkdown('<img src=x onerror=alert(1)> <script>alert(1)</script>')
     expect(html).not.toContain('<img')

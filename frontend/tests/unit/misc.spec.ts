@@ -18,8 +18,30 @@ describe('API errors', () => {
     })
     expect(err).toBeInstanceOf(ApiError)
     expect(err.fieldErrors).toEqual({
-      email: 'value is not a valid email address', 'tools.0.name': 'String should match pattern', password: 'too short',
+      email: 'Enter a valid email address.', 'tools.0.name': 'Use only the characters allowed here (see the hint).',
+      password: 'Too short',
     })
+  })
+
+  it('says what is wrong in plain words, never a regex or the validator\'s phrasing', () => {
+    const said = fieldErrors([
+      { loc: ['body', 'name'], msg: "String should match pattern '^[a-z0-9][a-z0-9_-]{0,39}$'", type: 'string_pattern_mismatch' },
+      { loc: ['body', 'title'], msg: 'String should have at least 1 character', type: 'string_too_short' },
+      { loc: ['body', 'bio'], msg: 'String should have at most 300 characters', type: 'string_too_long' },
+      { loc: ['body', 'n'], msg: 'Input should be greater than or equal to 2', type: 'greater_than_equal' },
+      { loc: ['body', 'k'], msg: 'Input should be a valid integer, unable to parse string as an integer', type: 'int_parsing' },
+      { loc: ['body', 'agent'], msg: 'Field required', type: 'missing' },
+      { loc: ['body', 'z'], msg: 'Input should be a finite number', type: 'finite_number' },
+      { loc: ['body', 'tools', 0, 'function', 'name'], msg: "String should match pattern '^x$'", type: 'string_pattern_mismatch' },
+    ])
+    expect(said).toEqual({
+      name: 'Use only the characters allowed here (see the hint).', title: 'This field is required.',
+      bio: 'Too long: use at most 300 characters.', n: 'Must be at least 2.', k: 'Enter a whole number.',
+      agent: 'This field is required.', z: 'This value is not valid.',
+      'tools.0.function.name': 'Use only the characters allowed here (see the hint).',
+      'tools.0.name': 'Use only the characters allowed here (see the hint).',
+    })
+    for (const text of Object.values(said)) expect(text).not.toMatch(/should|\^|\$'|pattern/)
   })
 
   it('falls back to a generic error for non-JSON bodies', () => {

@@ -46,6 +46,9 @@ class AuthSettings(BaseModel):
     registration_window_seconds: int = Field(3600, ge=1)
     # Only when running behind a proxy you control: take the client address from X-Forwarded-For.
     trust_forwarded_for: bool = False
+    # One-time links an administrator passes on: how long they stay valid.
+    invite_link_hours: int = Field(7 * 24, ge=1, le=90 * 24)
+    reset_link_hours: int = Field(24, ge=1, le=30 * 24)
 
 
 class LimitSettings(BaseModel):

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Conversation
+from agentcreator.db.models import Conversation, Message
 from agentcreator.repositories.assistants import icontains, plausible_id
 
 ArchivedFilter = Literal["false", "true", "all"]
@@ -36,6 +36,20 @@ async def list_owned(session: AsyncSession, owner_id: str, *, assistant_id: str 
     rows = await session.execute(
         stmt.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit).offset(offset))
     return list(rows.scalars()), int(total)
+
+
+async def find_empty(session: AsyncSession, owner_id: str, assistant_id: str) -> Conversation | None:
+    """The owner's newest conversation with this assistant that has no message yet (not archived, not a
+    continuation, not continued): what "Start chat" reopens instead of making another empty one."""
+    has_message = exists(select(Message.id).where(Message.conversation_id == Conversation.id))
+    return (await session.execute(
+        select(Conversation)
+        .where(Conversation.owner_id == owner_id, Conversation.assistant_id == assistant_id,
+               Conversation.archived.is_(False), Conversation.parent_id.is_(None),
+               Conversation.continued_in_id.is_(None), Conversation.message_count == 0, ~has_message)
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )).scalar_one_or_none()
 
 
 async def add(session: AsyncSession, conversation: Conversation) -> Conversation:

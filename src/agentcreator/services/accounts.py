@@ -30,6 +30,11 @@ async def registration_open(session: AsyncSession) -> bool:
     return bool(await settings_repo.get(session, settings_repo.REGISTRATION_OPEN))
 
 
+async def any_account(session: AsyncSession) -> bool:
+    """Whether an account exists (until then the first registration becomes the administrator)."""
+    return await user_repo.count(session) > 0
+
+
 async def register(state: AppState, session: AsyncSession, *, name: str, email: str, password: str,
                    confirm_password: str, client: ClientInfo) -> IssuedTokens:
     email = email.strip().lower()

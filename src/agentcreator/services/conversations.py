@@ -12,6 +12,7 @@ from agentcreator.db.models import Conversation, Message
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
+from agentcreator.repositories import message_search
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories.conversations import ArchivedFilter
 
@@ -30,12 +31,23 @@ class ConversationService:
         return await conversation_repo.list_owned(self.session, self.owner_id, assistant_id=assistant_id, q=q,
                                                   archived=archived, limit=limit, offset=offset)
 
-    async def create(self, assistant_id: str, title: str | None = None) -> Conversation:
-        """Start a conversation with one of the owner's assistants (another user's is "not found")."""
+    async def create(self, assistant_id: str, title: str | None = None, *,
+                     reuse_empty: bool = False) -> Conversation:
+        """Start a conversation with one of the owner's assistants (another user's is "not found").
+        With ``reuse_empty`` (and no title) an untouched conversation with that assistant is reopened
+        (moved to the top) instead, so repeated "Start chat" clicks don't pile up empty ones."""
         assistant = await assistant_repo.get_owned(self.session, self.owner_id, assistant_id)
         if assistant is None:
             raise NotFound("Assistant")
         now = utcnow()
+        if reuse_empty and title is None:
+            empty = await conversation_repo.find_empty(self.session, self.owner_id, assistant.id)
+            if empty is not None:
+                empty.last_activity_at = now
+                empty.updated_at = now
+                await self.session.flush()
+                await self.session.commit()
+                return empty
         conversation = await conversation_repo.add(self.session, Conversation(
             owner_id=self.owner_id, assistant_id=assistant.id, title=title or DEFAULT_TITLE,
             archived=False, message_count=0, last_activity_at=now, created_at=now, updated_at=now))
@@ -67,6 +79,13 @@ class ConversationService:
         total = await message_repo.count_for_conversation(self.session, conversation.id)
         page = await message_repo.list_for_conversation(self.session, conversation.id, limit, offset)
         return page, total
+
+    async def search_messages(self, query: str, *, limit: int = 20) -> list[tuple[message_search.MessageHit, str]]:
+        """The owner's messages matching every word of ``query`` (archived conversations included),
+        newest first, each with a snippet around its first match."""
+        terms = message_search.search_terms(query)
+        hits = await message_search.search_owned(self.session, self.owner_id, query, limit=limit)
+        return [(hit, message_search.snippet(hit.text, terms)) for hit in hits]
 
     def _check_owner(self, conversation: Conversation) -> None:
         if conversation.owner_id != self.owner_id:

@@ -1,12 +1,21 @@
-"""Administration: user accounts and platform settings. Every route requires an administrator."""
+"""Administration: user accounts (edit, create, invite, reset link, delete), the audit log and platform
+settings. Every route requires an administrator."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 
 from agentcreator.api.deps import AdminUser, AppStateDep, SessionDep
+from agentcreator.api.schemas.admin_users import (
+    AccountLinkPublic,
+    AuditEventPublic,
+    AuditEventsPublic,
+    InviteCreate,
+    UserCreateAdmin,
+    UserDeleteConfirm,
+)
 from agentcreator.api.schemas.users import (
     PlatformSettingsPublic,
     PlatformSettingsUpdate,
@@ -14,7 +23,7 @@ from agentcreator.api.schemas.users import (
     UsersPublic,
     UserUpdateAdmin,
 )
-from agentcreator.services import accounts, fair_use
+from agentcreator.services import accounts, admin_users, fair_use
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -58,3 +67,46 @@ async def update_settings(body: PlatformSettingsUpdate, _: AdminUser, state: App
     current = await accounts.update_platform_settings(session, registration_open=body.registration_open)
     state.fair_use.invalidate()
     return await _settings_public(state, session, current.registration_open)
+
+
+
+def _link(link: admin_users.IssuedLink) -> AccountLinkPublic:
+    return AccountLinkPublic(purpose=link.purpose, path=f"/account-link/{link.token}", email=link.email,
+                             expires_at=link.expires_at)
+
+
+@router.post("/users", operation_id="admin_create_user", status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreateAdmin, admin: AdminUser, state: AppStateDep,
+                      session: SessionDep) -> UserPublic:
+    user = await admin_users.create_user(state, session, admin, email=body.email, name=body.name,
+                                         password=body.password, is_admin=body.is_admin)
+    return UserPublic.model_validate(user)
+
+
+@router.post("/invites", operation_id="admin_invite_user", status_code=status.HTTP_201_CREATED)
+async def invite_user(body: InviteCreate, admin: AdminUser, state: AppStateDep,
+                      session: SessionDep) -> AccountLinkPublic:
+    """A one-time link that creates an account (registration open or closed), to pass on."""
+    return _link(await admin_users.invite(state, session, admin, email=body.email))
+
+
+@router.post("/users/{user_id}/reset-link", operation_id="admin_password_reset_link",
+             status_code=status.HTTP_201_CREATED)
+async def password_reset_link(user_id: str, admin: AdminUser, state: AppStateDep,
+                              session: SessionDep) -> AccountLinkPublic:
+    """A one-time link to set a new password (no email is sent: the administrator passes it on)."""
+    return _link(await admin_users.reset_link(state, session, admin, user_id))
+
+
+@router.delete("/users/{user_id}", operation_id="admin_delete_user", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user_id: str, body: UserDeleteConfirm, admin: AdminUser, session: SessionDep) -> Response:
+    """Delete the account and everything it owns; ``confirm_email`` repeats its email."""
+    await admin_users.delete_user(session, admin, user_id, confirm_email=body.confirm_email)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/audit", operation_id="admin_audit_log")
+async def audit_log(_: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> AuditEventsPublic:
+    events, count = await admin_users.audit_log(session, limit=limit, offset=offset)
+    return AuditEventsPublic(data=[AuditEventPublic.model_validate(e) for e in events], count=count)

@@ -1,4 +1,5 @@
-"""Sign-up, sign-in, token refresh, sign-out and the current user's account."""
+"""Sign-up, sign-in, token refresh, sign-out, the current user's account, and the one-time links an
+administrator hands out (invite, password reset)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agentcreator.api.auth_cookies import (
     set_session_cookies,
 )
 from agentcreator.api.deps import AppStateDep, ClientAddress, CurrentSessionId, CurrentUser, SessionDep
+from agentcreator.api.schemas.admin_users import InviteRedeem, LinkInfoPublic, ResetRedeem
 from agentcreator.api.schemas.auth import (
     AuthOptions,
     LoginRequest,
@@ -21,7 +23,7 @@ from agentcreator.api.schemas.auth import (
     TokenPair,
 )
 from agentcreator.api.schemas.users import UserPublic, UserUpdateMe
-from agentcreator.services import accounts
+from agentcreator.services import accounts, admin_users
 from agentcreator.services import auth as auth_service
 from agentcreator.services.auth import ClientInfo, IssuedTokens
 
@@ -43,7 +45,8 @@ def _pair(issued: IssuedTokens, state: AppStateDep, request: Request, response: 
 @router.get("/options", operation_id="auth_options")
 async def options(state: AppStateDep, session: SessionDep) -> AuthOptions:
     return AuthOptions(registration_open=await accounts.registration_open(session),
-                       password_min_length=state.settings.auth.password_min_length)
+                       password_min_length=state.settings.auth.password_min_length,
+                       first_account_admin=not await accounts.any_account(session))
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, operation_id="auth_register")
@@ -110,3 +113,24 @@ async def change_password(body: PasswordChangeRequest, state: AppStateDep, sessi
         new_password=body.new_password, confirm_password=body.confirm_password,
     )
     return _pair(issued, state, request, response)
+
+
+@router.get("/links/{token}", operation_id="auth_link_info")
+async def link_info(token: str, session: SessionDep) -> LinkInfoPublic:
+    """What a one-time link from an administrator is for; "not found" once used or expired."""
+    link, email = await admin_users.link_info(session, token)
+    return LinkInfoPublic(purpose=link.purpose, email=email, expires_at=link.expires_at)  # type: ignore[arg-type]
+
+
+@router.post("/links/{token}/invite", status_code=status.HTTP_201_CREATED, operation_id="auth_redeem_invite")
+async def redeem_invite(token: str, body: InviteRedeem, state: AppStateDep, session: SessionDep) -> UserPublic:
+    """Create the account an invitation is for (then sign in as usual)."""
+    user = await admin_users.redeem_invite(state, session, token, name=body.name, email=body.email,
+                                           password=body.password)
+    return UserPublic.model_validate(user)
+
+
+@router.post("/links/{token}/reset", operation_id="auth_redeem_reset")
+async def redeem_reset(token: str, body: ResetRedeem, state: AppStateDep, session: SessionDep) -> UserPublic:
+    """Set a new password with a reset link; every session of the account is signed out."""
+    return UserPublic.model_validate(await admin_users.redeem_reset(state, session, token, password=body.password))

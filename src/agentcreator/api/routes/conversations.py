@@ -14,6 +14,8 @@ from agentcreator.api.schemas.conversations import (
     ConversationsPublic,
     ConversationUpdate,
     MessagePublic,
+    MessageSearchHit,
+    MessageSearchResults,
     MessagesPublic,
 )
 from agentcreator.repositories.conversations import ArchivedFilter
@@ -48,7 +50,23 @@ async def list_conversations(
 
 @router.post("", operation_id="conversations_create", status_code=status.HTTP_201_CREATED)
 async def create_conversation(body: ConversationCreate, service: ConversationServiceDep) -> ConversationPublic:
-    return ConversationPublic.model_validate(await service.create(body.assistant_id, body.title))
+    return ConversationPublic.model_validate(
+        await service.create(body.assistant_id, body.title, reuse_empty=body.reuse_empty))
+
+
+@router.get("/search", operation_id="conversations_search_messages")
+async def search_messages(
+    service: ConversationServiceDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find in message text")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> MessageSearchResults:
+    """Your messages whose text contains every word of ``q`` (as word prefixes), newest first, with a
+    snippet; archived conversations are included (``archived`` says so)."""
+    hits = await service.search_messages(q, limit=limit)
+    data = [MessageSearchHit(message_id=h.message_id, role=h.role, snippet=snip, created_at=h.created_at,
+                             conversation_id=h.conversation_id, conversation_title=h.conversation_title,
+                             archived=h.archived) for h, snip in hits]
+    return MessageSearchResults(data=data, count=len(data))
 
 
 @router.get("/{conversation_id}", operation_id="conversations_get")

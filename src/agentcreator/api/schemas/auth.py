@@ -48,3 +48,5 @@ class TokenPair(BaseModel):
 class AuthOptions(BaseModel):
     registration_open: bool
     password_min_length: int
+    # True while no account exists: the next registration becomes the administrator.
+    first_account_admin: bool = False

@@ -1,12 +1,20 @@
 """Conversation and message schemas: ConversationCreate, ConversationUpdate, ConversationPublic,
-ConversationsPublic, MessagePublic, MessagesPublic."""
+ConversationsPublic, MessagePublic, MessagesPublic, MessageSearchHit, MessageSearchResults."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    computed_field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from agentcreator.api.schemas.common import Page, StrictInput
@@ -20,6 +28,9 @@ class ConversationCreate(StrictInput):
     assistant_id: Annotated[str, Field(min_length=1, max_length=64)]
     # null or absent: "New conversation".
     title: Title | None = None
+    # Reopen the newest conversation with this assistant that has no message yet, if there is one
+    # (only without a title): what the web app's "Start chat" sends.
+    reuse_empty: StrictBool = False
 
 
 class ConversationUpdate(StrictInput):
@@ -63,6 +74,23 @@ class ConversationPublic(BaseModel):
 
 class ConversationsPublic(Page[ConversationPublic]):
     pass
+
+
+class MessageSearchHit(BaseModel):
+    """A message whose text matched a search, with where it is and the text around the match."""
+
+    message_id: str
+    role: str
+    snippet: str
+    created_at: datetime
+    conversation_id: str
+    conversation_title: str
+    archived: bool
+
+
+class MessageSearchResults(BaseModel):
+    data: list[MessageSearchHit]
+    count: int
 
 
 class MessagePublic(BaseModel):

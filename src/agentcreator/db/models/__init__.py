@@ -1,5 +1,6 @@
 """ORM models. Import from here so Alembic sees every table."""
 
+from agentcreator.db.models.admin import AccountLink, AdminAuditEvent
 from agentcreator.db.models.assistant import Assistant
 from agentcreator.db.models.billing import (
     BudgetLedger,
@@ -25,7 +26,7 @@ from agentcreator.db.models.run import ChatWorker, Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
 from agentcreator.db.models.user import AuthSession, User
 
-__all__ = ["Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker", "Conversation", "File",
-           "KnowledgeBase", "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage", "McpServer", "Message",
-           "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep", "ToolPrice", "UsageRecord",
-           "User", "UserBudget"]
+__all__ = ["AccountLink", "AdminAuditEvent", "Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker",
+           "Conversation", "File", "KnowledgeBase", "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage",
+           "McpServer", "Message", "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep",
+           "ToolPrice", "UsageRecord", "User", "UserBudget"]
