@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,17 +29,27 @@ from agentcreator.chat.model_request import (
     PromptCache,
     build_model_request,
     context_report,
-    text_of,
     to_chat_message,
 )
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
+from agentcreator.chat.turn_start import (
+    Draft,
+    Mode,
+    abandon,
+    check,
+    turn_in_progress,
+    user_side,
+)
+from agentcreator.chat.turn_start import (
+    tools_unavailable as why_no_tools,
+)
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.chat.watchdog import watch_turn
 from agentcreator.chat.window_summary import WindowSummarizer, current_window_summary
 from agentcreator.core.config import Settings
-from agentcreator.core.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized, ValidationFailed
-from agentcreator.core.security import AccessClaims, check_access
+from agentcreator.core.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from agentcreator.core.security import AccessClaims
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import new_id, utcnow
 from agentcreator.llm.base import ModelProvider, ensure_capabilities
@@ -51,14 +61,11 @@ from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
-from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
-from agentcreator.repositories.users import AccessState
 from agentcreator.services.files import FileService
 from agentcreator.tools import ToolRegistry
 
 DEFAULT_TITLE = "New conversation"
-Mode = Literal["send", "regenerate", "edit"]
 
 @dataclass
 class StartedTurn:
@@ -72,34 +79,6 @@ MAX_START_ATTEMPTS = 3  # reads that found the conversation moved by the time of
 
 class _CapReached(Exception):  # a signal inside send(), never raised to a caller
     """The conversation is at its message cap: the send continues it first."""
-
-
-@dataclass
-class _Draft:
-    """A turn worked out from a read: what to save and reserve, and what to send the model."""
-
-    leaf_id: str | None  # the conversation as read: the write checks that it has not moved since
-    message_count: int
-    first_seq: int  # the ``seq`` of the first message saved (valid while the count has not moved)
-    assistant: AssistantConfig
-    provider: ModelProvider
-    request: ModelRequest
-    report: dict[str, Any]
-    target: CallTarget
-    quote: Quote
-    user_message: NewMessage | None  # not saved yet
-    placeholder: NewMessage  # the answer, saved as ``streaming``
-    title_from: str | None
-    early: EarlyCall | None  # the model call, when it went out before the turn was written
-    info: ModelInfo
-    tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
-    citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
-    prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
-
-
-def _user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:
-    return message_repo.new_message(conversation_id=conversation_id, role="user", content=parts,
-                                    text=text_of(parts), parent_id=parent_id)
 
 
 class ChatService:
@@ -210,16 +189,16 @@ class ChatService:
         if self._turns.get(conversation_id) is not None:
             async with session_scope(self._sessions) as session:  # another user's conversation is a 404, running or not
                 if access is not None:
-                    _check(access, await user_repo.access_state(session, access.user_id, access.session_id))
+                    check(access, await user_repo.access_state(session, access.user_id, access.session_id))
                 if not await turn_repo.is_owned(session, user_id, conversation_id):
                     raise NotFound("Conversation")
-            raise _turn_in_progress()
+            raise turn_in_progress()
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
         self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
         try:
             started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id, access)
         except BaseException:
-            _abandon(self._turns, turn)
+            abandon(self._turns, turn)
             raise
         started.continued_from = continued_from
         try:
@@ -230,7 +209,7 @@ class ChatService:
         except BaseException:
             if plan.first_call is not None:  # the runner will not take it over
                 await plan.first_call.aclose()
-            _abandon(self._turns, turn)
+            abandon(self._turns, turn)
             raise
         try:
             if plan.first_call is None and not (plan.tool_configs and not plan.tools_unavailable) and self._under_load():
@@ -270,7 +249,7 @@ class ChatService:
             if early is not None:
                 await early.aclose()
         else:
-            raise _turn_in_progress()
+            raise turn_in_progress()
         plan = TurnPlan(turn=turn, owner_id=user_id, assistant_id=draft.assistant.id,
                         conversation_id=conversation_id, model_ref=draft.assistant.model, provider=draft.provider,
                         model_info=draft.info, request=draft.request, context_report=draft.report,
@@ -291,7 +270,7 @@ class ChatService:
         return self._settings.chat.early_model_call and not self._under_load()
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
-                    target_id: str | None, access: AccessClaims | None) -> _Draft:
+                    target_id: str | None, access: AccessClaims | None) -> Draft:
         early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
         try:
             async with session_scope(self._sessions) as session:
@@ -300,7 +279,7 @@ class ChatService:
                 else:
                     state, found = await turn_repo.turn_start_with_access(session, user_id, conversation_id,
                                                                           access.session_id)
-                    _check(access, state)
+                    check(access, state)
                 if found is None:
                     raise NotFound("Conversation")
                 conversation, assistant = found
@@ -308,7 +287,7 @@ class ChatService:
                     raise read_only(conversation)
                 rows = await turn_repo.branch_rows(session, conversation_id)
                 if any(row.status == "streaming" for row in rows):
-                    raise _turn_in_progress()
+                    raise turn_in_progress()
                 if assistant is None:
                     raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                    code="assistant_deleted")
@@ -316,7 +295,7 @@ class ChatService:
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise _CapReached
                 provider, info = await self._resolve(assistant.model)
-                user_message, answer_parent = self._user_side(conversation, rows, shown, mode, parts, target_id)
+                user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id)
                 if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                     ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
                 if mode == "send":  # the new message continues the branch shown
@@ -328,7 +307,7 @@ class ChatService:
                 overrides = dict(conversation.owner_budget_overrides or {})
                 stored = await chat_attachments.load(session, user_id, branch) if self._files is not None else None
                 search = chat_retrieval.file_search_config(assistant.tools) \
-                    if self._knowledge is not None and _tools_unavailable(assistant, info) else None
+                    if self._knowledge is not None and why_no_tools(assistant, info) else None
                 if stored is None and search is None:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides)
@@ -355,7 +334,7 @@ class ChatService:
                                                    parent_id=answer_parent.id, model=assistant.model, context=report)
             needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
             first_seq = max((row.seq for row in rows), default=0) + 1
-            return _Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
+            return Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
                           retrieved.citations if retrieved else [], planned.prompt_tokens)
@@ -374,7 +353,7 @@ class ChatService:
         planned = build_model_request(self._prompts, assistant, provider, info, branch, conversation.summary,
                                       window_summary, attachments, retrieved, user=user_id)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
-        tools_unavailable = _tools_unavailable(assistant, info)
+        tools_unavailable = why_no_tools(assistant, info)
         has_tools = bool(assistant.tools) and tools_unavailable is None
         early: EarlyCall | None = None
         if not has_tools and self._may_call_early() and not await self._billing.may_refuse(
@@ -390,7 +369,7 @@ class ChatService:
         return planned, quote, early, tools_unavailable, target
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str,
-                     draft: _Draft, run_id: str) -> tuple[StartedTurn, Reservation] | None:
+                     draft: Draft, run_id: str) -> tuple[StartedTurn, Reservation] | None:
         """Save the user message and the placeholder and reserve the budgets (402 rolls it all back);
         None when the conversation moved since it was read.
 
@@ -420,28 +399,6 @@ class ChatService:
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,
                                assistant_message=ev.MessageSnapshot.model_validate(draft.placeholder)), reservation
 
-    def _user_side(self, conversation: ConversationState, rows: list[Any], shown: list[Any], mode: Mode,
-                   parts: list[dict[str, Any]] | None, target_id: str | None) -> tuple[NewMessage | None, Any]:
-        """Returns (new user message, not saved yet, or None; the message the answer replies to).
-        ``shown``: the branch shown (``send`` only)."""
-        if mode == "send":
-            message = _user_message(conversation.id, parts or [], shown[-1].id if shown else None)
-            return message, message
-        target = next((m for m in rows if m.id == target_id), None)
-        if target is None:
-            raise NotFound("Message")
-        if mode == "regenerate":
-            if target.role != "assistant" or target.parent_id is None:
-                raise ValidationFailed("Only an assistant's answer can be regenerated.", code="not_regenerable")
-            parent = next((m for m in rows if m.id == target.parent_id), None)
-            if parent is None:
-                raise ValidationFailed("The question this answer replied to is gone.", code="not_regenerable")
-            return None, parent
-        if target.role != "user":
-            raise ValidationFailed("Only your own messages can be edited.", code="not_editable")
-        message = _user_message(conversation.id, parts or [], target.parent_id)
-        return message, message
-
     async def _resolve(self, model_ref: str) -> tuple[ModelProvider, ModelInfo]:
         try:
             provider, _, info = await self._models.resolve(model_ref)
@@ -451,27 +408,3 @@ class ChatService:
         return provider, info
 
 
-def _tools_unavailable(assistant: AssistantConfig, info: ModelInfo) -> str | None:
-    """Why the run goes without the assistant's tools (its model cannot call tools), or None."""
-    if assistant.tools and not info.tools:
-        return f"{info.id} cannot call tools, so it answers without them."
-    return None
-
-
-def _abandon(turns: TurnRegistry, turn: RunningTurn) -> None:
-    """A turn that will never run: free its conversation, and wake whoever waits for it to finish
-    (a stop asked for while it was starting)."""
-    turns.release(turn)
-    turn.finished.set()
-
-
-def _check(access: AccessClaims, state: AccessState | None) -> None:
-    if state is None:  # the user or the session is gone
-        raise Unauthorized("Invalid access token", code="invalid_token")
-    check_access(access, is_disabled=state.is_disabled, token_version=state.token_version,
-                 revoked=state.revoked_at is not None)
-
-
-def _turn_in_progress() -> Conflict:
-    return Conflict("An answer is still being written in this conversation. Wait for it or stop it first.",
-                    code="turn_in_progress")
