@@ -113,6 +113,7 @@ def script_from_json(item: dict[str, Any]) -> Script:
     return Script(tool_calls=calls, **fields)
 
 
+DEFAULT_SCRIPT = Script(text=["Hello", " from", " the", " double."])
 DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3")
 
 
@@ -131,7 +132,7 @@ class OpenAIDouble:
         self.requests: list[RecordedRequest] = []
         self.model_ids: list[str] = list(DEFAULT_MODEL_IDS)
         self.models_error: HttpError | None = None
-        self.default_script = Script(text=["Hello", " from", " the", " double."])
+        self.default_script = DEFAULT_SCRIPT
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -147,6 +148,7 @@ class OpenAIDouble:
 
     def reset(self) -> None:
         self.scripts.clear()
+        self.default_script = DEFAULT_SCRIPT
         self.requests.clear()
         self.models_error = None
         self.model_ids = list(DEFAULT_MODEL_IDS)
