@@ -61,6 +61,8 @@ class AppProcess:
             "DATA_DIR": str(self.data_dir), "SECRET_KEY": SHARED_SECRET_KEY,
             "OPENAI_API_KEY": "sk-test-double", "OPENAI_BASE_URL": self.double_url,
             "AUTH__ARGON2_TIME_COST": "1", "AUTH__ARGON2_MEMORY_COST": "1024",
+            # The database legs run at once and share Redis; all of them register from 127.0.0.1.
+            "AUTH__REGISTRATIONS_PER_ADDRESS": "100000",
             "LLM__LOCAL_ENABLED": "false", "LLM__GENERATE_TITLES": "false", "CHAT__EARLY_MODEL_CALL": "false",
             "LLM__COMPATIBLE_ENDPOINTS": json.dumps([{"name": "double", "base_url": self.double_url,
                                                       "models": [{"name": "gpt-4o-mini", "tools": True}]}]),
