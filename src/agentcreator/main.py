@@ -61,13 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Uploads stream their body and enforce the file size limit and the quota while reading it.
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes,
-                       exempt=frozenset({("POST", files.UPLOAD_PATH)}))
+                       exempt=[("POST", files.UPLOAD_PATH), ("POST", knowledge.UPLOAD_PATH)])
     app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.auth.trust_forwarded_for)
     # The chat turns first: a request is matched against the routes in this order.
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
-                   mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router):
+                   mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router,
+                   knowledge.documents_router):
         app.include_router(router)
     declare_error_responses(app)
     mount_spa(app, resolve_web_dir(settings.web_dir))

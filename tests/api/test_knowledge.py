@@ -96,20 +96,22 @@ async def test_upload_a_markdown_file_and_bad_files_are_refused(alice: UserSessi
                                     json={"query": "feed the cat"})).json()["data"]
     assert hits[0]["page"] == 2
 
-    for name, content, media, code in [
-        ("x.bin", b"\x00\x01\x02binary", "application/octet-stream", "not_text"),
-        ("latin.txt", "caf\xe9".encode("latin-1"), "text/plain", "not_text"),
-        ("photo.png", b"\x89PNG\r\n", "image/png", "unsupported_file_type"),
-        ("blank.txt", b"   \n\n  ", "text/plain", "empty_document"),
+    assert ok.json()["file_id"] is not None  # kept as one of alice's files, like /api/files
+
+    for name, content, media, status, code in [
+        ("x.bin", b"\x00\x01\x02binary", "application/octet-stream", 415, "file_type_not_allowed"),
+        ("photo.png", b"\x89PNG\r\n", "image/png", 415, "file_type_mismatch"),
+        ("blank.txt", b"   \n\n  ", "text/plain", 422, "empty_document"),
     ]:
         response = await alice.client.post(url, headers=alice.headers, files={"file": (name, content, media)})
-        assert response.status_code == 422, (name, response.text)
+        assert response.status_code == status, (name, response.text)
         assert response.json()["error"]["code"] == code
     body = await alice.client.post(f"/api/knowledge-bases/{base_id}/documents", headers=alice.headers,
                                    json={"name": "both", "text": "a", "pages": ["b"]})
     assert body.status_code == 422
     listed = (await alice.client.get(f"/api/knowledge-bases/{base_id}/documents", headers=alice.headers)).json()
     assert listed["count"] == 1  # nothing of the refused ones was kept
+    assert len((await alice.client.get("/api/files", headers=alice.headers)).json()["data"]) == 1
 
 
 async def test_base_crud(alice: UserSession) -> None:

@@ -992,6 +992,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/knowledge-bases/{base_id}/documents/from-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add File
+         * @description Add one of your uploaded files (``/api/files``) to the base without uploading it again: its
+         *     extracted text is queued. 404 for another user's base or file, 422 ``no_text`` for an image,
+         *     409 ``already_added`` when the base has it already.
+         */
+        post: operations["knowledge_documents_from_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/knowledge-bases/{base_id}/documents/upload": {
         parameters: {
             query?: never;
@@ -1003,8 +1025,9 @@ export interface paths {
         put?: never;
         /**
          * Upload Document
-         * @description A text or Markdown file (UTF-8; form feeds separate pages). Other formats arrive with the files
-         *     integration, which extracts their pages and calls the same ingestion.
+         * @description Upload a file into the base (multipart field ``file``): it is stored as one of your files, like
+         *     ``POST /api/files`` (same types, size limit and quota; streamed), and its extracted text is queued.
+         *     A file without text (an image, a blank file) is refused (422) and not kept.
          */
         post: operations["knowledge_documents_upload"];
         delete?: never;
@@ -1059,6 +1082,27 @@ export interface paths {
         put?: never;
         /** Search */
         post: operations["knowledge_bases_search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge-documents/{document_id}/pages/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Cited Page
+         * @description One page of one of your documents: what a citation (``document_id``, ``page``) opens. Another
+         *     user's document is "not found".
+         */
+        get: operations["knowledge_documents_page"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1441,11 +1485,6 @@ export interface components {
             /** Registration Open */
             registration_open: boolean;
         };
-        /** Body_knowledge_documents_upload */
-        Body_knowledge_documents_upload: {
-            /** File */
-            file: string;
-        };
         /**
          * BudgetLimits
          * @description Per-user limits; null means unlimited.
@@ -1537,6 +1576,26 @@ export interface components {
             url?: string | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * CitedPage
+         * @description A page of a document, as a citation opens it: ``char_start``/``char_end`` index into ``text``.
+         */
+        CitedPage: {
+            /** Base Id */
+            base_id: string;
+            /** Document Id */
+            document_id: string;
+            /** File Id */
+            file_id: string | null;
+            /** Name */
+            name: string;
+            /** Number */
+            number: number;
+            /** Page Count */
+            page_count: number;
+            /** Text */
+            text: string;
         };
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
@@ -1694,6 +1753,11 @@ export interface components {
             pages?: string[] | null;
             /** Text */
             text?: string | null;
+        };
+        /** DocumentFromFile */
+        DocumentFromFile: {
+            /** File Id */
+            file_id: string;
         };
         /** DocumentPublic */
         DocumentPublic: {
@@ -9408,6 +9472,92 @@ export interface operations {
             };
         };
     };
+    knowledge_documents_from_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DocumentFromFile"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     knowledge_documents_upload: {
         parameters: {
             query?: never;
@@ -9419,7 +9569,15 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_knowledge_documents_upload"];
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    /**
+                     * @description Inferred from the content when absent: images 'vision', documents 'assistants'
+                     * @enum {string}
+                     */
+                    purpose?: "vision" | "assistants";
+                };
             };
         };
         responses: {
@@ -9767,6 +9925,74 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    knowledge_documents_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                document_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CitedPage"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

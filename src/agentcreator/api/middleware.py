@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,15 +16,26 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A route template (``/api/knowledge-bases/{base_id}/documents/upload``) as a pattern: each
+    ``{parameter}`` matches one path segment, the rest matches literally."""
+    parts = re.split(r"\{[A-Za-z_][A-Za-z0-9_]*\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int,
-                 exempt: frozenset[tuple[str, str]] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: Iterable[tuple[str, str]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt = exempt  # (method, path) pairs
+        # (method, route template) pairs whose routes stream their body under their own limit.
+        self.exempt = [(method, path_pattern(template)) for method, template in exempt]
+
+    def _exempt(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        return any(method == m and pattern.fullmatch(path) for m, pattern in self.exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
+        if scope["type"] != "http" or self._exempt(scope):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

@@ -181,3 +181,24 @@ async def chunks_by_id(session: AsyncSession, chunk_ids: Sequence[int]) -> dict[
         .join(KnowledgeDocument, KnowledgeDocument.id == KnowledgeChunk.document_id)
         .where(KnowledgeChunk.id.in_(list(chunk_ids)), KnowledgeDocument.status == "ready"))
     return {chunk.id: (chunk, name, file_id) for chunk, name, file_id in rows}
+
+
+async def get_owned_document(session: AsyncSession, owner_id: str, document_id: str) -> KnowledgeDocument | None:
+    """The owner's document by id alone (a citation names the document, not its base)."""
+    if not plausible_id(document_id):
+        return None
+    return (await session.execute(select(KnowledgeDocument).where(
+        KnowledgeDocument.id == document_id, KnowledgeDocument.owner_id == owner_id))).scalar_one_or_none()
+
+
+async def get_page(session: AsyncSession, document_id: str, number: int) -> KnowledgePage | None:
+    return (await session.execute(select(KnowledgePage).where(
+        KnowledgePage.document_id == document_id, KnowledgePage.number == number))).scalar_one_or_none()
+
+
+async def document_of_file(session: AsyncSession, owner_id: str, base_id: str,
+                           file_id: str) -> KnowledgeDocument | None:
+    """The base's document made from ``file_id``, if any."""
+    return (await session.execute(select(KnowledgeDocument).where(
+        KnowledgeDocument.base_id == base_id, KnowledgeDocument.owner_id == owner_id,
+        KnowledgeDocument.file_id == file_id).limit(1))).scalar_one_or_none()

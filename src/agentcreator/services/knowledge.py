@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
+from agentcreator.core.errors import Conflict, NotFound
 from agentcreator.db.models import KnowledgeBase, KnowledgeDocument
 from agentcreator.rag.knowledge import Knowledge
 from agentcreator.rag.retrieve import Passage
@@ -23,17 +23,6 @@ UPDATABLE = ("name", "description")
 def split_pages(text: str) -> list[str]:
     """A form feed (``\\f``, as pdftotext writes) separates pages; otherwise the text is one page."""
     return text.split("\f") if "\f" in text else [text]
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped); binary content is refused."""
-    if b"\x00" in data:
-        raise ValidationFailed("The file is not text (it contains NUL bytes).", code="not_text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(f"The file is not UTF-8 text (invalid byte at offset {exc.start}).",
-                               code="not_text") from exc
 
 
 class KnowledgeService:

@@ -22,7 +22,7 @@ INLINE_MIMES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
                     "Cache-Control": "private, max-age=3600"}
 UPLOAD_PATH = "/api/files"
-_UPLOAD_OPENAPI: dict[str, object] = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+UPLOAD_OPENAPI: dict[str, object] = {"requestBody": {"required": True, "content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"},
         "purpose": {"type": "string", "enum": ["vision", "assistants"],
@@ -37,7 +37,7 @@ def _public(file: File, uses: list[dict[str, str]] | None = None) -> FilePublic:
     return public
 
 
-@router.post("", operation_id="files_upload", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_OPENAPI)
+@router.post("", operation_id="files_upload", status_code=status.HTTP_201_CREATED, openapi_extra=UPLOAD_OPENAPI)
 async def upload_file(request: Request, user: CurrentUser, files: FileServiceDep) -> FilePublic:
     """Upload one file (multipart field ``file``). The type is read from the content; 413 past the size
     limit or the quota, 415 for a type not accepted or a content that contradicts the name."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, SessionDep
+from agentcreator.api.deps import AppStateDep, CurrentUser, FileServiceDep, SessionDep
+from agentcreator.api.routes.files import UPLOAD_OPENAPI
 from agentcreator.api.schemas.knowledge import (
+    CitedPage,
     DocumentCreate,
+    DocumentFromFile,
     DocumentPublic,
     DocumentsPublic,
     KnowledgeBaseCreate,
@@ -20,16 +23,18 @@ from agentcreator.api.schemas.knowledge import (
     SearchRequest,
     SearchResults,
 )
-from agentcreator.core.errors import PayloadTooLarge, ValidationFailed
+from agentcreator.core.errors import AppError
 from agentcreator.db.models import KnowledgeBase
-from agentcreator.services.knowledge import KnowledgeService, decode_text, split_pages
+from agentcreator.services.knowledge import KnowledgeService, split_pages
+from agentcreator.services.knowledge_files import add_file_to_base, cited_page
 
 router = APIRouter(prefix="/api/knowledge-bases", tags=["knowledge"])
+documents_router = APIRouter(prefix="/api/knowledge-documents", tags=["knowledge"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown", "application/octet-stream", "")
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+# Streams its body under the files' size limit and quota: exempt from the request body limit (main.py).
+UPLOAD_PATH = "/api/knowledge-bases/{base_id}/documents/upload"
 
 
 async def knowledge_service(session: SessionDep, user: CurrentUser, state: AppStateDep) -> KnowledgeService:
@@ -95,21 +100,36 @@ async def add_document(base: OwnedBase, body: DocumentCreate, service: ServiceDe
 
 
 @router.post("/{base_id}/documents/upload", operation_id="knowledge_documents_upload",
+             status_code=status.HTTP_202_ACCEPTED, openapi_extra=UPLOAD_OPENAPI)
+async def upload_document(base: OwnedBase, request: Request, user: CurrentUser, service: ServiceDep,
+                          files: FileServiceDep, state: AppStateDep) -> DocumentPublic:
+    """Upload a file into the base (multipart field ``file``): it is stored as one of your files, like
+    ``POST /api/files`` (same types, size limit and quota; streamed), and its extracted text is queued.
+    A file without text (an image, a blank file) is refused (422) and not kept."""
+    base_id, user_id = base.id, user.id
+    await service.session.rollback()  # no transaction held while the body streams in
+    length = request.headers.get("content-length")
+    stored = await files.upload(user_id, request.stream(), request.headers.get("content-type"),
+                                int(length) if length and length.isdigit() else None)
+    try:
+        document = await add_file_to_base(service.session, state.knowledge, files.storage, user_id, base_id,
+                                          stored.id)
+    except AppError:
+        await service.session.rollback()
+        await files.delete(user_id, stored.id)  # nothing of a refused upload is kept
+        raise
+    return DocumentPublic.model_validate(document)
+
+
+@router.post("/{base_id}/documents/from-file", operation_id="knowledge_documents_from_file",
              status_code=status.HTTP_202_ACCEPTED)
-async def upload_document(base: OwnedBase, file: UploadFile, service: ServiceDep,
-                          state: AppStateDep) -> DocumentPublic:
-    """A text or Markdown file (UTF-8; form feeds separate pages). Other formats arrive with the files
-    integration, which extracts their pages and calls the same ingestion."""
-    name = (file.filename or "document.txt").replace("\\", "/").rsplit("/", 1)[-1][:300] or "document.txt"
-    media = (file.content_type or "").split(";")[0].strip().lower()
-    if media not in TEXT_TYPES and not name.lower().endswith(TEXT_SUFFIXES):
-        raise ValidationFailed(f"Only text and Markdown files can be added for now (got {media}).",
-                               code="unsupported_file_type")
-    limit = state.settings.knowledge.max_document_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
-    return DocumentPublic.model_validate(await service.add_document(base, name, split_pages(decode_text(data))))
+async def add_file(base_id: str, body: DocumentFromFile, user: CurrentUser, session: SessionDep,
+                   files: FileServiceDep, state: AppStateDep) -> DocumentPublic:
+    """Add one of your uploaded files (``/api/files``) to the base without uploading it again: its
+    extracted text is queued. 404 for another user's base or file, 422 ``no_text`` for an image,
+    409 ``already_added`` when the base has it already."""
+    document = await add_file_to_base(session, state.knowledge, files.storage, user.id, base_id, body.file_id)
+    return DocumentPublic.model_validate(document)
 
 
 @router.get("/{base_id}/documents/{document_id}", operation_id="knowledge_documents_get")
@@ -135,3 +155,13 @@ async def search(base: OwnedBase, body: SearchRequest, service: ServiceDep) -> S
     passages = await service.search(base, body.query, top_k=body.top_k, threshold=body.threshold)
     return SearchResults(query=body.query, data=[SearchHit(**{k: v for k, v in p.as_dict().items()
                                                               if k in SearchHit.model_fields}) for p in passages])
+
+
+@documents_router.get("/{document_id}/pages/{number}", operation_id="knowledge_documents_page")
+async def get_cited_page(document_id: str, number: Annotated[int, Path(ge=1, le=1_000_000)],
+                         user: CurrentUser, session: SessionDep) -> CitedPage:
+    """One page of one of your documents: what a citation (``document_id``, ``page``) opens. Another
+    user's document is "not found"."""
+    document, page = await cited_page(session, user.id, document_id, number)
+    return CitedPage(document_id=document.id, base_id=document.base_id, name=document.name,
+                     file_id=document.file_id, number=page.number, page_count=document.page_count, text=page.text)

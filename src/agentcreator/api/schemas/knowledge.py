@@ -1,5 +1,5 @@
-"""Knowledge schemas: KnowledgeBaseCreate/Update/Public/sPublic, DocumentCreate/Public/sPublic,
-SearchRequest, SearchHit, SearchResults."""
+"""Knowledge schemas: KnowledgeBaseCreate/Update/Public/sPublic, DocumentCreate/FromFile/Public/sPublic,
+SearchRequest, SearchHit, SearchResults, CitedPage."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ class DocumentCreate(StrictInput):
         return self
 
 
+class DocumentFromFile(StrictInput):
+    file_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class DocumentPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -102,3 +106,15 @@ class SearchHit(BaseModel):
 class SearchResults(BaseModel):
     query: str
     data: list[SearchHit]
+
+
+class CitedPage(BaseModel):
+    """A page of a document, as a citation opens it: ``char_start``/``char_end`` index into ``text``."""
+
+    document_id: str
+    base_id: str
+    name: str
+    file_id: str | None
+    number: int
+    page_count: int
+    text: str
