@@ -1,4 +1,5 @@
-/** Knowledge bases, their documents (upload, status, delete, retry) and search. */
+/** Knowledge bases, their documents (upload, add an uploaded file, status, delete, retry), search, and
+ * the page a citation opens. */
 import { client, unwrap } from '@/api/client'
 import type { KnowledgeBaseCreate } from '@/api/types'
 
@@ -26,6 +27,12 @@ export const knowledgeApi = {
     unwrap(client.DELETE('/api/knowledge-bases/{base_id}/documents/{document_id}', doc(baseId, documentId))),
   retry: (baseId: string, documentId: string) =>
     unwrap(client.POST('/api/knowledge-bases/{base_id}/documents/{document_id}/retry', doc(baseId, documentId))),
+  /** One of the user's uploaded files into the base, without uploading it again. */
+  addFile: (baseId: string, fileId: string) =>
+    unwrap(client.POST('/api/knowledge-bases/{base_id}/documents/from-file', { ...base(baseId), body: { file_id: fileId } })),
+  /** The page a citation points at (the user's own documents only). */
+  page: (documentId: string, number: number) =>
+    unwrap(client.GET('/api/knowledge-documents/{document_id}/pages/{number}', { params: { path: { document_id: documentId, number } } })),
   search: (baseId: string, query: string, topK = 5) =>
     unwrap(client.POST('/api/knowledge-bases/{base_id}/search', { ...base(baseId), body: { query, top_k: topK } })),
 }

@@ -85,6 +85,16 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     }
   }
 
+  /** Files the user uploaded before (the Files page), added without a new upload. */
+  async function addFiles(fileIds: string[]): Promise<void> {
+    const id = selectedId.value
+    if (!id) return
+    for (const fileId of fileIds) {
+      const added = await run(() => knowledgeApi.addFile(id, fileId))
+      if (added && id === selectedId.value) documents.value = [added, ...documents.value]
+    }
+  }
+
   async function removeDocument(documentId: string): Promise<void> {
     const id = selectedId.value
     if (!id || ((await run(() => knowledgeApi.removeDocument(id, documentId))) === undefined && error.value)) return
@@ -104,5 +114,5 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     if (result) hits.value = result.data
   }
 
-  return { bases, selectedId, selected, documents, hits, status, error, busy, load, select, loadDocuments, create, removeBase, upload, removeDocument, retry, search }
+  return { bases, selectedId, selected, documents, hits, status, error, busy, load, select, loadDocuments, create, removeBase, upload, addFiles, removeDocument, retry, search }
 })
