@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from agentcreator.api.middleware import path_pattern
+from agentcreator.api.routes import knowledge as knowledge_routes
 from agentcreator.services.knowledge_files import pages_of_extracted_text
 from agentcreator.state import AppState
 from tests.api.files_helpers import file_settings, stored_files, uploaded
@@ -200,3 +202,13 @@ async def test_an_assistant_picks_only_its_owners_bases(client: httpx.AsyncClien
         "tools": [{"type": "file_search", "knowledge_base_ids": [alice_base["id"], both["id"]], "top_k": 3}]})
     assert updated.status_code == 200, updated.text
     assert updated.json()["tools"][0]["knowledge_base_ids"] == [alice_base["id"], both["id"]]
+
+
+def test_a_route_template_exempts_exactly_its_paths() -> None:
+    pattern = path_pattern(knowledge_routes.UPLOAD_PATH)
+    assert pattern.fullmatch("/api/knowledge-bases/0b47e9/documents/upload")
+    for path in ("/api/knowledge-bases/a/b/documents/upload", "/api/knowledge-bases//documents/upload",
+                 "/api/knowledge-bases/a/documents/upload/x", "/api/knowledge-bases/a/documents",
+                 "/api/knowledge-bases/a/documents/uploadX", "/xapi/knowledge-bases/a/documents/upload"):
+        assert not pattern.fullmatch(path), path
+    assert path_pattern("/api/files").fullmatch("/api/files") and not path_pattern("/api/files").fullmatch("/api/filesx")
