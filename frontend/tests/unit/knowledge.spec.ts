@@ -7,6 +7,7 @@ import KnowledgeBasePicker from '@/components/assistants/KnowledgeBasePicker.vue
 import CitationDialog from '@/components/chat/CitationDialog.vue'
 import MessageParts from '@/components/chat/MessageParts.vue'
 import AddFromFilesDialog from '@/components/knowledge/AddFromFilesDialog.vue'
+import AddToKnowledgeDialog from '@/components/knowledge/AddToKnowledgeDialog.vue'
 import { ApiError } from '@/api/errors'
 import * as filesModule from '@/api/files'
 import { filesApi } from '@/api/files'
@@ -174,6 +175,31 @@ describe('MessageParts citations', () => {
     await flushPromises()
     expect(page).toHaveBeenCalledWith('d1', 2)
     expect(document.body.querySelector('[data-testid="citation-dialog"] mark')?.textContent).toBe(PASSAGE)
+    view.unmount()
+  })
+})
+
+describe('AddToKnowledgeDialog (Files page)', () => {
+  it('adds the file to the chosen base, and keeps the dialog open with the server’s refusal', async () => {
+    vi.spyOn(knowledgeApi, 'list').mockResolvedValue({ data: [base('b1', 'Manuals'), base('b2', 'Recipes')], count: 2 } as never)
+    const addFile = vi.spyOn(knowledgeApi, 'addFile')
+      .mockRejectedValueOnce(new ApiError(409, 'already_added', '“boiler.pdf” is already in this knowledge base.'))
+      .mockResolvedValueOnce(kbDocument('d9', 'f1') as never)
+    const view = mount(AddToKnowledgeDialog, { props: { file: file('f1', 'boiler.pdf', 'document') }, attachTo: document.body, global: { plugins: [router] } })
+    await flushPromises()
+    const panel = document.body.querySelector('[data-testid="add-to-knowledge"]')!
+    const select = panel.querySelector('select')!
+    select.value = 'b2'
+    select.dispatchEvent(new Event('change'))
+    const add = [...panel.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Add')!
+    add.click()
+    await flushPromises()
+    expect(panel.querySelector('[role="alert"]')?.textContent).toContain('already in this knowledge base')
+    expect(view.emitted('close')).toBeUndefined()
+    add.click()
+    await flushPromises()
+    expect(addFile.mock.calls).toEqual([['b2', 'f1'], ['b2', 'f1']])
+    expect(view.emitted('close')).toHaveLength(1)
     view.unmount()
   })
 })
