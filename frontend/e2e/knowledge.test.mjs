@@ -111,6 +111,11 @@ test('an assistant picks the base, and a citation in its answer opens the passag
   await opened.close()
   await dialog.getByRole('button', { name: 'Close' }).first().click()
   await dialog.waitFor({ state: 'detached' })
+  // The "[1]" the answer wrote opens the same passage.
+  await answer.getByTestId('message-text').last().locator('[data-citation="1"]').click()
+  await dialog.getByText('Page 2 of 2').waitFor()
+  await page.keyboard.press('Escape')
+  await dialog.waitFor({ state: 'detached' })
   assert.deepEqual(errors, [])
   await context.close()
 })

@@ -13,6 +13,7 @@ import * as filesModule from '@/api/files'
 import { filesApi } from '@/api/files'
 import { knowledgeApi } from '@/api/knowledge'
 import type { FilePublic, KnowledgeBase, KnowledgeDocument } from '@/api/types'
+import { linkCitationMarkers } from '@/lib/citationMarkers'
 import { useKnowledgeStore } from '@/stores/knowledge'
 import { snapshot } from './helpers'
 
@@ -200,6 +201,36 @@ describe('AddToKnowledgeDialog (Files page)', () => {
     await flushPromises()
     expect(addFile.mock.calls).toEqual([['b2', 'f1'], ['b2', 'f1']])
     expect(view.emitted('close')).toHaveLength(1)
+    view.unmount()
+  })
+})
+
+describe('citation markers', () => {
+  it('turns [n] into buttons for known sources only, never inside code or links, and keeps text as text', () => {
+    const html = '<p>Top it up [1], see [2] and [3].</p><pre><code>a[1]</code></pre><p><a href="https://x">[1]</a> <img src=x onerror=alert(1)></p>'
+    const out = linkCitationMarkers(html, 2, (n) => `source <b>${n}</b>`)
+    const doc = new DOMParser().parseFromString(out, 'text/html')
+    const markers = [...doc.querySelectorAll('[data-citation]')]
+    expect(markers.map((m) => [m.tagName, m.textContent, m.getAttribute('data-citation')])).toEqual([['BUTTON', '[1]', '1'], ['BUTTON', '[2]', '2']])
+    expect(markers[0]!.getAttribute('title')).toBe('source <b>1</b>')
+    expect(doc.querySelector('b')).toBeNull()
+    expect(doc.querySelector('p')!.textContent).toBe('Top it up [1], see [2] and [3].')
+    expect(doc.querySelector('code')!.innerHTML).toBe('a[1]')
+    expect(linkCitationMarkers('<p>no markers</p>', 2, String)).toBe('<p>no markers</p>')
+    expect(linkCitationMarkers('<p>[1]</p>', 0, String)).toBe('<p>[1]</p>')
+  })
+
+  it('a click on [1] in the answer opens the cited passage', async () => {
+    vi.spyOn(knowledgeApi, 'page').mockResolvedValue({
+      document_id: 'd1', base_id: 'b1', name: 'boiler.pdf', file_id: 'f1', number: 2, page_count: 3, text: PAGE } as never)
+    const message = snapshot({ status: 'complete', text: 'Top it up [1].', content: [
+      { type: 'text', text: 'Top it up [1].' }, { type: 'citation', ...citation }] as never })
+    const view = mount(MessageParts, { props: { message }, attachTo: document.body })
+    const marker = view.get('[data-testid="message-text"] [data-citation="1"]')
+    expect(marker.attributes('title')).toContain('boiler.pdf, page 2 — Error code E42')
+    await marker.trigger('click')
+    await flushPromises()
+    expect(document.body.querySelector('[data-testid="citation-dialog"] mark')?.textContent).toBe(PASSAGE)
     view.unmount()
   })
 })
