@@ -31,7 +31,7 @@ from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
 from agentcreator.chat.run_state import RunState, RunStatus
 from agentcreator.chat.run_store import RunStore, message_status
-from agentcreator.chat.tool_step import ToolStepContext, run_tool_calls
+from agentcreator.chat.tool_step import ToolStepContext, release_unsettled, run_tool_calls
 from agentcreator.core.errors import PaymentRequired
 from agentcreator.llm.types import ChatMessage, ModelRequest, StreamEvent, Usage
 from agentcreator.tools import ToolContext, ToolSet
@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 class RunLoop:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
                  pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000,
-                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16) -> None:
+                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16,
+                 fold_seconds: float = 0.5) -> None:
+        self._fold_seconds = fold_seconds  # tools done by then: their round is saved in one transaction
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpoint_tokens = checkpoint_tokens
         self._sessions = sessions
@@ -88,6 +90,8 @@ class RunLoop:
         finally:
             if state.open_call is not None:
                 await asyncio.shield(state.open_call.release())
+            if state.next_reservation is not None:  # made for a round that was never called
+                await asyncio.shield(self._billing.release(state.next_reservation))
         return state, snapshot
 
     async def _rounds(self, plan: Any, toolset: ToolSet, state: RunState) -> None:
@@ -129,7 +133,7 @@ class RunLoop:
             if last:  # it called tools though told not to: its text is the answer
                 state.end(RunStatus.COMPLETED, "max_rounds")
                 return
-            await self._tool_round(plan, toolset, state, model_round)
+            await self._tool_round(plan, toolset, state, model_round, definitions)
             if state.status is not RunStatus.IN_PROGRESS:
                 return
 
@@ -143,25 +147,27 @@ class RunLoop:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
                 await call.top_up(prompt_tokens=definition_tokens)
                 return call
-            prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
-            reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
-                                                          max_output_tokens=request.max_output_tokens or 0,
-                                                          run_id=state.run_id)
-            call = MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
-            await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
-            return call
+            reservation, state.next_reservation = state.next_reservation, None
+            if reservation is None:  # not made with the previous round's save
+                prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
+                reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
+                                                              max_output_tokens=request.max_output_tokens or 0,
+                                                              run_id=state.run_id)
+                await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
+            return MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
         except PaymentRequired as exc:
             state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
                 code=exc.code, message=f"The run stopped before round {index + 1}: {exc.message}"))
             return None
 
-    async def _tool_round(self, plan: Any, toolset: ToolSet, state: RunState, model_round: ModelRound) -> None:
-        """Save the model step, run its tool calls, save the tool step; the results go to the model next."""
+    async def _tool_round(self, plan: Any, toolset: ToolSet, state: RunState, model_round: ModelRound,
+                          definitions: list[Any]) -> None:
+        """Run the round's tool calls, then save the round and reserve the next model call in one
+        transaction. The model step is saved on its own first only if the tools are still working
+        after ``fold_seconds`` (a reload then shows the calls running)."""
         parts = [ToolCallPart(call_id=c.call_id, name=c.name, arguments=c.arguments, round=model_round.index)
                  for c in model_round.tool_calls]
         state.parts.extend(parts)
-        cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
-        await self._step_finished(plan, state, "model_call", cost, model_round.usage)
         context = ToolStepContext(
             sessions=self._sessions, billing=self._billing, target=plan.target, toolset=toolset,
             tool_context=ToolContext(user_id=plan.owner_id, conversation_id=plan.conversation_id,
@@ -169,16 +175,40 @@ class RunLoop:
             publish=self._bus_publisher(plan), message_id=plan.turn.assistant_message_id, run_id=state.run_id,
             max_output_chars=self._tool_output_max_chars)
         started = time.monotonic()
+        unsaved: ModelRound | None = model_round
+        tools = asyncio.ensure_future(run_tool_calls(context, parts))
         try:
-            await run_tool_calls(context, parts, step_index=state.steps)
+            done, _ = await asyncio.wait({tools}, timeout=self._fold_seconds)
+            if not done:
+                cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
+                unsaved = None
+                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
+            await tools
+        except asyncio.CancelledError:
+            tools.cancel()
+            await asyncio.gather(tools, return_exceptions=True)
+            raise
         finally:  # stopped too: what the calls did so far is saved
-            await _finish_even_if_cancelled(self._store.save_tool_step(
-                plan, state, started, time.monotonic(), [part.call_id for part in parts]))
+            finished = time.monotonic()
+            going_on = not tools.cancelled() and tools.exception() is None if tools.done() else False
+            paused = any(part.status == "requires_action" for part in parts)
+            state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
+            state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
+            next_prompt = self._next_prompt_tokens(plan, state, definitions) if going_on and not paused else None
+            try:
+                cost, state.next_reservation = await _finish_even_if_cancelled(self._store.save_tool_round(
+                    plan, state, unsaved, context, started, finished, [part.call_id for part in parts], next_prompt))
+            finally:
+                await asyncio.shield(release_unsettled(context))
+            if unsaved is not None:
+                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
         await self._step_finished(plan, state, "tool_calls", sum(part.cost_micros for part in parts), None)
-        state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
-        state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
-        if any(part.status == "requires_action" for part in parts):
+        if paused:
             state.end(RunStatus.REQUIRES_ACTION, "requires_action")
+
+    def _next_prompt_tokens(self, plan: Any, state: RunState, definitions: list[Any]) -> int:
+        return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
+            + _definition_tokens(plan, definitions)
 
     async def _step_finished(self, plan: Any, state: RunState, kind: str, cost: int, usage: Usage | None) -> None:
         await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(

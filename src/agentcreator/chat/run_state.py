@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentcreator.billing import Reservation
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
@@ -52,6 +53,7 @@ class RunState:
     saved: bool = False  # the run's row exists
     open_call: MeteredCall | None = None  # the latest model call, not settled yet
     open_round: ModelRound | None = None
+    next_reservation: Reservation | None = None  # the next round's, made with the tool round's save
     cost_doc: dict[str, Any] = field(default_factory=dict)  # the last model call's pricing (version, local...)
 
     # --- what happened -------------------------------------------------------------------------
