@@ -4,6 +4,7 @@ OpenAI double on both protocols. The functions are the app's own (a function wit
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from agentcreator.db.models import Run, RunStep
 from agentcreator.state import AppState
 from tests.api.billing_helpers import open_reservations, usage_records
-from tests.api.chat_helpers import make_chat, messages, send, sse_events
+from tests.api.chat_helpers import eventually, make_chat, messages, send, sse_events
 from tests.api.test_ws import authed, recv_until
 from tests.conftest import UserSession
 from tests.llm.openai_double import OpenAIDouble, Script, ToolCallScript
@@ -349,3 +350,31 @@ async def test_the_continued_turn_streams_over_the_websocket(
     events = [f["event"] for f in frames if f["type"] == "event"]
     assert events[0]["type"] == "turn_started" and events[0]["run_id"] == paused["run_id"]
     assert events[-1]["message"]["text"] == "Checking.Sunny."
+
+
+async def test_stop_during_the_continued_turn_keeps_the_outputs(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+    call = ToolCallScript("get_weather", ["{}"])
+    conversation, paused = await _paused(client, alice, openai_double, call)
+    openai_double.push(Script(text=["Sun", "ny"], stall_after=1, stall_seconds=30))
+    submit = asyncio.create_task(_submit(client, alice, conversation["id"], paused["run_id"],
+                                         [{"tool_call_id": call.call_id, "output": "sunny"}]))
+
+    async def streaming() -> bool:
+        return (await messages(client, alice, conversation["id"]))[-1]["status"] == "streaming"
+    assert await eventually(streaming)
+    async for _, event in app_state.bus.subscribe(conversation["id"]):
+        if event["type"] == "text_delta":
+            break
+    stopped = await client.post(f"/api/conversations/{conversation['id']}/stop", headers=alice.headers)
+    assert stopped.json() == {"stopped": True}
+    answer = (await submit).json()["assistant_message"]
+    assert answer["status"] == "stopped" and answer["text"] == "Checking.Sun"
+    part = next(p for p in answer["content"] if p["type"] == "tool_call")
+    assert (part["status"], part["output"]) == ("complete", "sunny")
+    run = await _run(app_state, paused["run_id"])
+    assert (run.status, run.ended_by, run.rounds) == ("cancelled", "user", 2)
+    assert await open_reservations(app_state) == []
+    openai_double.push(Script(text=["OK."]))
+    await send(client, alice, conversation["id"], "Go on")
+    assert _tool_messages(openai_double.last_request.body) == [(call.call_id, "sunny")]
