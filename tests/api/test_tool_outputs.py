@@ -170,6 +170,9 @@ async def test_server_and_client_calls_of_one_round_and_a_second_pause(
     ([{"tool_call_id": "CALL", "output": "x", "is_error": True}], "schema"),
     ([{"tool_call_id": "CALL", "output": "x" * 200_001}], "schema"),
     ([{"tool_call_id": "", "output": "x"}], "schema"),
+    ([{"tool_call_id": "c" * 201, "output": "x"}], "schema"),
+    ([{"tool_call_id": "CALL", "output": "x"}] + [{"tool_call_id": f"call_{i}", "output": ""} for i in range(128)],
+     "schema"),
     ("CALL", "schema"),
 ])
 async def test_outputs_that_do_not_match_the_pending_calls_are_refused_and_nothing_changes(

@@ -1,4 +1,5 @@
-"""Chat use cases: send, regenerate, edit-and-resend, stop, choose a version.
+"""Chat use cases: send, regenerate, edit-and-resend, submit tool outputs (a paused run goes on), stop,
+choose a version.
 
 A turn starts with a plain read (conversation and assistant, the messages, the budget quote: owner-
 scoped, so another user's conversation is a 404 here) and one short write transaction: claim the
