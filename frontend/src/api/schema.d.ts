@@ -811,6 +811,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/runs/{run_id}/tool_outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit Tool Outputs
+         * @description Give a run paused in `requires_action` the outputs of its client-side function calls, one for
+         *     each; the run goes on (the next model round reads them) and is answered like a send.
+         */
+        post: operations["chat_submit_tool_outputs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}/stop": {
         parameters: {
             query?: never;
@@ -3126,6 +3147,28 @@ export interface components {
              */
             type: "tool_call_updated";
         };
+        /** ToolOutputIn */
+        ToolOutputIn: {
+            /**
+             * Output
+             * @description What the function returned, as text (JSON as a string); the model reads at most the server's tool result limit of it
+             */
+            output: string;
+            /**
+             * Tool Call Id
+             * @description The pending call's `call_id`
+             */
+            tool_call_id: string;
+        };
+        /**
+         * ToolOutputsSubmit
+         * @description The outputs of a run's pending client-side function calls (the answer's `tool_call` parts in
+         *     status `requires_action`): exactly one for each.
+         */
+        ToolOutputsSubmit: {
+            /** Tool Outputs */
+            tool_outputs: components["schemas"]["ToolOutputIn"][];
+        };
         /** ToolPriceIn */
         ToolPriceIn: {
             /**
@@ -3168,6 +3211,8 @@ export interface components {
             continued_from?: string | null;
             /** Conversation Id */
             conversation_id: string;
+            /** Run Id */
+            run_id?: string | null;
             user_message: components["schemas"]["MessageSnapshot"] | null;
         };
         /** TurnStarted */
@@ -3180,6 +3225,11 @@ export interface components {
             continued_from?: string | null;
             /** Conversation Id */
             conversation_id: string;
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
             /** Turn Id */
             turn_id: string;
             /**
@@ -8325,6 +8375,141 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    chat_submit_tool_outputs: {
+        parameters: {
+            query?: never;
+            header?: {
+                accept?: string | null;
+            };
+            path: {
+                run_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolOutputsSubmit"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: the live event stream of the turn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnResult"];
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A budget would be exceeded; nothing was spent */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

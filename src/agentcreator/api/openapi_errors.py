@@ -24,7 +24,7 @@ _DESCRIPTIONS = {
 }
 # Public operations (no token needed).
 _PUBLIC = {"auth_options", "auth_register", "auth_login", "auth_refresh", "health_live", "health_ready"}
-_TURNS = {"chat_send", "chat_regenerate", "chat_edit"}
+_TURNS = {"chat_send", "chat_regenerate", "chat_edit", "chat_submit_tool_outputs"}
 # Codes only some operations give.
 _EXTRA: dict[str, set[int]] = {
     "auth_register": {403, 409, 429},
@@ -34,6 +34,7 @@ _EXTRA: dict[str, set[int]] = {
     "chat_send": {402, 409, 429},
     "chat_regenerate": {402, 409, 429},
     "chat_edit": {402, 409, 429},
+    "chat_submit_tool_outputs": {402, 409, 429},
     "chat_events": {400},
     "admin_update_user": {400},
     "admin_create_provider": {409},

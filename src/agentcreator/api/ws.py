@@ -4,7 +4,9 @@ The first frame must be ``{"type": "auth", "token": "<access token>"}`` (never t
 missing token closes the socket with 1008. Then the client sends JSON frames:
 ``subscribe {conversation_id, last_event_id?}``, ``unsubscribe {conversation_id}``,
 ``send {conversation_id, content, file_ids?, request_id?}``, ``regenerate {conversation_id, message_id}``,
-``edit {conversation_id, message_id, content, file_ids?}``, ``stop {conversation_id}``, ``ping``, and
+``edit {conversation_id, message_id, content, file_ids?}``,
+``submit_tool_outputs {conversation_id, run_id, tool_outputs: [{tool_call_id, output}]}`` (a run paused in
+``requires_action`` goes on), ``stop {conversation_id}``, ``ping``, and
 ``auth {token}`` again to swap in a refreshed token. The server answers ``ready``, ``ack``,
 ``error``, ``pong`` and ``event {conversation_id, id, event}`` frames carrying the turn events.
 A user who is disabled or whose session is revoked has their socket closed (1008) within a second
@@ -29,7 +31,7 @@ from starlette.websockets import WebSocketState
 
 from agentcreator.api.cursors import checked_event_id
 from agentcreator.api.deps import authenticate, file_service_of, verify_access_token
-from agentcreator.api.schemas.chat import MessageCreate
+from agentcreator.api.schemas.chat import MessageCreate, ToolOutputsSubmit
 from agentcreator.api.ws_auth import watch_for
 from agentcreator.api.ws_frames import FrameRefused, NotJson, receive_frame
 from agentcreator.chat.listen import Heartbeat, follow_batches
@@ -113,7 +115,7 @@ class Connection:
             elif kind == "auth":
                 await self._reauth(str(frame.get("token", "")))
                 await self.send({"type": "ack", "request_id": request_id, "of": "auth"})
-            elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "stop"):
+            elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "submit_tool_outputs", "stop"):
                 if time.time() >= self.expires_at:
                     raise Unauthorized("Access token expired; send a fresh one in an auth frame",
                                        code="token_expired")
@@ -152,6 +154,10 @@ class Connection:
             file_ids: list[str] = []
             if kind == "regenerate":
                 start = partial(chat.regenerate, self.user_id, conversation_id, message_id)
+            elif kind == "submit_tool_outputs":
+                submitted = ToolOutputsSubmit.model_validate({"tool_outputs": frame.get("tool_outputs")})
+                start = partial(chat.submit_tool_outputs, self.user_id, conversation_id, str(frame.get("run_id", "")),
+                                submitted.outputs())
             else:
                 body = MessageCreate.model_validate({"content": frame.get("content"),
                                                      "file_ids": frame.get("file_ids") or []})

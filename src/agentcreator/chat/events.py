@@ -49,6 +49,9 @@ class TurnStarted(BaseModel):
     assistant_message: MessageSnapshot
     # The send reached the message cap of this (old) conversation: the turn runs in ``conversation_id``.
     continued_from: str | None = None
+    # The run writing the answer: a run paused in ``requires_action`` takes the caller's tool outputs
+    # (``POST /api/conversations/{id}/runs/{run_id}/tool_outputs``) and goes on as a new turn.
+    run_id: str | None = None
 
 
 class Queued(BaseModel):

@@ -57,11 +57,14 @@ class RunLoop:
 
     async def run(self, plan: Any, toolset: ToolSet) -> tuple[RunState, ev.MessageSnapshot | None]:
         """Run to the end and save it; returns the state and the saved answer (None: it was deleted)."""
-        # The run's row was written with the turn's start (chat/service), with its owner's lease.
-        state = RunState(run_id=plan.run_id, messages=list(plan.request.messages), saved=True)
+        # The run's row was written with the turn's start (chat/service), with its owner's lease; a run
+        # paused in requires_action goes on from its state (chat/tool_outputs).
+        state: RunState = plan.resumed or RunState(run_id=plan.run_id, messages=list(plan.request.messages),
+                                                   saved=True)
         state.parts.extend(CitationPart.model_validate(citation) for citation in plan.citations)
-        if toolset.skipped or plan.tools_unavailable:
+        if (toolset.skipped or plan.tools_unavailable) and plan.resumed is None:
             self._note_unavailable(state, plan, toolset)
+        rounds_before = state.rounds
         try:
             await self._rounds(plan, toolset, state)
         except asyncio.CancelledError:
@@ -75,7 +78,7 @@ class RunLoop:
                 code="internal_error", message=f"The answer failed: {type(exc).__name__}"))
         finally:
             first = plan.first_call
-            if first is not None and state.rounds == 0:  # opened before the run and never read
+            if first is not None and state.rounds == rounds_before:  # opened before the run and never read
                 await asyncio.shield(first.aclose())
         if state.status is RunStatus.IN_PROGRESS:
             state.end(RunStatus.FAILED, "error", ev.ErrorInfo(code="internal_error", message="The run ended early."))
@@ -100,15 +103,16 @@ class RunLoop:
             return
         definitions = toolset.definitions()
         base: ModelRequest = plan.request
-        for index in range(self._max_rounds):
+        first = min(state.rounds, self._max_rounds - 1)  # a continued run counts on from its rounds
+        for index in range(first, self._max_rounds):
             last = index == self._max_rounds - 1
             request = base.model_copy(update={"messages": state.messages, "tools": definitions,
                                               "tool_choice": "none" if last and definitions else None})
-            call = await self._open_call(plan, state, request, index, definitions)
+            call = await self._open_call(plan, state, request, index, definitions, first=index == first)
             if call is None:
                 return
             state.open_call = call
-            stream: AsyncIterator[StreamEvent] = plan.first_call if index == 0 and plan.first_call else \
+            stream: AsyncIterator[StreamEvent] = plan.first_call if index == first and plan.first_call else \
                 plan.provider.stream(request)
             checkpoints = self._checkpointer(plan, state)
             try:
@@ -138,12 +142,12 @@ class RunLoop:
                 return
 
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
-                         definitions: list[Any]) -> MeteredCall | None:
+                         definitions: list[Any], *, first: bool) -> MeteredCall | None:
         """The round's metered call: the turn's reservation for the first (topped up for the tool
         definitions), a new one for the next; None when a budget refuses it (the run ends there)."""
         definition_tokens = _definition_tokens(plan, definitions)
         try:
-            if index == 0:
+            if first:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
                 await call.top_up(prompt_tokens=definition_tokens)
                 return call

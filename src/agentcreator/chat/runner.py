@@ -49,6 +49,7 @@ class TurnPlan:
     run_id: str = field(default_factory=new_id)
     tools_unavailable: str | None = None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]] = field(default_factory=list)  # passages retrieved before the turn
+    resumed: Any = None  # RunState: a run paused in requires_action going on (chat/tool_outputs)
 
 
 

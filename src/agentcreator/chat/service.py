@@ -1,4 +1,5 @@
-"""Chat use cases: send, regenerate, edit-and-resend, stop, choose a version.
+"""Chat use cases: send, regenerate, edit-and-resend, submit tool outputs (a paused run goes on), stop,
+choose a version.
 
 A turn starts with a plain read (conversation and assistant, the messages, the budget quote: owner-
 scoped, so another user's conversation is a 404 here) and one short write transaction: claim the
@@ -33,6 +34,7 @@ from agentcreator.chat.model_request import (
 )
 from agentcreator.chat.runner import RelayPace, TurnPlan, TurnRunner
 from agentcreator.chat.titles import TitleWriter
+from agentcreator.chat.tool_outputs import ToolOutput, load_paused, reopen
 from agentcreator.chat.turn_start import (
     Draft,
     Mode,
@@ -73,6 +75,7 @@ class StartedTurn:
     user_message: ev.MessageSnapshot | None
     assistant_message: ev.MessageSnapshot
     continued_from: str | None = None  # the send continued this conversation (message cap reached)
+    run_id: str = ""  # the run writing the answer (tool outputs are submitted to it)
 
 MAX_START_ATTEMPTS = 3  # reads that found the conversation moved by the time of the write, then 409
 
@@ -135,6 +138,12 @@ class ChatService:
         return await self._start(user_id, conversation_id, "edit", parts=parts, target_id=message_id,
                                  access=access)
 
+    async def submit_tool_outputs(self, user_id: str, conversation_id: str, run_id: str, outputs: list[ToolOutput],
+                                  *, access: AccessClaims | None = None) -> StartedTurn:
+        """Continue a run paused in ``requires_action`` with one output per pending client-side call
+        (chat/tool_outputs): its next model round runs as a turn of its own, writing the same answer."""
+        return await self._start(user_id, conversation_id, "resume", target_id=run_id, outputs=outputs, access=access)
+
     async def stop(self, conversation_id: str) -> bool:
         """Stop the conversation's running turn (the caller checked ownership). False if none runs."""
         local = self._turns.get(conversation_id)
@@ -182,7 +191,8 @@ class ChatService:
 
     async def _start(self, user_id: str, conversation_id: str, mode: Mode, *,
                      parts: list[dict[str, Any]] | None = None, target_id: str | None = None,
-                     continued_from: str | None = None, access: AccessClaims | None = None) -> StartedTurn:
+                     continued_from: str | None = None, access: AccessClaims | None = None,
+                     outputs: list[ToolOutput] | None = None) -> StartedTurn:
         if self.draining:
             raise ServiceUnavailable("This server is restarting; send again (another server takes it).",
                                      code="shutting_down", headers={"Retry-After": "2"})
@@ -196,16 +206,17 @@ class ChatService:
         turn = RunningTurn(turn_id=new_id(), conversation_id=conversation_id, assistant_message_id="")
         self._turns.add(turn)  # reserve before any await: a second send in this process gets 409
         try:
-            started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id, access)
+            started, plan = await self._prepare(turn, user_id, conversation_id, mode, parts, target_id, access,
+                                                outputs)
         except BaseException:
             abandon(self._turns, turn)
             raise
-        started.continued_from = continued_from
+        started.continued_from, started.run_id = continued_from, plan.run_id
         try:
             await self._bus.open(conversation_id, turn.turn_id)
             await self._bus.publish(conversation_id, ev.to_wire(ev.TurnStarted(
                 turn_id=turn.turn_id, conversation_id=conversation_id, user_message=started.user_message,
-                assistant_message=started.assistant_message, continued_from=continued_from)))
+                assistant_message=started.assistant_message, continued_from=continued_from, run_id=plan.run_id)))
         except BaseException:
             if plan.first_call is not None:  # the runner will not take it over
                 await plan.first_call.aclose()
@@ -227,15 +238,15 @@ class ChatService:
         return started
 
     async def _prepare(self, turn: RunningTurn, user_id: str, conversation_id: str, mode: Mode,
-                       parts: list[dict[str, Any]] | None, target_id: str | None,
-                       access: AccessClaims | None) -> tuple[StartedTurn, TurnPlan]:
+                       parts: list[dict[str, Any]] | None, target_id: str | None, access: AccessClaims | None,
+                       outputs: list[ToolOutput] | None = None) -> tuple[StartedTurn, TurnPlan]:
         """Work the turn out from a plain read, then write it in one short transaction that first checks,
         under the conversation's row lock (SQLite: the write lock), that nothing moved in between: the
         shown branch and the message count (every message is added through ``messages.add*``, which
         counts it). If something moved, read again."""
-        run_id = new_id()
+        run_id = (target_id or "") if mode == "resume" else new_id()  # a paused run goes on as itself
         for _ in range(MAX_START_ATTEMPTS):
-            draft = await self._read(user_id, conversation_id, mode, parts, target_id, access)
+            draft = await self._read(user_id, conversation_id, mode, parts, target_id, access, outputs)
             early = draft.early
             try:
                 written = await self._write(turn, user_id, conversation_id, draft, run_id)
@@ -256,7 +267,8 @@ class ChatService:
                         target=draft.target, reservation=reservation, tool_configs=list(draft.assistant.tools or []),
                         generate_title_from=draft.title_from, summarize_dropped=draft.assistant.summarize_dropped,
                         placeholder=started.assistant_message, first_call=early,
-                        tools_unavailable=draft.tools_unavailable, citations=draft.citations, run_id=run_id)
+                        tools_unavailable=draft.tools_unavailable, citations=draft.citations, run_id=run_id,
+                        resumed=draft.resumed.state(draft.request.messages) if draft.resumed else None)
         return started, plan
 
     def _under_load(self) -> bool:
@@ -270,7 +282,8 @@ class ChatService:
         return self._settings.chat.early_model_call and not self._under_load()
 
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
-                    target_id: str | None, access: AccessClaims | None) -> Draft:
+                    target_id: str | None, access: AccessClaims | None,
+                    outputs: list[ToolOutput] | None = None) -> Draft:
         early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
         try:
             async with session_scope(self._sessions) as session:
@@ -291,17 +304,23 @@ class ChatService:
                 if assistant is None:
                     raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                    code="assistant_deleted")
+                paused = await load_paused(session, user_id, conversation, rows, target_id or "", outputs or [],
+                                           max_chars=self._settings.chat.tool_output_max_chars, now=utcnow()) \
+                    if mode == "resume" else None
                 shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise _CapReached
                 provider, info = await self._resolve(assistant.model)
-                user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id)
+                user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id) \
+                    if paused is None else (None, paused.question)
                 if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
                     ensure_capabilities(info, ModelRequest(model=info.name, messages=[to_chat_message(user_message)]))
                 if mode == "send":  # the new message continues the branch shown
                     branch = [*shown, user_message]
                 else:
                     branch = turn_repo.branch_to(rows + ([user_message] if user_message else []), answer_parent.id)
+                if paused is not None:  # the paused answer, its calls answered, is sent again
+                    branch.append(paused.history)
                 window_summary = current_window_summary(conversation, {m.id for m in branch}) \
                     if assistant.summarize_dropped else None
                 overrides = dict(conversation.owner_budget_overrides or {})
@@ -330,14 +349,15 @@ class ChatService:
                 report["attachments"] = resolved.report()
             if retrieved is not None:
                 report["retrieval"] = retrieved.report
-            placeholder = message_repo.new_message(conversation_id=conversation_id, role="assistant", status="streaming",
-                                                   parent_id=answer_parent.id, model=assistant.model, context=report)
+            placeholder = paused.answer if paused is not None else message_repo.new_message(
+                conversation_id=conversation_id, role="assistant", status="streaming", parent_id=answer_parent.id,
+                model=assistant.model, context=report)
             needs_title = conversation.title == DEFAULT_TITLE and sum(m.role == "user" for m in branch) == 1
             first_seq = max((row.seq for row in rows), default=0) + 1
             return Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
-                          retrieved.citations if retrieved else [], planned.prompt_tokens)
+                          retrieved.citations if retrieved else [], planned.prompt_tokens, resumed=paused)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -375,7 +395,7 @@ class ChatService:
 
         The conversation is claimed first: one conditional UPDATE that re-checks, under the row's lock
         (held to the end; SQLite: the write lock), that it is as read, and counts the new messages."""
-        added = [m for m in (draft.user_message, draft.placeholder) if m is not None]
+        added = [m for m in (draft.user_message, draft.placeholder) if m is not None] if draft.resumed is None else []
         async with transaction(self._sessions) as session:
             now = utcnow()
             if not await turn_repo.claim_turn(session, user_id, conversation_id, expected_leaf=draft.leaf_id,
@@ -384,16 +404,21 @@ class ChatService:
                 if not await turn_repo.is_owned(session, user_id, conversation_id):
                     raise NotFound("Conversation")
                 return None  # it moved (or was continued): read again
-            await message_repo.insert_rows(session, added, draft.first_seq, now)
+            if draft.resumed is not None:  # the outputs go into the answer; the run is this process's again
+                await reopen(session, draft.resumed, worker_id=self._billing.worker_id, turn_id=turn.turn_id,
+                             prompt_tokens=draft.prompt_tokens)
+            else:
+                await message_repo.insert_rows(session, added, draft.first_seq, now)
             # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
             reservation = await self._billing.reserve_quote(session, draft.quote, run_id=run_id)
             # The run, owned by this process (its lease: chat/leases), so that another process finishes
             # it if this one dies.
-            await run_repo.insert_run(session, run_id=run_id, owner_id=user_id, conversation_id=conversation_id,
-                                      message_id=draft.placeholder.id, assistant_id=draft.assistant.id,
-                                      model=draft.assistant.model, status="in_progress", rounds=0, cost_micros=0,
-                                      worker_id=self._billing.worker_id, turn_id=turn.turn_id,
-                                      prompt_tokens=draft.prompt_tokens)
+            if draft.resumed is None:
+                await run_repo.insert_run(session, run_id=run_id, owner_id=user_id, conversation_id=conversation_id,
+                                          message_id=draft.placeholder.id, assistant_id=draft.assistant.id,
+                                          model=draft.assistant.model, status="in_progress", rounds=0,
+                                          cost_micros=0, worker_id=self._billing.worker_id, turn_id=turn.turn_id,
+                                          prompt_tokens=draft.prompt_tokens)
             turn.assistant_message_id = draft.placeholder.id
             user = draft.user_message
             return StartedTurn(turn=turn, user_message=ev.MessageSnapshot.model_validate(user) if user else None,

@@ -1,4 +1,5 @@
-"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, stop, resume, thread.
+"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, submit tool outputs, stop,
+resume, thread.
 
 Send, regenerate and edit take no ``OwnedConversation``: the chat service reads the conversation
 scoped to its owner anyway (another user's is a 404 from there), and the route holds no session."""
@@ -20,7 +21,13 @@ from agentcreator.api.deps import (
     TurnCallerDep,
     file_service_of,
 )
-from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
+from agentcreator.api.schemas.chat import (
+    MessageCreate,
+    StopResult,
+    ThreadPublic,
+    ToolOutputsSubmit,
+    TurnResult,
+)
 from agentcreator.api.sse import sse_response
 from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
 from agentcreator.chat.listen import follow
@@ -67,7 +74,7 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
                 raise NotFound("Message")
             final = MessageSnapshot.model_validate(message)
     return TurnResult(conversation_id=conversation_id, continued_from=started.continued_from,
-                      user_message=started.user_message, assistant_message=final)
+                      user_message=started.user_message, assistant_message=final, run_id=started.run_id or None)
 
 
 async def _attachments(state: AppState, user_id: str, conversation_id: str,
@@ -114,6 +121,19 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
     started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.edit(
         claims.user_id, conversation_id, message_id, parts, access=claims))
     await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
+    return await _respond(state, request, started, _wants_stream(accept))
+
+
+@router.post("/runs/{run_id}/tool_outputs", operation_id="chat_submit_tool_outputs", status_code=200,
+             response_model=TurnResult, responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
+async def submit_tool_outputs(run_id: str, conversation_id: str, body: ToolOutputsSubmit, caller: TurnCallerDep,
+                              request: Request) -> TurnResult | StreamingResponse:
+    """Give a run paused in `requires_action` the outputs of its client-side function calls, one for
+    each; the run goes on (the next model round reads them) and is answered like a send."""
+    state, claims, accept = caller
+    outputs = body.outputs()
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.submit_tool_outputs(
+        claims.user_id, conversation_id, run_id, outputs, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentcreator.api.schemas.common import StrictInput
 from agentcreator.chat.events import MessageSnapshot
+from agentcreator.chat.tool_outputs import MAX_SUBMITTED_OUTPUT_CHARS, MAX_SUBMITTED_OUTPUTS, ToolOutput
 
 
 class TextPartIn(StrictInput):
@@ -68,6 +69,23 @@ class MessageCreate(StrictInput):
         return [p.model_dump() for p in self.content]
 
 
+class ToolOutputIn(StrictInput):
+    tool_call_id: str = Field(min_length=1, max_length=200, description="The pending call's `call_id`")
+    output: str = Field(max_length=MAX_SUBMITTED_OUTPUT_CHARS,
+                        description="What the function returned, as text (JSON as a string); the model reads "
+                                    "at most the server's tool result limit of it")
+
+
+class ToolOutputsSubmit(StrictInput):
+    """The outputs of a run's pending client-side function calls (the answer's `tool_call` parts in
+    status `requires_action`): exactly one for each."""
+
+    tool_outputs: list[ToolOutputIn] = Field(min_length=1, max_length=MAX_SUBMITTED_OUTPUTS)
+
+    def outputs(self) -> list[ToolOutput]:
+        return [ToolOutput(call_id=item.tool_call_id, output=item.output) for item in self.tool_outputs]
+
+
 class TurnResult(BaseModel):
     """The outcome of a turn (non-streaming sends): check ``assistant_message.status``. When the send
     reached the message cap, the turn ran in a continuation: ``conversation_id`` is the new
@@ -77,6 +95,9 @@ class TurnResult(BaseModel):
     continued_from: str | None = None
     user_message: MessageSnapshot | None
     assistant_message: MessageSnapshot
+    # The run that wrote the answer: when a client-side function paused it (``tool_call`` parts in status
+    # ``requires_action``), submit their outputs to ``/runs/{run_id}/tool_outputs``.
+    run_id: str | None = None
 
 
 class StopResult(BaseModel):
