@@ -811,6 +811,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Runs
+         * @description The conversation's runs, newest first (without their steps).
+         */
+        get: operations["runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description One run with its steps; while it is ``requires_action``, the calls it waits for.
+         */
+        get: operations["runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}/runs/{run_id}/tool_outputs": {
         parameters: {
             query?: never;
@@ -2615,6 +2655,19 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /**
+         * PendingToolCall
+         * @description A client-side function call the run waits for: submit its output to
+         *     ``POST /api/conversations/{conversation_id}/runs/{run_id}/tool_outputs``.
+         */
+        PendingToolCall: {
+            /** Arguments */
+            arguments: string;
+            /** Call Id */
+            call_id: string;
+            /** Name */
+            name: string;
+        };
         /** PlatformSettingsPublic */
         PlatformSettingsPublic: {
             /**
@@ -2812,6 +2865,87 @@ export interface components {
         ResetRedeem: {
             /** Password */
             password: string;
+        };
+        /** RunPublic */
+        RunPublic: {
+            /** Assistant Id */
+            assistant_id: string | null;
+            /** Conversation Id */
+            conversation_id: string;
+            /** Cost Micros */
+            cost_micros: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Ended By */
+            ended_by: string | null;
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Message Id */
+            message_id: string;
+            /** Model */
+            model: string;
+            /**
+             * Pending Tool Calls
+             * @description While ``requires_action``: the calls waiting for their outputs.
+             */
+            pending_tool_calls?: components["schemas"]["PendingToolCall"][];
+            /** Rounds */
+            rounds: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete";
+            /** Steps */
+            steps?: components["schemas"]["RunStepPublic"][];
+        };
+        /**
+         * RunStepPublic
+         * @description ``model_call``: its round, finish reason, usage and the tool calls it asked for; ``tool_calls``:
+         *     each call's name, status, duration, fee and whether it failed.
+         */
+        RunStepPublic: {
+            /** Cost Micros */
+            cost_micros: number;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** Index */
+            index: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "model_call" | "tool_calls";
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+        };
+        /** RunsPublic */
+        RunsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["RunPublic"][];
         };
         /** SearchHit */
         SearchHit: {
@@ -8360,6 +8494,144 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runs_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import ChatWorker, Run, RunStep
@@ -60,6 +60,16 @@ async def runs_for_message(session: AsyncSession, owner_id: str, message_id: str
     rows = await session.execute(select(Run).where(Run.message_id == message_id, Run.owner_id == owner_id)
                                  .order_by(Run.created_at))
     return list(rows.scalars())
+
+
+async def runs_of_conversation(session: AsyncSession, owner_id: str, conversation_id: str, *, limit: int,
+                               offset: int) -> tuple[list[Run], int]:
+    """A conversation's runs, newest first, and how many there are."""
+    where = (Run.conversation_id == conversation_id, Run.owner_id == owner_id)
+    count = int((await session.execute(select(func.count()).select_from(Run).where(*where))).scalar_one())
+    rows = await session.execute(select(Run).where(*where).order_by(Run.created_at.desc(), Run.id.desc())
+                                 .limit(limit).offset(offset))
+    return list(rows.scalars()), count
 
 
 async def steps_of(session: AsyncSession, run_id: str) -> list[RunStep]:
@@ -128,7 +138,5 @@ async def note_round(session: AsyncSession, run_id: str, *, prompt_tokens: int, 
 
 
 async def count_steps(session: AsyncSession, run_id: str) -> int:
-    from sqlalchemy import func
-
     return int((await session.execute(select(func.count()).select_from(RunStep)
                                       .where(RunStep.run_id == run_id))).scalar_one())
