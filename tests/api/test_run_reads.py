@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from agentcreator.db.models import Run
 from agentcreator.state import AppState
-from tests.api.chat_helpers import make_chat, send
+from tests.api.chat_helpers import make_chat, send, sse_events
 from tests.api.test_tool_outputs import _paused, _submit
 from tests.conftest import UserSession
 from tests.llm.openai_double import OpenAIDouble, Script, ToolCallScript
@@ -78,3 +78,18 @@ async def test_another_users_runs_are_not_found(client: httpx.AsyncClient, alice
     after = (await client.get(_url(conversation["id"], run_id), headers=alice.headers)).json()
     assert after == before and after["status"] == "requires_action"
     assert await _run_count(app_state) == 1
+
+
+async def test_the_stream_ends_saying_the_run_waits_for_the_caller(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    call = ToolCallScript("get_weather", ["{}"])
+    openai_double.push(Script(tool_calls=[call]))
+    _, conversation = await make_chat(client, alice, model="double/gpt-4o-mini", tools=[function("get_weather")])
+    async with client.stream("POST", f"/api/conversations/{conversation['id']}/messages",
+                             headers=alice.headers | {"Accept": "text/event-stream"},
+                             json={"content": "Weather?"}) as response:
+        assert response.status_code == 200, await response.aread()
+        events = [event async for event in sse_events(response)]
+    last = events[-1]
+    assert last.type == "turn_completed" and last.data["run_status"] == "requires_action"
+    assert last.data["run_id"] == events[0].data["run_id"]

@@ -326,6 +326,7 @@ async def test_the_continued_turn_streams_over_sse(
     assert (part["status"], part["output"]) == ("complete", "sunny")
     assert "".join(e.data["text"] for e in events if e.type == "text_delta") == "Sunny."
     assert events[-1].data["message"]["text"] == "Checking.Sunny."
+    assert (events[-1].data["run_id"], events[-1].data["run_status"]) == (paused["run_id"], "completed")
 
 
 async def test_the_continued_turn_streams_over_the_websocket(

@@ -3317,6 +3317,16 @@ export interface components {
         TurnCompleted: {
             message: components["schemas"]["MessageSnapshot"];
             /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -3327,6 +3337,16 @@ export interface components {
         TurnFailed: {
             error: components["schemas"]["ErrorInfo"];
             message: components["schemas"]["MessageSnapshot"];
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -3376,6 +3396,16 @@ export interface components {
         /** TurnStopped */
         TurnStopped: {
             message: components["schemas"]["MessageSnapshot"];
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}

@@ -101,12 +101,13 @@ class TurnRunner:
             await self._bus.close(plan.conversation_id, turn.turn_id)
             return
         terminal: ev.TurnCompleted | ev.TurnStopped | ev.TurnFailed
+        run = {"run_id": state.run_id, "run_status": state.status.value}
         if snapshot.status == "complete":
-            terminal = ev.TurnCompleted(message=snapshot)
+            terminal = ev.TurnCompleted(message=snapshot, **run)
         elif state.error is not None:
-            terminal = ev.TurnFailed(message=snapshot, error=state.error)
+            terminal = ev.TurnFailed(message=snapshot, error=state.error, **run)
         else:
-            terminal = ev.TurnStopped(message=snapshot)
+            terminal = ev.TurnStopped(message=snapshot, **run)
         await self._bus.publish(plan.conversation_id, ev.to_wire(terminal))
         completed = state.status is RunStatus.COMPLETED
         try:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatusName = Literal["in_progress", "requires_action", "completed", "failed", "cancelled", "incomplete"]
+from agentcreator.chat.events import RunStatusName
 
 
 class RunStepPublic(BaseModel):
