@@ -89,7 +89,8 @@ async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | No
         target = dataclasses.replace(ctx.target, provider="tools", model=tool.price_key or tool.name, local=False)
         try:
             async with metered(ctx.billing, target, fee_micros=fee_micros(per_thousand)) as call:
-                result = await _invoke(tool, arguments, dataclasses.replace(ctx.tool_context, call_id=part.call_id))
+                result = await _invoke(tool, arguments, dataclasses.replace(
+                    ctx.tool_context, call_id=part.call_id, step_index=step_index, message_id=ctx.message_id))
                 # A self-hosted tool with no fee set costs 0 until an admin sets one (not "unpriced").
                 cost = Cost(fee_micros(per_thousand, result.billable_calls), True, fee[1] if fee else None)
                 part.cost_micros = cost.micros

@@ -17,6 +17,7 @@ from agentcreator.api.schemas.knowledge import (
     KnowledgeBasesPublic,
     KnowledgeBaseUpdate,
     SearchHit,
+    SearchNotice,
     SearchRequest,
     SearchResults,
 )
@@ -46,33 +47,48 @@ async def owned_base(base_id: str, service: ServiceDep) -> KnowledgeBase:
 OwnedBase = Annotated[KnowledgeBase, Depends(owned_base)]
 
 
-def _public(base: KnowledgeBase, stats: dict[str, tuple[int, int]]) -> KnowledgeBasePublic:
-    documents, chunks = stats.get(base.id, (0, 0))
-    return KnowledgeBasePublic.model_validate(base).model_copy(
-        update={"document_count": documents, "chunk_count": chunks})
+async def _public(service: KnowledgeService, bases: list[KnowledgeBase]) -> list[KnowledgeBasePublic]:
+    stats = await service.stats(bases)
+    progress = await service.embedding_progress(bases)
+    out = []
+    for base in bases:
+        documents, chunks = stats.get(base.id, (0, 0))
+        done, total = progress.get(base.id, (0, 0))
+        out.append(KnowledgeBasePublic.model_validate(base).model_copy(update={
+            "document_count": documents, "chunk_count": chunks, "embedding_done": done, "embedding_total": total,
+            "server_embedding_model": service.knowledge.embedder.model_id,
+            "embedding_status": service.knowledge.embedding_status(base.embedding_model, base.reembedding,
+                                                                   base.embedding_error)}))
+    return out
 
 
 @router.get("", operation_id="knowledge_bases_list")
 async def list_bases(service: ServiceDep, limit: Limit = 50, offset: Offset = 0) -> KnowledgeBasesPublic:
     bases, count = await service.list_bases(limit=limit, offset=offset)
-    stats = await service.stats(bases)
-    return KnowledgeBasesPublic(data=[_public(b, stats) for b in bases], count=count)
+    return KnowledgeBasesPublic(data=await _public(service, bases), count=count)
 
 
 @router.post("", operation_id="knowledge_bases_create", status_code=status.HTTP_201_CREATED)
 async def create_base(body: KnowledgeBaseCreate, service: ServiceDep) -> KnowledgeBasePublic:
-    return _public(await service.create_base(body.model_dump()), {})
+    return (await _public(service, [await service.create_base(body.model_dump())]))[0]
 
 
 @router.get("/{base_id}", operation_id="knowledge_bases_get")
 async def get_base(base: OwnedBase, service: ServiceDep) -> KnowledgeBasePublic:
-    return _public(base, await service.stats([base]))
+    return (await _public(service, [base]))[0]
 
 
 @router.patch("/{base_id}", operation_id="knowledge_bases_update")
 async def update_base(base: OwnedBase, body: KnowledgeBaseUpdate, service: ServiceDep) -> KnowledgeBasePublic:
     updated = await service.update_base(base, body.model_dump(exclude_unset=True))
-    return _public(updated, await service.stats([updated]))
+    return (await _public(service, [updated]))[0]
+
+
+@router.post("/{base_id}/re-embed", operation_id="knowledge_bases_reembed", status_code=status.HTTP_202_ACCEPTED)
+async def reembed_base(base: OwnedBase, service: ServiceDep) -> KnowledgeBasePublic:
+    """Re-embed every chunk with the server's embedding model (after the model changed, or to retry a
+    failed re-embedding). The base is searched by keywords only until it is done; 409 while one runs."""
+    return (await _public(service, [await service.reembed(base)]))[0]
 
 
 @router.delete("/{base_id}", operation_id="knowledge_bases_delete", status_code=status.HTTP_204_NO_CONTENT)
@@ -132,6 +148,7 @@ async def retry_document(base: OwnedBase, document_id: str, service: ServiceDep)
 
 @router.post("/{base_id}/search", operation_id="knowledge_bases_search")
 async def search(base: OwnedBase, body: SearchRequest, service: ServiceDep) -> SearchResults:
-    passages = await service.search(base, body.query, top_k=body.top_k, threshold=body.threshold)
+    result = await service.search(base, body.query, top_k=body.top_k, threshold=body.threshold)
     return SearchResults(query=body.query, data=[SearchHit(**{k: v for k, v in p.as_dict().items()
-                                                              if k in SearchHit.model_fields}) for p in passages])
+                                                              if k in SearchHit.model_fields}) for p in result.passages],
+                         notices=[SearchNotice.model_validate(n.as_dict()) for n in result.notices])

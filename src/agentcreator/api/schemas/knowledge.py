@@ -1,10 +1,10 @@
 """Knowledge schemas: KnowledgeBaseCreate/Update/Public/sPublic, DocumentCreate/Public/sPublic,
-SearchRequest, SearchHit, SearchResults."""
+SearchRequest, SearchHit, SearchNotice, SearchResults."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -31,7 +31,15 @@ class KnowledgeBasePublic(BaseModel):
     id: str
     name: str
     description: str
-    embedding_model: str
+    embedding_model: str = Field(description="the model the base's vectors come from")
+    embedding_dimensions: int | None
+    embedding_status: Literal["current", "stale", "reembedding", "reembed_failed"] = Field(
+        "current", description="stale: embedded with another model than the server's (keyword search only "
+                               "until re-embedded); reembedding: vectors being rebuilt (keyword search only)")
+    embedding_error: str | None = Field(None, description="why the last re-embedding failed")
+    server_embedding_model: str = Field("", description="the model this server embeds with")
+    embedding_done: int = Field(0, description="re-embedding: chunks embedded so far")
+    embedding_total: int = Field(0, description="re-embedding: chunks to embed")
     document_count: int = 0
     chunk_count: int = 0
     created_at: datetime
@@ -99,6 +107,14 @@ class SearchHit(BaseModel):
     similarity: float | None = Field(description="cosine similarity to the query")
 
 
+class SearchNotice(BaseModel):
+    base_id: str
+    code: Literal["embedding_stale", "reembedding"]
+    message: str
+
+
 class SearchResults(BaseModel):
     query: str
     data: list[SearchHit]
+    notices: list[SearchNotice] = Field(default_factory=list,
+                                        description="bases searched by keywords only, and why")
