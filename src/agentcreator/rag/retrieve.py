@@ -12,7 +12,9 @@ its lexical rank. Without one every fused passage counts.
 A base is searched densely only with the model its vectors come from, and not while it is being
 re-embedded: otherwise it is searched lexically only and the result carries a notice saying why
 (``embedding_stale``, ``reembedding``); a threshold cannot judge its passages (no similarity), so they
-are kept. The query's embedding is metered (``rag/metering.py``) and attributed to ``who``.
+are kept. The query's embedding is metered (``rag/metering.py``) and attributed to ``who``; when it
+cannot be made (the embedding provider fails, or a budget has no room for it) every base is searched
+by keywords only, with an ``embedding_unavailable`` notice giving the reason.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentcreator.core.errors import PaymentRequired
 from agentcreator.db.models import KnowledgeBase
 from agentcreator.db.session import session_scope
+from agentcreator.llm.errors import ProviderError
 from agentcreator.rag.dense import DenseIndexCache
 from agentcreator.rag.fusion import RRF_K, reciprocal_rank_fusion
 from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
@@ -64,8 +69,8 @@ class Passage:
 class SearchNotice:
     """Why a base was searched lexically only."""
 
-    base_id: str
-    code: str  # embedding_stale | reembedding
+    base_id: str | None  # None: the whole search (the query could not be embedded)
+    code: str  # embedding_stale | reembedding | embedding_unavailable
     message: str
 
     def as_dict(self) -> dict[str, str]:
@@ -111,8 +116,8 @@ class Retriever:
         # The query is embedded first, with no session open; then, in one short session, the bases are
         # checked and the lexical ranking (in the database's thread) runs while the dense scan (numpy,
         # in a worker thread) runs beside it.
-        who = who or EmbeddingFor(user_id=user_id)
-        vector = (await self._embedder.embed([query], who)).vectors[0] if "dense" in modes else None
+        vector, unavailable = await self._embed_query(query, who or EmbeddingFor(user_id=user_id)) \
+            if "dense" in modes else (None, None)
         ranked_dense: list[tuple[int, float]] = []
         dense_task: asyncio.Future[list[tuple[int, float]]] | None = None
         async with session_scope(self._sessions) as session:
@@ -121,7 +126,8 @@ class Retriever:
                 return SearchResult([])
             model = self._embedder.embedder.model_id
             notices = [n for n in (dense_notice(b, model) for b in bases) if n is not None]
-            lexical_only = {n.base_id for n in notices}
+            lexical_only = {b.id for b in bases} if unavailable else {n.base_id for n in notices}
+            notices = ([unavailable] if unavailable else []) + notices
             dense_bases = [(b.id, b.revision) for b in bases if b.id not in lexical_only]
             if vector is not None:
                 dense_task = asyncio.ensure_future(self._dense.search(dense_bases, vector, limit))
@@ -158,6 +164,14 @@ class Retriever:
                 text=chunk.text, score=f.score, bm25_rank=f.ranks.get("bm25"), dense_rank=f.ranks.get("dense"),
                 lexical_score=lexical_scores.get(f.id), similarity=similarity.get(f.id)))
         return SearchResult(passages, notices)
+
+    async def _embed_query(self, query: str, who: EmbeddingFor) -> tuple[np.ndarray | None, SearchNotice | None]:
+        try:
+            return (await self._embedder.embed([query], who)).vectors[0], None
+        except (ProviderError, PaymentRequired) as exc:  # reported with the result: keyword search only
+            return None, SearchNotice(None, "embedding_unavailable",
+                                      f"The query could not be embedded ({exc.message}): the knowledge bases "
+                                      "were searched by keywords only.")
 
     async def retrieve_for_turn(self, user_id: str, base_ids: Sequence[str], query: str, top_k: int,
                                 token_budget: int, *, threshold: float | None = None,

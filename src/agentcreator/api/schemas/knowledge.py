@@ -108,8 +108,8 @@ class SearchHit(BaseModel):
 
 
 class SearchNotice(BaseModel):
-    base_id: str
-    code: Literal["embedding_stale", "reembedding"]
+    base_id: str | None = Field(description="null: the whole search")
+    code: Literal["embedding_stale", "reembedding", "embedding_unavailable"]
     message: str
 
 
