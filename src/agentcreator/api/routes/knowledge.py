@@ -50,15 +50,17 @@ OwnedBase = Annotated[KnowledgeBase, Depends(owned_base)]
 async def _public(service: KnowledgeService, bases: list[KnowledgeBase]) -> list[KnowledgeBasePublic]:
     stats = await service.stats(bases)
     progress = await service.embedding_progress(bases)
+    knowledge = service.knowledge
     out = []
     for base in bases:
         documents, chunks = stats.get(base.id, (0, 0))
         done, total = progress.get(base.id, (0, 0))
-        out.append(KnowledgeBasePublic.model_validate(base).model_copy(update={
-            "document_count": documents, "chunk_count": chunks, "embedding_done": done, "embedding_total": total,
-            "server_embedding_model": service.knowledge.embedder.model_id,
-            "embedding_status": service.knowledge.embedding_status(base.embedding_model, base.reembedding,
-                                                                   base.embedding_error)}))
+        out.append(KnowledgeBasePublic(
+            id=base.id, name=base.name, description=base.description, embedding_model=base.embedding_model,
+            embedding_dimensions=base.embedding_dimensions, embedding_error=base.embedding_error,
+            embedding_status=knowledge.embedding_status(base.embedding_model, base.reembedding, base.embedding_error),
+            server_embedding_model=knowledge.embedder.model_id, embedding_done=done, embedding_total=total,
+            document_count=documents, chunk_count=chunks, created_at=base.created_at, updated_at=base.updated_at))
     return out
 
 

@@ -26,22 +26,20 @@ class KnowledgeBaseUpdate(StrictInput):
 
 
 class KnowledgeBasePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     name: str
     description: str
     embedding_model: str = Field(description="the model the base's vectors come from")
     embedding_dimensions: int | None
     embedding_status: Literal["current", "stale", "reembedding", "reembed_failed"] = Field(
-        "current", description="stale: embedded with another model than the server's (keyword search only "
-                               "until re-embedded); reembedding: vectors being rebuilt (keyword search only)")
-    embedding_error: str | None = Field(None, description="why the last re-embedding failed")
-    server_embedding_model: str = Field("", description="the model this server embeds with")
-    embedding_done: int = Field(0, description="re-embedding: chunks embedded so far")
-    embedding_total: int = Field(0, description="re-embedding: chunks to embed")
-    document_count: int = 0
-    chunk_count: int = 0
+        description="stale: embedded with another model than the server's (keyword search only until "
+                    "re-embedded); reembedding: vectors being rebuilt (keyword search only meanwhile)")
+    embedding_error: str | None = Field(description="why the last re-embedding failed")
+    server_embedding_model: str = Field(description="the model this server embeds with")
+    embedding_done: int = Field(description="re-embedding: chunks embedded so far")
+    embedding_total: int = Field(description="re-embedding: chunks to embed")
+    document_count: int
+    chunk_count: int
     created_at: datetime
     updated_at: datetime
 
