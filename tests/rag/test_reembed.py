@@ -219,3 +219,30 @@ def test_the_embedding_model_setting_is_validated() -> None:
     for bad in ("local/other", "ollama/nomic-embed-text", "openai/", "minilm"):
         with pytest.raises(ValueError, match="embedding model"):
             KnowledgeSettings(embedding_model=bad)
+
+
+async def test_an_admin_re_embeds_every_stale_base_for_its_owner(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, app_state: AppState, other: Knowledge) -> None:
+    library = await _library(alice, app_state)  # alice (the admin): MiniLM, current
+    bobs = await make_base(bob, "Bob's")  # bob's base is filled by the other server: its model
+    await other.ingest_document(bobs["id"], "owls.md", ["Barn owls hunt voles at night."], owner_id=bob.id)
+    await run_jobs(other)
+    assert (await _base(app_state, bobs["id"])).embedding_model == OTHER_MODEL
+    alice_vectors = await _vector_lengths(app_state, library["base"]["id"])
+
+    denied = await bob.client.post("/api/admin/knowledge-bases/re-embed-stale", headers=bob.headers)
+    assert denied.status_code == 403
+    assert (await _base(app_state, bobs["id"])).reembedding is False
+    before = len(await usage_records(app_state, user_id=bob.id, kind="embedding"))
+
+    response = await alice.client.post("/api/admin/knowledge-bases/re-embed-stale", headers=alice.headers)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"bases": 1, "jobs": 1, "embedding_model": "local/all-minilm-l6-v2-int8"}
+    assert await run_jobs(app_state.knowledge) == 1
+    base = await _base(app_state, bobs["id"])
+    assert (base.embedding_model, base.embedding_dimensions, base.reembedding) == (
+        "local/all-minilm-l6-v2-int8", 384, False)
+    assert set(await _vector_lengths(app_state, bobs["id"])) == {384 * 4}
+    assert await _vector_lengths(app_state, library["base"]["id"]) == alice_vectors  # untouched
+    local = [r for r in await usage_records(app_state, user_id=bob.id, kind="embedding") if r.provider == "local"]
+    assert len(local) >= 1 and len(await usage_records(app_state, user_id=bob.id, kind="embedding")) > before

@@ -87,6 +87,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/knowledge-bases/re-embed-stale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reembed Stale
+         * @description Re-embed every user's knowledge base built with another embedding model than the server's (after
+         *     ``KNOWLEDGE__EMBEDDING_MODEL`` changed). Each base's embedding usage is its owner's.
+         */
+        post: operations["admin_reembed_stale_knowledge_bases"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/mcp-servers": {
         parameters: {
             query?: never;
@@ -2814,6 +2835,21 @@ export interface components {
              */
             type: "queued";
         };
+        /** ReembedReport */
+        ReembedReport: {
+            /**
+             * Bases
+             * @description bases switched to the server's embedding model
+             */
+            bases: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /**
+             * Jobs
+             * @description ingestion jobs queued to re-embed their documents
+             */
+            jobs: number;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -3977,6 +4013,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountLinkPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    admin_reembed_stale_knowledge_bases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReembedReport"];
                 };
             };
             /** @description Not signed in, or the token is invalid, expired or revoked */

@@ -17,7 +17,7 @@ from agentcreator.billing.meter import Billing
 from agentcreator.core.config import KnowledgeSettings, Settings
 from agentcreator.core.errors import NotFound, ValidationFailed
 from agentcreator.db.models import KnowledgeDocument
-from agentcreator.db.session import transaction
+from agentcreator.db.session import session_scope, transaction
 from agentcreator.rag.dense import DenseIndexCache
 from agentcreator.rag.embeddings import MINILM_MODEL_ID, Embedder, MiniLMEmbedder
 from agentcreator.rag.jobs import IngestWorker
@@ -75,6 +75,20 @@ class Knowledge:
         if queued:
             await self.worker.wake()
         return queued
+
+    async def reembed_stale(self) -> tuple[int, int]:
+        """Re-embed every user's base built with another model than this process's (an administrator,
+        after changing ``KNOWLEDGE__EMBEDDING_MODEL``). Returns (bases, jobs queued); each base's usage is
+        its owner's."""
+        async with session_scope(self.sessions) as session:
+            stale = await embedding_repo.stale_base_ids(session, self.embedder.model_id)
+        jobs_queued = 0
+        for base_id in stale:
+            try:
+                jobs_queued += await self.reembed(base_id)
+            except NotFound:  # deleted meanwhile
+                continue
+        return len(stale), jobs_queued
 
     async def ingest_document(self, base_id: str, name: str, pages: Sequence[str],
                               file_id: str | None = None, *, owner_id: str | None = None) -> KnowledgeDocument:

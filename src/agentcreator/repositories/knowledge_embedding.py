@@ -74,6 +74,13 @@ async def base_model(session: AsyncSession, base_id: str) -> str | None:
                                   .execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+async def stale_base_ids(session: AsyncSession, model: str) -> list[str]:
+    """Every user's bases whose vectors come from another model than ``model`` (admins only)."""
+    rows = await session.execute(select(KnowledgeBase.id).where(KnowledgeBase.embedding_model != model)
+                                 .order_by(KnowledgeBase.created_at, KnowledgeBase.id))
+    return list(rows.scalars())
+
+
 async def set_error(session: AsyncSession, base_id: str, reason: str) -> None:
     await session.execute(update(KnowledgeBase).where(KnowledgeBase.id == base_id).values(embedding_error=reason)
                           .execution_options(synchronize_session=False))

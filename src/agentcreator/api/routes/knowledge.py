@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, UploadFile, status
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, SessionDep
+from agentcreator.api.deps import AdminUser, AppStateDep, CurrentUser, SessionDep
 from agentcreator.api.schemas.knowledge import (
     DocumentCreate,
     DocumentPublic,
@@ -16,6 +16,7 @@ from agentcreator.api.schemas.knowledge import (
     KnowledgeBasePublic,
     KnowledgeBasesPublic,
     KnowledgeBaseUpdate,
+    ReembedReport,
     SearchHit,
     SearchNotice,
     SearchRequest,
@@ -26,6 +27,7 @@ from agentcreator.db.models import KnowledgeBase
 from agentcreator.services.knowledge import KnowledgeService, decode_text, split_pages
 
 router = APIRouter(prefix="/api/knowledge-bases", tags=["knowledge"])
+admin_router = APIRouter(prefix="/api/admin/knowledge-bases", tags=["admin"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -154,3 +156,13 @@ async def search(base: OwnedBase, body: SearchRequest, service: ServiceDep) -> S
     return SearchResults(query=body.query, data=[SearchHit(**{k: v for k, v in p.as_dict().items()
                                                               if k in SearchHit.model_fields}) for p in result.passages],
                          notices=[SearchNotice.model_validate(n.as_dict()) for n in result.notices])
+
+
+@admin_router.post("/re-embed-stale", operation_id="admin_reembed_stale_knowledge_bases",
+                   status_code=status.HTTP_202_ACCEPTED)
+async def reembed_stale(_: AdminUser, state: AppStateDep, session: SessionDep) -> ReembedReport:
+    """Re-embed every user's knowledge base built with another embedding model than the server's (after
+    ``KNOWLEDGE__EMBEDDING_MODEL`` changed). Each base's embedding usage is its owner's."""
+    await session.rollback()  # no transaction held while the bases are switched one by one
+    bases, jobs = await state.knowledge.reembed_stale()
+    return ReembedReport(bases=bases, jobs=jobs, embedding_model=state.knowledge.embedder.model_id)

@@ -116,3 +116,9 @@ class SearchResults(BaseModel):
     data: list[SearchHit]
     notices: list[SearchNotice] = Field(default_factory=list,
                                         description="bases searched by keywords only, and why")
+
+
+class ReembedReport(BaseModel):
+    bases: int = Field(description="bases switched to the server's embedding model")
+    jobs: int = Field(description="ingestion jobs queued to re-embed their documents")
+    embedding_model: str
