@@ -87,6 +87,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/knowledge-bases/re-embed-stale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reembed Stale
+         * @description Re-embed every user's knowledge base built with another embedding model than the server's (after
+         *     ``KNOWLEDGE__EMBEDDING_MODEL`` changed). Each base's embedding usage is its owner's.
+         */
+        post: operations["admin_reembed_stale_knowledge_bases"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/mcp-servers": {
         parameters: {
             query?: never;
@@ -1109,6 +1130,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/knowledge-bases/{base_id}/re-embed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reembed Base
+         * @description Re-embed every chunk with the server's embedding model (after the model changed, or to retry a
+         *     failed re-embedding). The base is searched by keywords only until it is done; 409 while one runs.
+         */
+        post: operations["knowledge_bases_reembed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/knowledge-bases/{base_id}/search": {
         parameters: {
             query?: never;
@@ -1196,8 +1238,8 @@ export interface paths {
         };
         /**
          * Usage Report
-         * @description Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs) or
-         *     (administrators) user.
+         * @description Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs, and
+         *     embeddings as the tool "embeddings") or (administrators) user.
          */
         get: operations["usage_report"];
         put?: never;
@@ -2105,11 +2147,8 @@ export interface components {
         };
         /** KnowledgeBasePublic */
         KnowledgeBasePublic: {
-            /**
-             * Chunk Count
-             * @default 0
-             */
-            chunk_count?: number;
+            /** Chunk Count */
+            chunk_count: number;
             /**
              * Created At
              * Format: date-time
@@ -2117,17 +2156,45 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /** Document Count */
+            document_count: number;
+            /** Embedding Dimensions */
+            embedding_dimensions: number | null;
             /**
-             * Document Count
-             * @default 0
+             * Embedding Done
+             * @description re-embedding: chunks embedded so far
              */
-            document_count?: number;
-            /** Embedding Model */
+            embedding_done: number;
+            /**
+             * Embedding Error
+             * @description why the last re-embedding failed
+             */
+            embedding_error: string | null;
+            /**
+             * Embedding Model
+             * @description the model the base's vectors come from
+             */
             embedding_model: string;
+            /**
+             * Embedding Status
+             * @description stale: embedded with another model than the server's (keyword search only until re-embedded); reembedding: vectors being rebuilt (keyword search only meanwhile)
+             * @enum {string}
+             */
+            embedding_status: "current" | "stale" | "reembedding" | "reembed_failed";
+            /**
+             * Embedding Total
+             * @description re-embedding: chunks to embed
+             */
+            embedding_total: number;
             /** Id */
             id: string;
             /** Name */
             name: string;
+            /**
+             * Server Embedding Model
+             * @description the model this server embeds with
+             */
+            server_embedding_model: string;
             /**
              * Updated At
              * Format: date-time
@@ -2842,6 +2909,21 @@ export interface components {
              */
             type: "queued";
         };
+        /** ReembedReport */
+        ReembedReport: {
+            /**
+             * Bases
+             * @description bases switched to the server's embedding model
+             */
+            bases: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /**
+             * Jobs
+             * @description ingestion jobs queued to re-embed their documents
+             */
+            jobs: number;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -2988,6 +3070,21 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** SearchNotice */
+        SearchNotice: {
+            /**
+             * Base Id
+             * @description null: the whole search
+             */
+            base_id: string | null;
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "embedding_stale" | "reembedding" | "embedding_unavailable";
+            /** Message */
+            message: string;
+        };
         /** SearchRequest */
         SearchRequest: {
             /** Query */
@@ -3004,6 +3101,11 @@ export interface components {
         SearchResults: {
             /** Data */
             data: components["schemas"]["SearchHit"][];
+            /**
+             * Notices
+             * @description bases searched by keywords only, and why
+             */
+            notices?: components["schemas"]["SearchNotice"][];
             /** Query */
             query: string;
         };
@@ -4125,6 +4227,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountLinkPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    admin_reembed_stale_knowledge_bases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReembedReport"];
                 };
             };
             /** @description Not signed in, or the token is invalid, expired or revoked */
@@ -10198,6 +10380,88 @@ export interface operations {
             };
         };
     };
+    knowledge_bases_reembed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBasePublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     knowledge_bases_search: {
         parameters: {
             query?: never;
@@ -10403,7 +10667,7 @@ export interface operations {
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title, summary or tool */
+                /** @description chat, title, summary, tool or embedding */
                 kind?: string | null;
             };
             header?: never;
@@ -10481,7 +10745,7 @@ export interface operations {
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title, summary or tool */
+                /** @description chat, title, summary, tool or embedding */
                 kind?: string | null;
             };
             header?: never;

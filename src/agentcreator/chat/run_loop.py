@@ -180,7 +180,7 @@ class RunLoop:
             max_output_chars=self._tool_output_max_chars)
         started = time.monotonic()
         unsaved: ModelRound | None = model_round
-        tools = asyncio.ensure_future(run_tool_calls(context, parts))
+        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=state.steps + 1))
         try:
             done, _ = await asyncio.wait({tools}, timeout=self._fold_seconds)
             if not done:

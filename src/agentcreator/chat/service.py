@@ -336,8 +336,9 @@ class ChatService:
                     resolved = await chat_attachments.resolve(self._files, branch, stored, provider, info,
                                                               self._settings.files.document_token_budget)
                 if search is not None and self._knowledge is not None:
-                    retrieved = await chat_retrieval.retrieve(self._knowledge, user_id, search, answer_parent.text,
-                                                              min(2000, info.context_length // 4))
+                    retrieved = await chat_retrieval.retrieve(
+                        self._knowledge, user_id, search, answer_parent.text, min(2000, info.context_length // 4),
+                        assistant_id=assistant.id, conversation_id=conversation_id)
                 async with session_scope(self._sessions) as session:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,

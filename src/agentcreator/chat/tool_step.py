@@ -57,11 +57,11 @@ class ToolStepContext:
     settlements: list[ToolSettlement] = dataclasses.field(default_factory=list)
 
 
-async def run_tool_calls(ctx: ToolStepContext, parts: list[ToolCallPart]) -> None:
+async def run_tool_calls(ctx: ToolStepContext, parts: list[ToolCallPart], *, step_index: int) -> None:
     """Run the calls of ``parts`` concurrently, setting each part's result in place. Cancelled (stop):
     the running calls are marked stopped, then ``CancelledError`` propagates."""
     fees = await _fees(ctx, [ctx.toolset.get(part.name) for part in parts])
-    tasks = [asyncio.create_task(_run_one(ctx, part, fees.get(part.name)), name=f"tool-{part.call_id}")
+    tasks = [asyncio.create_task(_run_one(ctx, part, fees.get(part.name), step_index), name=f"tool-{part.call_id}")
              for part in parts]
     try:
         await asyncio.gather(*tasks)
@@ -82,7 +82,9 @@ async def _fees(ctx: ToolStepContext, tools: list[Tool | None]) -> dict[str, tup
     return {name: (table.tools.get(key), table.version or 0) for name, key in keyed.items()}
 
 
-async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | None, int] | None) -> None:
+async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | None, int] | None,
+                   step_index: int) -> None:
+    """``step_index``: the tool step's (its fee and what the tool meters, e.g. embeddings, point to it)."""
     tool = ctx.toolset.get(part.name)
     started = time.monotonic()
     try:
@@ -107,7 +109,8 @@ async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | No
             _finish(part, ToolResult.error(f"Not run: {exc.message}"), started, ctx.max_output_chars)
             return
         try:
-            result = await _invoke(tool, arguments, dataclasses.replace(ctx.tool_context, call_id=part.call_id))
+            result = await _invoke(tool, arguments, dataclasses.replace(
+                ctx.tool_context, call_id=part.call_id, step_index=step_index, message_id=ctx.message_id))
         except BaseException:
             await asyncio.shield(call.release())
             raise

@@ -41,6 +41,8 @@ class ToolContext:
     assistant_id: str | None
     run_id: str | None = None
     call_id: str | None = None
+    step_index: int | None = None  # the run's step the call belongs to (usage records point to it)
+    message_id: str | None = None
 
 
 @dataclass
