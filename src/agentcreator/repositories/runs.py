@@ -29,6 +29,8 @@ async def insert_run(session: AsyncSession, *, run_id: str, owner_id: str, conve
 
 
 _INSERT_RUN = Run.__table__.insert()
+# Run rows are never loaded in the session that updates them: no need to find and refresh them.
+_NO_SYNC = {"synchronize_session": False}
 
 
 async def update_run(session: AsyncSession, run_id: str, *, status: str, rounds: int, cost_micros: int,
@@ -39,7 +41,7 @@ async def update_run(session: AsyncSession, run_id: str, *, status: str, rounds:
                               "ended_by": ended_by, "error": error, "updated_at": now}
     if finished:
         values["finished_at"] = now
-    await session.execute(update(Run).where(Run.id == run_id).values(**values))
+    await session.execute(update(Run).where(Run.id == run_id).values(**values), execution_options=_NO_SYNC)
 
 
 async def add_step(session: AsyncSession, *, run_id: str, index: int, kind: str, status: str,
@@ -134,7 +136,8 @@ async def claim_orphan(session: AsyncSession, run_id: str, *, cost_micros: int, 
 
 async def note_round(session: AsyncSession, run_id: str, *, prompt_tokens: int, open_from: int) -> None:
     """A later model round opens: its prompt size and where its text starts (for a sweep's estimate)."""
-    await session.execute(update(Run).where(Run.id == run_id).values(prompt_tokens=prompt_tokens, open_from=open_from))
+    await session.execute(update(Run).where(Run.id == run_id).values(prompt_tokens=prompt_tokens, open_from=open_from),
+                          execution_options=_NO_SYNC)
 
 
 async def count_steps(session: AsyncSession, run_id: str) -> int:
