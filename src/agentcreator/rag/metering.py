@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.billing.meter import AssistantBudget, Billing, CallTarget
-from agentcreator.billing.metered import metered
+from agentcreator.billing.metered import MeteredCall, metered
 from agentcreator.billing.pricing import Cost
-from agentcreator.db.session import transaction
+from agentcreator.db.session import session_scope, transaction
 from agentcreator.llm.types import Usage
 from agentcreator.rag.embeddings import Embedder, EmbeddingBatch
 
@@ -66,17 +66,30 @@ class MeteredEmbedder:
 
     async def embed(self, texts: Sequence[str], who: EmbeddingFor, *, store: StoreBatch | None = None) -> EmbeddingBatch:
         """Embed ``texts`` for ``who``: reserve (PaymentRequired when a budget has no room), embed with no
-        session open, then record the usage (and ``store`` the vectors) in one transaction."""
+        session open, then record the usage (and ``store`` the vectors) in one transaction. When no
+        budget can refuse the call, the reservation is made with the record, in that same transaction."""
         texts = list(texts)
         target = self.target(who)
+        async with session_scope(self.billing.sessions) as session:
+            refusable = await self.billing.may_refuse(session, target)
+        if not refusable:
+            batch = await self.embedder.embed(texts)
+            async with transaction(self.billing.sessions) as session:
+                reservation = await self.billing.reserve(session, target, prompt_tokens=batch.tokens,
+                                                         max_output_tokens=0)
+                await self._record(session, MeteredCall(self.billing, target, reservation), target, batch, who, store)
+            return batch
         estimate = await asyncio.to_thread(lambda: sum(self.embedder.count_tokens(t) for t in texts))
         async with metered(self.billing, target, prompt_tokens=estimate) as call:
             batch = await self.embedder.embed(texts)
-            usage = Usage(input_tokens=batch.tokens, output_tokens=0, estimated=batch.estimated)
             async with transaction(self.billing.sessions) as session:
-                if store is not None:
-                    await store(session, batch)
-                await call.record(session, kind=USAGE_KIND, usage=usage, cost=await self.cost(session, target, usage),
-                                  message_id=who.message_id, run_id=who.run_id, step_index=who.step_index,
-                                  tool=USAGE_TOOL)
+                await self._record(session, call, target, batch, who, store)
         return batch
+
+    async def _record(self, session: AsyncSession, call: MeteredCall, target: CallTarget, batch: EmbeddingBatch,
+                      who: EmbeddingFor, store: StoreBatch | None) -> None:
+        usage = Usage(input_tokens=batch.tokens, output_tokens=0, estimated=batch.estimated)
+        if store is not None:
+            await store(session, batch)
+        await call.record(session, kind=USAGE_KIND, usage=usage, cost=await self.cost(session, target, usage),
+                          message_id=who.message_id, run_id=who.run_id, step_index=who.step_index, tool=USAGE_TOOL)
