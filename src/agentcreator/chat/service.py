@@ -245,6 +245,11 @@ class ChatService:
                 raise
             if written is not None:
                 started, reservation = written
+                if early is not None and reservation.capped_output_tokens is not None:
+                    # Not expected (an early call goes out only when no budget has a limit), but never let a
+                    # call sent with the full allowance run against a capped reservation.
+                    await early.aclose()
+                    early = None
                 break
             if early is not None:
                 await early.aclose()
