@@ -311,6 +311,7 @@ test('the model of one conversation is switched in the header, and the answer re
   await page.waitForFunction(() => /gpt-4o(?!-mini)/.test(document.querySelector('[data-testid="chat-model"]')?.textContent ?? ''))
 
   await ask(page, 'Hello?')
+  assert.equal((await answers(page).last().getByTestId('message-footer-model').textContent()).trim(), 'gpt-4o')
   await answers(page).last().getByRole('button', { name: 'Tokens and cost' }).click()
   assert.equal((await page.getByTestId('message-model').textContent()).trim(), 'double/gpt-4o')
   await shot(page, 'chat-model-recorded')

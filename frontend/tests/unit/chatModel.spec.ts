@@ -91,6 +91,8 @@ describe('an answer whose reply the budget capped', () => {
 
   it('says so in its footer, and the cost popover names the model and the limit', async () => {
     const w = mount(MessageActions, { props: { message: capped('length'), busy: false }, attachTo: document.body })
+    expect(w.get('[data-testid="message-footer-model"]').text()).toBe('gpt-4o')
+    expect(w.get('[data-testid="message-footer-model"]').attributes('title')).toBe('Written by openai/gpt-4o')
     const note = w.get('[data-testid="reply-capped"]')
     expect(note.text()).toBe('reply shortened to fit your budget')
     expect(note.attributes('title')).toContain('at most 80 output tokens')
