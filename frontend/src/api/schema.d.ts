@@ -1721,6 +1721,8 @@ export interface components {
             last_activity_at: string;
             /** Message Count */
             message_count: number;
+            /** Model */
+            model?: string | null;
             /** Parent Id */
             parent_id: string | null;
             /**
@@ -1742,6 +1744,8 @@ export interface components {
         ConversationUpdate: {
             /** Archived */
             archived?: boolean | null;
+            /** Model */
+            model?: string | null;
             /** Title */
             title?: string | null;
         };

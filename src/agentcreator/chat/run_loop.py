@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
+from agentcreator.billing.meter import USEFUL_REPLY_TOKENS
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
@@ -107,11 +108,17 @@ class RunLoop:
         for index in range(first, self._max_rounds):
             last = index == self._max_rounds - 1
             request = base.model_copy(update={"messages": state.messages, "tools": definitions,
-                                              "tool_choice": "none" if last and definitions else None})
+                                              "tool_choice": "none" if last and definitions else None,
+                                              "max_output_tokens": base.max_output_tokens if index == first else
+                                              _full_reply(plan, base)})
             call = await self._open_call(plan, state, request, index, definitions, first=index == first)
             if call is None:
                 return
             state.open_call = call
+            capped = call.reservation.capped_output_tokens if call.reservation is not None else None
+            if capped is not None:  # the budgets cover only this much of the reply (billing/meter)
+                request = request.model_copy(update={"max_output_tokens": capped})
+                state.reply_capped_to = min(capped, state.reply_capped_to or capped)
             stream: AsyncIterator[StreamEvent] = plan.first_call if index == first and plan.first_call else \
                 plan.provider.stream(request)
             checkpoints = self._checkpointer(plan, state)
@@ -149,15 +156,21 @@ class RunLoop:
         try:
             if first:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
-                await call.top_up(prompt_tokens=definition_tokens)
-                return call
-            reservation, state.next_reservation = state.next_reservation, None
-            if reservation is None:  # not made with the previous round's save
+                try:
+                    await call.top_up(prompt_tokens=definition_tokens)
+                    return call
+                except PaymentRequired:  # no room for the definitions too: the round is reserved anew below,
+                    await call.release()  # its reply capped to what is left
+                reservation = None
+            else:
+                reservation, state.next_reservation = state.next_reservation, None
+            if reservation is None:  # not made with the previous round's save (chat/run_store)
                 prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
-                reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
-                                                              max_output_tokens=request.max_output_tokens or 0,
-                                                              run_id=state.run_id)
-                await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
+                reservation = await self._billing.reserve_now(
+                    plan.target, prompt_tokens=prompt + definition_tokens, max_output_tokens=_full_reply(plan, request),
+                    run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
+                if not first:
+                    await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
             return MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
         except PaymentRequired as exc:
             state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
@@ -201,7 +214,8 @@ class RunLoop:
             next_prompt = self._next_prompt_tokens(plan, state, definitions) if going_on and not paused else None
             try:
                 cost, state.next_reservation = await _finish_even_if_cancelled(self._store.save_tool_round(
-                    plan, state, unsaved, context, started, finished, [part.call_id for part in parts], next_prompt))
+                    plan, state, unsaved, context, started, finished, [part.call_id for part in parts], next_prompt,
+                    _full_reply(plan, plan.request)))
             finally:
                 await asyncio.shield(release_unsettled(context))
             if unsaved is not None:
@@ -244,6 +258,11 @@ class RunLoop:
         reply = ChatMessage.assistant(model_round.text, model_round.tool_calls)
         output = plan.provider.count_tokens(request.model, [reply], "") if (model_round.text or model_round.tool_calls) else 0
         return Usage(input_tokens=prompt, output_tokens=output, estimated=True)
+
+
+def _full_reply(plan: Any, request: ModelRequest) -> int:
+    """The reply allowance of a round before any budget capped it (the turn's first may be capped)."""
+    return int(plan.context_report.get("reply_budget") or request.max_output_tokens or 0)
 
 
 def _definition_tokens(plan: Any, definitions: list[Any]) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing, Reservation
+from agentcreator.billing.meter import USEFUL_REPLY_TOKENS
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
 from agentcreator.chat.run_state import MESSAGE_STATUS, RunState, RunStatus
@@ -47,10 +48,11 @@ class RunStore:
 
     async def save_tool_round(self, plan: Any, state: RunState, model_round: ModelRound | None,
                               tools: ToolStepContext, started: float, finished: float, call_ids: list[str],
-                              next_prompt_tokens: int | None) -> tuple[int, Reservation | None]:
+                              next_prompt_tokens: int | None, next_reply_tokens: int = 0,
+                              ) -> tuple[int, Reservation | None]:
         """The end of a tool round in one transaction: the model step (unless saved while the tools ran:
         ``model_round`` None), the calls' fees, the tool step, and, when ``next_prompt_tokens`` is
-        given, the next round's reservation (``None`` back when a budget refuses it: the run ends).
+        given, the next round's reservation (its reply capped to what the budgets leave, as any round's) (``None`` back when a budget refuses it: the run ends).
         Returns the model step's cost and the reservation."""
         reservation: Reservation | None = None
         async with transaction(self._sessions) as session:
@@ -59,8 +61,8 @@ class RunStore:
                 try:
                     async with session.begin_nested():  # a refusal rolls back the reservation only
                         reservation = await self._billing.reserve(
-                            session, plan.target, prompt_tokens=next_prompt_tokens,
-                            max_output_tokens=plan.request.max_output_tokens or 0, run_id=state.run_id)
+                            session, plan.target, prompt_tokens=next_prompt_tokens, max_output_tokens=next_reply_tokens,
+                            run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
                         await run_repo.note_round(session, state.run_id, prompt_tokens=next_prompt_tokens,
                                                   open_from=len(state.text))
                 except PaymentRequired as exc:

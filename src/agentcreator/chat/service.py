@@ -12,13 +12,13 @@ answers it: both become the active branch, and older versions stay browsable.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing, CallTarget, Reservation
-from agentcreator.billing.meter import Quote
+from agentcreator.billing.meter import USEFUL_REPLY_TOKENS, Quote
 from agentcreator.chat import attachments as chat_attachments
 from agentcreator.chat import events as ev
 from agentcreator.chat import retrieval as chat_retrieval
@@ -256,6 +256,11 @@ class ChatService:
                 raise
             if written is not None:
                 started, reservation = written
+                if early is not None and reservation.capped_output_tokens is not None:
+                    # Not expected (an early call goes out only when no budget has a limit), but never let a
+                    # call sent with the full allowance run against a capped reservation.
+                    await early.aclose()
+                    early = None
                 break
             if early is not None:
                 await early.aclose()
@@ -304,6 +309,8 @@ class ChatService:
                 if assistant is None:
                     raise Conflict("This conversation's assistant was deleted; start a new conversation.",
                                    code="assistant_deleted")
+                if conversation.model:  # its own model (PATCH): resolved, priced and checked as the assistant's
+                    assistant = replace(assistant, model=conversation.model)
                 paused = await load_paused(session, user_id, conversation, rows, target_id or "", outputs or [],
                                            max_chars=self._settings.chat.tool_output_max_chars, now=utcnow()) \
                     if mode == "resume" else None
@@ -382,7 +389,8 @@ class ChatService:
             early = await EarlyCall.start(provider, planned.request)
         try:
             quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
-                                              max_output_tokens=planned.reply_budget, user_overrides=overrides)
+                                              max_output_tokens=planned.reply_budget, user_overrides=overrides,
+                                              min_output_tokens=USEFUL_REPLY_TOKENS)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -405,13 +413,18 @@ class ChatService:
                 if not await turn_repo.is_owned(session, user_id, conversation_id):
                     raise NotFound("Conversation")
                 return None  # it moved (or was continued): read again
+            # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
+            # A reply allowance the budgets cannot cover is capped to what they can (at least a useful reply).
+            reservation = await self._billing.reserve_quote(session, draft.quote, run_id=run_id)
+            if reservation.capped_output_tokens is not None:
+                draft.request = draft.request.model_copy(
+                    update={"max_output_tokens": reservation.capped_output_tokens})
+                draft.report["reply_capped_to"] = reservation.capped_output_tokens  # saved with the placeholder
             if draft.resumed is not None:  # the outputs go into the answer; the run is this process's again
                 await reopen(session, draft.resumed, worker_id=self._billing.worker_id, turn_id=turn.turn_id,
                              prompt_tokens=draft.prompt_tokens)
             else:
                 await message_repo.insert_rows(session, added, draft.first_seq, now)
-            # Reserve the most this call can cost; a refusal rolls the whole turn back (402, nothing saved).
-            reservation = await self._billing.reserve_quote(session, draft.quote, run_id=run_id)
             # The run, owned by this process (its lease: chat/leases), so that another process finishes
             # it if this one dies.
             if draft.resumed is None:

@@ -26,7 +26,8 @@ from agentcreator.services.files import FileService
 async def parts_for_turn(files: FileService, models: ModelRegistry, sessions: async_sessionmaker[AsyncSession],
                          owner_id: str, conversation_id: str, file_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The attachment parts for a message to ``conversation_id``: 404 for a file (or conversation) that
-    is not the owner's, 422 ``model_cannot_see_images`` when the assistant's model has no vision."""
+    is not the owner's, 422 ``model_cannot_see_images`` when the conversation's model (its assistant's unless it has
+    its own) has no vision."""
     if not file_ids:
         return []
     parts = await files.attachment_parts(owner_id, file_ids)
@@ -36,11 +37,11 @@ async def parts_for_turn(files: FileService, models: ModelRegistry, sessions: as
         found = await turn_repo.turn_start(session, owner_id, conversation_id)
     if found is None:
         raise NotFound("Conversation")
-    _, assistant = found
+    conversation, assistant = found
     if assistant is None:  # the chat service refuses the turn with its own error
         return parts
-    try:
-        _, _, info = await models.resolve(assistant.model)
+    try:  # the conversation's own model when it has one (chat/service does the same)
+        _, _, info = await models.resolve(conversation.model or assistant.model)
     except ModelNotFound as exc:
         raise ValidationFailed(f"{exc.message}. Pick another model for this assistant.",
                                code="model_unavailable") from exc

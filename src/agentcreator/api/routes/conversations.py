@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from agentcreator.api.deps import CurrentUser, FileServiceDep, OwnedConversation, SessionDep
+from agentcreator.api.deps import (
+    CurrentUser,
+    FileServiceDep,
+    ModelValidatorDep,
+    OwnedConversation,
+    SessionDep,
+)
 from agentcreator.api.schemas.conversations import (
     ConversationCreate,
     ConversationPublic,
@@ -27,8 +33,9 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-async def conversation_service(session: SessionDep, user: CurrentUser) -> ConversationService:
-    return ConversationService(session, user.id)
+async def conversation_service(session: SessionDep, user: CurrentUser,
+                               validate_model: ModelValidatorDep) -> ConversationService:
+    return ConversationService(session, user.id, validate_model)
 
 
 ConversationServiceDep = Annotated[ConversationService, Depends(conversation_service)]
