@@ -1,7 +1,7 @@
 """a conversation's own model (null: its assistant's)
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-05 04:20:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0019'
-down_revision: str | None = '0013'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
