@@ -116,7 +116,7 @@ def script_from_json(item: dict[str, Any]) -> Script:
 
 
 DEFAULT_SCRIPT = Script(text=["Hello", " from", " the", " double."])
-DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3")
+DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "acme-chat-1", "text-embedding-3-small", "dall-e-3")
 
 
 class _CutConnection(Exception):  # raised on purpose: uvicorn then drops the connection
