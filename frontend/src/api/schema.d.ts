@@ -3073,6 +3073,10 @@ export interface components {
              * @default 0
              */
             round?: number;
+            /** Session Ended */
+            session_ended?: string | null;
+            /** Session Restarted */
+            session_restarted?: string | null;
             /**
              * Status
              * @default running

@@ -119,6 +119,8 @@ def to_tool_result(code: str, result: ExecutionResult) -> ToolResult:
         parts=parts,
         is_error=bool(result.error or result.ended),
         billable_calls=1 if result.session_started else 0,  # the fee is per session, as OpenAI's
+        session_restarted=result.restarted_because,
+        session_ended=result.ended,
         metadata={
             "code": code,
             "stdout": result.stdout,
