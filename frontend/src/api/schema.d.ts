@@ -2011,7 +2011,7 @@ export interface components {
             type: "image";
             /**
              * Url
-             * @description https:// URL or data:image/...;base64 URL
+             * @description https:// URL or data:image/...;base64 URL. Fetched once (through the server's SSRF guard: public addresses only) or decoded, checked and stored as your file like an upload; the message keeps a file part. Refused: 400 blocked_destination, 413 file_too_large, 415 not an image, 422 image_url_failed / image_too_large / damaged_file.
              */
             url: string;
         };
@@ -7802,6 +7802,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -7864,6 +7879,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8015,6 +8045,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -8077,6 +8122,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

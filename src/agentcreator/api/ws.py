@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from agentcreator.api.cursors import checked_event_id
-from agentcreator.api.deps import authenticate, file_service_of, verify_access_token
+from agentcreator.api.deps import authenticate, file_service_of, image_importer_of, verify_access_token
 from agentcreator.api.schemas.chat import MessageCreate
 from agentcreator.api.ws_auth import watch_for
 from agentcreator.api.ws_frames import FrameRefused, NotJson, receive_frame
@@ -36,7 +36,7 @@ from agentcreator.chat.listen import Heartbeat, follow_batches
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
-from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.attachments import TurnParts, turn_parts
 from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
@@ -149,23 +149,28 @@ class Connection:
             # The chat service reads the conversation with an owner check (404 for anyone else), so the
             # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
-            file_ids: list[str] = []
+            prepared: TurnParts | None = None
             if kind == "regenerate":
                 start = partial(chat.regenerate, self.user_id, conversation_id, message_id)
             else:
                 body = MessageCreate.model_validate({"content": frame.get("content"),
                                                      "file_ids": frame.get("file_ids") or []})
-                file_ids = body.file_ids
-                parts = body.parts() + await parts_for_turn(file_service_of(self.state), self.state.models,
-                                                            self.state.sessions, self.user_id, conversation_id,
-                                                            body.file_ids)
+                prepared = await turn_parts(file_service_of(self.state), image_importer_of(self.state),
+                                            self.state.models, self.state.sessions, self.user_id, conversation_id,
+                                            body.parts(), body.file_ids)
                 if kind == "send":
-                    start = partial(chat.send, self.user_id, conversation_id, parts)
+                    start = partial(chat.send, self.user_id, conversation_id, prepared.parts)
                 else:
-                    start = partial(chat.edit, self.user_id, conversation_id, message_id, parts)
-            started = await admitted(self.state.fair_use, self.state.rate_limiter, self.user_id, start)
-            if file_ids:
-                await file_service_of(self.state).attach(self.user_id, file_ids, started.turn.conversation_id)
+                    start = partial(chat.edit, self.user_id, conversation_id, message_id, prepared.parts)
+            try:
+                started = await admitted(self.state.fair_use, self.state.rate_limiter, self.user_id, start)
+            except BaseException:
+                if prepared is not None:  # a refused turn keeps no image fetched for it
+                    await image_importer_of(self.state).discard(self.user_id, prepared.fetched)
+                raise
+            if prepared is not None and prepared.file_ids:
+                await file_service_of(self.state).attach(self.user_id, prepared.file_ids,
+                                                         started.turn.conversation_id)
             self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
 

@@ -5,6 +5,7 @@ scoped to its owner anyway (another user's is a 404 from there), and the route h
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -19,6 +20,7 @@ from agentcreator.api.deps import (
     SessionDep,
     TurnCallerDep,
     file_service_of,
+    image_importer_of,
 )
 from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
 from agentcreator.api.sse import sse_response
@@ -29,7 +31,7 @@ from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
-from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.attachments import TurnParts, turn_parts
 from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
@@ -70,14 +72,24 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
                       user_message=started.user_message, assistant_message=final)
 
 
-async def _attachments(state: AppState, user_id: str, conversation_id: str,
-                       body: MessageCreate) -> list[dict[str, object]]:
-    """The message's file parts (404 for another user's file, 422 for images to a model without vision),
-    checked before the chat service saves anything."""
-    if not body.file_ids:
-        return []
-    return await parts_for_turn(file_service_of(state), state.models, state.sessions, user_id, conversation_id,
-                                body.file_ids)
+async def _parts(state: AppState, user_id: str, conversation_id: str, body: MessageCreate) -> TurnParts:
+    """The message's parts, checked before the chat service saves anything: 404 for another user's file,
+    422 for images to a model without vision; image URLs fetched (SSRF guard) and stored as files."""
+    return await turn_parts(file_service_of(state), image_importer_of(state), state.models, state.sessions,
+                            user_id, conversation_id, body.parts(), body.file_ids)
+
+
+async def _start(state: AppState, user_id: str, prepared: TurnParts,
+                 start: Callable[[], Awaitable[StartedTurn]]) -> StartedTurn:
+    """Start the turn; its files then belong to its conversation. A refused turn (fair use, budget, a
+    conflict) leaves no file fetched for it behind."""
+    try:
+        started = await admitted(state.fair_use, state.rate_limiter, user_id, start)
+    except BaseException:
+        await image_importer_of(state).discard(user_id, prepared.fetched)
+        raise
+    await file_service_of(state).attach(user_id, prepared.file_ids, started.turn.conversation_id)
+    return started
 
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
@@ -86,10 +98,9 @@ async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
                request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
-    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.send(
-        claims.user_id, conversation_id, parts, access=claims))
-    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
+    prepared = await _parts(state, claims.user_id, conversation_id, body)
+    started = await _start(state, claims.user_id, prepared, lambda: state.chat.send(
+        claims.user_id, conversation_id, prepared.parts, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -110,10 +121,9 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
                request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
-    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.edit(
-        claims.user_id, conversation_id, message_id, parts, access=claims))
-    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
+    prepared = await _parts(state, claims.user_id, conversation_id, body)
+    started = await _start(state, claims.user_id, prepared, lambda: state.chat.edit(
+        claims.user_id, conversation_id, message_id, prepared.parts, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
