@@ -295,6 +295,14 @@ async def test_the_code_interpreter_runs_model_written_code_in_the_sandbox(
     assert "set" in calls[0]["output"] and "42" in calls[1]["output"]
     # Free until an admin sets a price for the self-hosted interpreter.
     assert [r.cost_micros for r in await usage_records(app_state, kind="tool")] == [0, 0]
+    # The CPU seconds each call used are recorded on its run step (and on the call).
+    [run] = await _runs(app_state)
+    tool_steps = [s for s in await _steps(app_state, run.id) if s.kind == "tool_calls"]
+    assert len(tool_steps) == 2
+    for step, call in zip(tool_steps, calls, strict=True):
+        [recorded] = step.details["calls"]
+        assert isinstance(recorded["cpu_seconds"], float) and recorded["cpu_seconds"] >= 0
+        assert step.details["cpu_seconds"] == round(recorded["cpu_seconds"], 3) == round(call["cpu_seconds"], 3)
 
 
 async def test_the_code_interpreter_charts_an_uploaded_csv_and_the_chart_is_the_owners_file(

@@ -3053,6 +3053,8 @@ export interface components {
              * @default 0
              */
             cost_micros?: number;
+            /** Cpu Seconds */
+            cpu_seconds?: number | null;
             /** Duration Ms */
             duration_ms?: number | null;
             /**

@@ -81,6 +81,7 @@ class ToolCallPart(_Part):
     # variables of earlier calls are gone), and why this call ended it. None: nothing to say.
     session_restarted: str | None = None
     session_ended: str | None = None
+    cpu_seconds: float | None = None  # where the tool measures them (the code interpreter)
 
 
 class HandoffPart(_Part):

@@ -56,6 +56,8 @@ class ToolResult:
     # The UI shows them on the tool card; ``output`` tells the model too.
     session_restarted: str | None = None
     session_ended: str | None = None
+    # CPU seconds the call used where the tool measures them (the code interpreter): kept on the run step.
+    cpu_seconds: float | None = None
 
     @classmethod
     def error(cls, message: str) -> ToolResult:

@@ -121,6 +121,7 @@ def to_tool_result(code: str, result: ExecutionResult) -> ToolResult:
         billable_calls=1 if result.session_started else 0,  # the fee is per session, as OpenAI's
         session_restarted=result.restarted_because,
         session_ended=result.ended,
+        cpu_seconds=result.cpu_seconds,
         metadata={
             "code": code,
             "stdout": result.stdout,
