@@ -71,9 +71,14 @@ class CodeInterpreterTool(Tool):
         return tool_result
 
 
+def conversation_session_key(conversation_id: str) -> str:
+    """The sandbox session of a conversation (for ``SandboxManager.end_session`` when it is deleted)."""
+    return f"conversation:{conversation_id}"
+
+
 def session_key(context: ToolContext) -> str:
     if context.conversation_id:
-        return f"conversation:{context.conversation_id}"
+        return conversation_session_key(context.conversation_id)
     if context.run_id:
         return f"run:{context.run_id}"
     raise ToolError("the code interpreter needs a conversation")
