@@ -286,7 +286,8 @@ export interface paths {
         post?: never;
         /**
          * Delete User
-         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email.
+         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email. Its files leave
+         *     the disk too, and its code interpreter sessions end.
          */
         delete: operations["admin_delete_user"];
         options?: never;
@@ -681,7 +682,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Conversation
-         * @description Delete the conversation, its messages and the files attached in it.
+         * @description Delete the conversation, its messages and the files attached in it (and its code interpreter
+         *     session with the copies of those files).
          */
         delete: operations["conversations_delete"];
         options?: never;
