@@ -333,3 +333,22 @@ async def test_the_socket_fetches_image_urls_the_same_way(
     assert image["type"] == "file" and image["name"] == "cat.png" and image_host.seen == ["/cat.png"]
     meta = (await live_client.get(f"/api/files/{image['file_id']}", headers=alice.headers)).json()
     assert meta["conversation_id"] == conversation["id"]
+
+
+async def test_image_fetches_count_against_the_turn_rate(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, openai_double: OpenAIDouble,
+        app_state: AppState, image_host: ImageHost, guarded: OutboundGuard) -> None:
+    """A user over the per-minute turn limit cannot make the server fetch URLs (messages to an unknown
+    message id included: those fetch, are refused, and still count)."""
+    assert (await client.patch("/api/admin/settings", headers=alice.headers,
+                               json={"turns_per_minute": 2})).status_code == 200
+    _, conversation = await make_chat(client, bob, model="openai/gpt-4o-mini")
+    edit = f"/api/conversations/{conversation['id']}/messages/{'0' * 32}/edit"
+    body = {"content": [{"type": "image", "url": image_host.url("/cat.png")}]}
+    for _ in range(2):
+        assert (await client.post(edit, headers=bob.headers, json=body)).status_code == 404
+    assert image_host.seen == ["/cat.png", "/cat.png"]
+    refused = await client.post(edit, headers=bob.headers, json=body)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_turns"
+    assert image_host.seen == ["/cat.png", "/cat.png"]  # not fetched again
+    assert await _file_rows(app_state) == 0 and stored_files(app_state) == []

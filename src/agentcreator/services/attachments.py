@@ -8,9 +8,9 @@ turn was refused); the context builder calls :func:`load_attached_files` in its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +24,8 @@ from agentcreator.repositories import files as file_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.files import FileService
 from agentcreator.services.image_urls import ImageUrlImporter, has_image_urls
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +51,21 @@ async def turn_parts(files: FileService, images: ImageUrlImporter, models: Model
         return TurnParts([*content, *attached], list(file_ids))
     imported, fetched = await images.import_parts(owner_id, content)
     return TurnParts([*imported, *attached], [*(f.id for f in fetched), *file_ids], fetched)
+
+
+async def start_with_parts(files: FileService, images: ImageUrlImporter, models: ModelRegistry,
+                           sessions: async_sessionmaker[AsyncSession], owner_id: str, conversation_id: str,
+                           content: list[dict[str, Any]], file_ids: Sequence[str],
+                           begin: Callable[[list[dict[str, Any]]], Awaitable[T]]) -> tuple[T, TurnParts]:
+    """:func:`turn_parts`, then ``begin(parts)`` (the chat service starting the turn). A turn refused after
+    image URLs were fetched (a budget, a conflict, an unknown message to edit) leaves no file behind.
+    The routes call this inside their fair-use admission, so fetches count against the turn rate."""
+    prepared = await turn_parts(files, images, models, sessions, owner_id, conversation_id, content, file_ids)
+    try:
+        return await begin(prepared.parts), prepared
+    except BaseException:
+        await images.discard(owner_id, prepared.fetched)
+        raise
 
 
 async def _check_vision(models: ModelRegistry, sessions: async_sessionmaker[AsyncSession], owner_id: str,

@@ -6,7 +6,7 @@ scoped to its owner anyway (another user's is a 404 from there), and the route h
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -31,7 +31,7 @@ from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
-from agentcreator.services.attachments import TurnParts, turn_parts
+from agentcreator.services.attachments import TurnParts, start_with_parts
 from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
@@ -72,23 +72,22 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
                       user_message=started.user_message, assistant_message=final)
 
 
-async def _parts(state: AppState, user_id: str, conversation_id: str, body: MessageCreate) -> TurnParts:
-    """The message's parts, checked before the chat service saves anything: 404 for another user's file,
-    422 for images to a model without vision; image URLs fetched (SSRF guard) and stored as files."""
-    return await turn_parts(file_service_of(state), image_importer_of(state), state.models, state.sessions,
-                            user_id, conversation_id, body.parts(), body.file_ids)
+async def _start(state: AppState, user_id: str, conversation_id: str, body: MessageCreate,
+                 begin: Callable[[list[dict[str, Any]]], Awaitable[StartedTurn]]) -> StartedTurn:
+    """Within the user's fair-use admission: the message's parts checked before anything is saved (404
+    for another user's file, 422 for images to a model without vision), image URLs fetched through the
+    SSRF guard and stored as files, then the turn started; its files then belong to its conversation."""
+    prepared: list[TurnParts] = []
 
+    async def start() -> StartedTurn:
+        started, parts = await start_with_parts(file_service_of(state), image_importer_of(state), state.models,
+                                                state.sessions, user_id, conversation_id, body.parts(),
+                                                body.file_ids, begin)
+        prepared.append(parts)
+        return started
 
-async def _start(state: AppState, user_id: str, prepared: TurnParts,
-                 start: Callable[[], Awaitable[StartedTurn]]) -> StartedTurn:
-    """Start the turn; its files then belong to its conversation. A refused turn (fair use, budget, a
-    conflict) leaves no file fetched for it behind."""
-    try:
-        started = await admitted(state.fair_use, state.rate_limiter, user_id, start)
-    except BaseException:
-        await image_importer_of(state).discard(user_id, prepared.fetched)
-        raise
-    await file_service_of(state).attach(user_id, prepared.file_ids, started.turn.conversation_id)
+    started = await admitted(state.fair_use, state.rate_limiter, user_id, start)
+    await file_service_of(state).attach(user_id, prepared[0].file_ids, started.turn.conversation_id)
     return started
 
 
@@ -98,9 +97,8 @@ async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
                request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
-    prepared = await _parts(state, claims.user_id, conversation_id, body)
-    started = await _start(state, claims.user_id, prepared, lambda: state.chat.send(
-        claims.user_id, conversation_id, prepared.parts, access=claims))
+    started = await _start(state, claims.user_id, conversation_id, body, lambda parts: state.chat.send(
+        claims.user_id, conversation_id, parts, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -121,9 +119,8 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
                request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
-    prepared = await _parts(state, claims.user_id, conversation_id, body)
-    started = await _start(state, claims.user_id, prepared, lambda: state.chat.edit(
-        claims.user_id, conversation_id, message_id, prepared.parts, access=claims))
+    started = await _start(state, claims.user_id, conversation_id, body, lambda parts: state.chat.edit(
+        claims.user_id, conversation_id, message_id, parts, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 
