@@ -307,7 +307,8 @@ export interface paths {
         post?: never;
         /**
          * Delete User
-         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email.
+         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email. Its files leave
+         *     the disk too, and its code interpreter sessions end.
          */
         delete: operations["admin_delete_user"];
         options?: never;
@@ -702,7 +703,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Conversation
-         * @description Delete the conversation, its messages and the files attached in it.
+         * @description Delete the conversation, its messages and the files attached in it (and its code interpreter
+         *     session with the copies of those files).
          */
         delete: operations["conversations_delete"];
         options?: never;
@@ -2118,7 +2120,7 @@ export interface components {
             type: "image";
             /**
              * Url
-             * @description https:// URL or data:image/...;base64 URL
+             * @description https:// URL or data:image/...;base64 URL. Fetched once (through the server's SSRF guard: public addresses only) or decoded, checked and stored as your file like an upload; the message keeps a file part. Refused: 400 blocked_destination, 413 file_too_large, 415 not an image, 422 image_url_failed / image_too_large / damaged_file.
              */
             url: string;
         };
@@ -3314,6 +3316,8 @@ export interface components {
              * @default 0
              */
             cost_micros?: number;
+            /** Cpu Seconds */
+            cpu_seconds?: number | null;
             /** Duration Ms */
             duration_ms?: number | null;
             /**
@@ -3334,6 +3338,10 @@ export interface components {
              * @default 0
              */
             round?: number;
+            /** Session Ended */
+            session_ended?: string | null;
+            /** Session Restarted */
+            session_restarted?: string | null;
             /**
              * Status
              * @default running
@@ -8198,6 +8206,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -8260,6 +8283,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8411,6 +8449,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -8473,6 +8526,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

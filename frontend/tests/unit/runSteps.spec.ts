@@ -155,3 +155,33 @@ describe('ToolCallCard with code', () => {
     expect(code.html()).not.toContain('<script>')
   })
 })
+
+describe('ToolCallCard session state', () => {
+  it('shows a badge when the code interpreter session was restarted, without opening the card', async () => {
+    const part: ToolCallPart = {
+      type: 'tool_call', call_id: 'c3', name: 'code_interpreter', status: 'complete', arguments: '{"code": "x"}',
+      output: '[New Python session: the previous one ended because it was idle for 20 minutes. …]',
+      session_restarted: 'it was idle for 20 minutes',
+    }
+    const card = mount(ToolCallCard, { props: { part: { ...part, cpu_seconds: 0.123 } } })
+    const badge = card.get('[data-testid="tool-call-session-restarted"]')
+    expect(badge.text()).toContain('Session restarted — variables from earlier calls are gone')
+    expect(badge.text()).toContain('it was idle for 20 minutes')
+    expect(card.find('[data-testid="tool-call-session-ended"]').exists()).toBe(false)
+    await card.get('button').trigger('click')
+    expect(card.get('[data-testid="tool-call-cpu"]').text()).toBe('CPU time: 0.12 s')
+  })
+
+  it('shows that a call ended its session, and nothing for a call in a running session', () => {
+    const ended: ToolCallPart = {
+      type: 'tool_call', call_id: 'c4', name: 'code_interpreter', status: 'failed', is_error: true, arguments: '{}',
+      output: 'timed out', session_ended: 'the call ran longer than 30 seconds and was stopped',
+    }
+    const card = mount(ToolCallCard, { props: { part: ended } })
+    expect(card.get('[data-testid="tool-call-session-ended"]').text()).toContain('ran longer than 30 seconds')
+    expect(card.find('[data-testid="tool-call-session-restarted"]').exists()).toBe(false)
+    const plain = mount(ToolCallCard, { props: { part: { ...ended, session_ended: null, status: 'complete', is_error: false } } })
+    expect(plain.find('[data-testid="tool-call-session-ended"]').exists()).toBe(false)
+    expect(plain.find('[data-testid="tool-call-session-restarted"]').exists()).toBe(false)
+  })
+})

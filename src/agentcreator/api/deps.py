@@ -23,6 +23,7 @@ from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
 from agentcreator.services.assistants import ModelValidator
 from agentcreator.services.files import FileService
+from agentcreator.services.image_urls import ImageUrlImporter
 from agentcreator.state import AppState
 
 
@@ -189,6 +190,11 @@ def file_service_of(state: AppState) -> FileService:
         storage = LocalFileStorage(state.settings.data_dir / "files")
         service = _file_services[state.sessions] = FileService(state.sessions, storage, state.settings.files)
     return service
+
+
+def image_importer_of(state: AppState) -> ImageUrlImporter:
+    """Image URLs of chat messages, fetched through the app's SSRF guard into the owner's files."""
+    return ImageUrlImporter(file_service_of(state), state.outbound)
 
 
 async def file_service(state: AppStateDep) -> FileService:

@@ -31,9 +31,10 @@ _EXTRA: dict[str, set[int]] = {
     "auth_login": {401, 429},
     "auth_refresh": {401, 403},
     "auth_change_password": {400, 429},
-    "chat_send": {402, 409, 429},
+    # send and edit: an image URL to a blocked destination (400) or not an image (415).
+    "chat_send": {400, 402, 409, 415, 429},
     "chat_regenerate": {402, 409, 429},
-    "chat_edit": {402, 409, 429},
+    "chat_edit": {400, 402, 409, 415, 429},
     "chat_submit_tool_outputs": {402, 409, 429},
     "chat_events": {400},
     "admin_update_user": {400},

@@ -80,9 +80,14 @@ class RunStore:
         await self._save_answer(session, plan, state, "streaming")
         await self._save_run(session, plan, state)
         status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
-        await self._add_step(session, state, "tool_calls", status, started, finished, cost, {
-            "calls": [{"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
-                       "cost_micros": p.cost_micros, "is_error": p.is_error} for p in calls]})
+        details: dict[str, Any] = {"calls": [
+            {"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
+             "cost_micros": p.cost_micros, "is_error": p.is_error,
+             **({"cpu_seconds": p.cpu_seconds} if p.cpu_seconds is not None else {})} for p in calls]}
+        measured = [p.cpu_seconds for p in calls if p.cpu_seconds is not None]
+        if measured:  # the code interpreter's CPU time (issue 14: recorded on the step)
+            details["cpu_seconds"] = round(sum(measured), 3)
+        await self._add_step(session, state, "tool_calls", status, started, finished, cost, details)
         return model_cost
 
     async def finish(self, plan: Any, state: RunState, message_status: str) -> ev.MessageSnapshot | None:

@@ -183,4 +183,7 @@ def _finish(part: ToolCallPart, result: ToolResult, started: float, max_chars: i
     part.is_error = result.is_error
     part.status = "failed" if result.is_error else "complete"
     part.result_parts = list(result.parts)
+    part.session_restarted = result.session_restarted
+    part.session_ended = result.session_ended
+    part.cpu_seconds = result.cpu_seconds
     part.duration_ms = int((time.monotonic() - started) * 1000)

@@ -16,7 +16,11 @@ class TextPartIn(StrictInput):
 
 class ImagePartIn(StrictInput):
     type: Literal["image"] = "image"
-    url: str = Field(max_length=20_000_000, description="https:// URL or data:image/...;base64 URL")
+    url: str = Field(max_length=20_000_000, description=(
+        "https:// URL or data:image/...;base64 URL. Fetched once (through the server's SSRF guard: public "
+        "addresses only) or decoded, checked and stored as your file like an upload; the message keeps a "
+        "file part. Refused: 400 blocked_destination, 413 file_too_large, 415 not an image, 422 "
+        "image_url_failed / image_too_large / damaged_file."))
     detail: Literal["auto", "low", "high"] = "auto"
 
     @field_validator("url")
