@@ -27,6 +27,7 @@ from agentcreator.api.routes import (
     knowledge,
     mcp_servers,
     providers,
+    runs,
     usage,
 )
 from agentcreator.api.spa import mount_spa, resolve_web_dir
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
                    mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router,
-                   knowledge.documents_router):
+                   knowledge.admin_router, knowledge.documents_router, runs.router):
         app.include_router(router)
     declare_error_responses(app)
     mount_spa(app, resolve_web_dir(settings.web_dir))

@@ -25,7 +25,9 @@ beforeEach(() => {
 const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/knowledge', name: 'knowledge', component: { template: '<div/>' } }] })
 const stamp = '2025-01-01T00:00:00Z'
 const base = (id: string, name: string): KnowledgeBase => ({
-  id, name, description: '', embedding_model: 'local/x', document_count: 2, chunk_count: 9, created_at: stamp, updated_at: stamp,
+  id, name, description: '', embedding_model: 'local/x', embedding_dimensions: 384, embedding_done: 0, embedding_error: null,
+  embedding_status: 'current', embedding_total: 0, server_embedding_model: 'local/x', document_count: 2, chunk_count: 9,
+  created_at: stamp, updated_at: stamp,
 })
 const kbDocument = (id: string, fileId: string | null): KnowledgeDocument => ({
   id, base_id: 'b1', name: `${id}.pdf`, file_id: fileId, status: 'queued', progress_done: 0, progress_total: 0, error: null,

@@ -63,16 +63,18 @@ def history_messages(message: Any) -> list[ChatMessage]:
 class PromptCache:
     """Each history message as sent to the model, with its token count, by provider, model and message
     id: a turn sends the same history as the one before plus two messages. A message never changes
-    once it is in a history (edits and regenerations add new ones; streaming answers are not sent)."""
+    once it is in a history (edits and regenerations add new ones; streaming answers are not sent),
+    except a run's answer that continues after ``requires_action`` (chat/tool_outputs): that copy carries
+    its ``updated_at``, which is part of the key."""
 
     MAX_ITEMS = 20_000
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], tuple[list[ChatMessage], int]] = {}
+        self._items: dict[tuple[str, str, str, Any], tuple[list[ChatMessage], int]] = {}
         self._instructions: dict[tuple[str, str, str], int] = {}  # an assistant's instructions change rarely
 
     def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[list[ChatMessage], int]:
-        key = (provider.name, model, message.id)
+        key = (provider.name, model, message.id, getattr(message, "updated_at", None))
         item = self._items.get(key)
         if item is None:
             chat = history_messages(message)
