@@ -193,13 +193,14 @@ class RunLoop:
             max_output_chars=self._tool_output_max_chars)
         started = time.monotonic()
         unsaved: ModelRound | None = model_round
-        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=state.steps + 1))
+        model_step = state.steps  # the model call's step; the tool calls' is the next
+        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=model_step + 1))
         try:
             done, _ = await asyncio.wait({tools}, timeout=self._fold_seconds)
             if not done:
                 cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
                 unsaved = None
-                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
+                await self._step_finished(plan, state, model_step, "model_call", cost, model_round.usage)
             await tools
         except asyncio.CancelledError:
             tools.cancel()
@@ -219,8 +220,9 @@ class RunLoop:
             finally:
                 await asyncio.shield(release_unsettled(context))
             if unsaved is not None:
-                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
-        await self._step_finished(plan, state, "tool_calls", sum(part.cost_micros for part in parts), None)
+                await self._step_finished(plan, state, model_step, "model_call", cost, model_round.usage)
+        await self._step_finished(plan, state, model_step + 1, "tool_calls", sum(part.cost_micros for part in parts),
+                                  None)
         if paused:
             state.end(RunStatus.REQUIRES_ACTION, "requires_action")
 
@@ -228,9 +230,10 @@ class RunLoop:
         return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
             + _definition_tokens(plan, definitions)
 
-    async def _step_finished(self, plan: Any, state: RunState, kind: str, cost: int, usage: Usage | None) -> None:
+    async def _step_finished(self, plan: Any, state: RunState, index: int, kind: str, cost: int,
+                             usage: Usage | None) -> None:
         await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(
-            message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=state.steps - 1,
+            message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=index,
             kind=kind, cost_micros=cost, usage=usage.model_dump() if usage else None)))  # type: ignore[arg-type]
 
     def _checkpointer(self, plan: Any, state: RunState) -> Checkpointer:
