@@ -77,6 +77,8 @@ class ToolCallPart(_Part):
     cost_micros: int = 0
     # Typed parts the tool produced for the answer (citations, files, images).
     result_parts: list[dict[str, Any]] = Field(default_factory=list)
+    # Run by the model's provider inside its call (OpenAI's hosted tools): never replayed to a model.
+    hosted: bool = False
 
 
 class HandoffPart(_Part):
