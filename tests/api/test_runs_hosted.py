@@ -5,6 +5,7 @@ that is not OpenAI's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from agentcreator.tools.hosted import HostedToolPolicy
 from tests.api.billing_helpers import open_reservations, usage_records
 from tests.api.chat_helpers import make_chat, messages, send, sse_events
 from tests.conftest import UserSession
+from tests.llm.helpers import wait_for_thread_event
 from tests.llm.openai_double import HostedCallScript, OpenAIDouble, Script
 from tests.tools.scripted import scripted_functions
 
@@ -260,4 +262,37 @@ async def test_code_interpreter_is_charged_once_per_container_and_failed_calls_a
     assert parts[2]["is_error"] is True
     fees = [(r.tool, r.cost_micros) for r in await usage_records(app_state, kind="tool")]
     assert fees == [("openai:code_interpreter", 30_000)]
+    assert await open_reservations(app_state) == []
+
+
+async def test_stop_during_a_hosted_call_keeps_the_finished_ones_and_charges_only_them(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+    """The double stalls while the code interpreter's code streams; the user stops the answer there."""
+    search = HostedCallScript("web_search", query="q", sources=[SOURCE])
+    code = HostedCallScript("code_interpreter", code=["print(", "1)"], logs="1")
+    openai_double.push(Script(hosted_calls=[search, code], text=["Never."], stall_after=1))
+    with hosted_enabled(app_state, "web_search", "code_interpreter"):
+        _, conversation = await _chat(client, alice, tools=[{"type": "web_search"}, {"type": "code_interpreter"}])
+        stream = asyncio.create_task(send(client, alice, conversation["id"], "Go"))
+
+        async def code_started() -> None:
+            while True:  # until the turn runs (before that, there is nothing to follow)
+                async for _, event in app_state.bus.subscribe(conversation["id"]):
+                    if event["type"] == "tool_call_started" and event["name"] == "code_interpreter":
+                        return
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(code_started(), 10)
+        stopped = await client.post(f"/api/conversations/{conversation['id']}/stop", headers=alice.headers)
+        assert stopped.json() == {"stopped": True}
+        answer = (await stream).json()["assistant_message"]
+    assert answer["status"] == "stopped"
+    assert await wait_for_thread_event(openai_double.last_request.disconnected)  # the upstream call was cancelled
+    parts = {p["name"]: p for p in answer["content"] if p["type"] == "tool_call"}
+    assert (parts["web_search"]["status"], parts["web_search"]["cost_micros"]) == ("complete", 10_000)
+    assert (parts["code_interpreter"]["status"], parts["code_interpreter"]["cost_micros"]) == ("stopped", 0)
+    assert parts["code_interpreter"]["is_error"] is True
+    fees = [(r.tool, r.cost_micros) for r in await usage_records(app_state, kind="tool")]
+    assert fees == [("openai:web_search", 10_000)]
+    run = await _run(app_state)
+    assert (run.status, run.ended_by) == ("cancelled", "user")
     assert await open_reservations(app_state) == []

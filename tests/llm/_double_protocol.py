@@ -79,7 +79,7 @@ def _hosted_events(call: Any, index: int, include: list[str], event: Any) -> Ite
     if call.type == "code_interpreter":
         yield event("response.code_interpreter_call.in_progress", **ids)
         for fragment in call.code:
-            yield event("response.code_interpreter_call_code.delta", **ids, delta=fragment)
+            yield event("response.code_interpreter_call_code.delta", True, **ids, delta=fragment)
         yield event("response.code_interpreter_call_code.done", **ids, code="".join(call.code))
         yield event("response.code_interpreter_call.interpreting", **ids)
     else:

@@ -97,7 +97,8 @@ class Script:
     output_tokens: int | None = None  # default: one token per streamed delta
     reasoning_tokens: int = 0
     http_error: HttpError | None = None
-    # After this many deltas (text chunks + argument fragments) the connection is dropped, no terminal event.
+    # After this many deltas (text chunks + argument and code fragments) the connection is dropped, no
+    # terminal event.
     cut_after: int | None = None
     # After this many deltas the server waits ``stall_seconds`` (or until the client disconnects).
     stall_after: int | None = None
@@ -112,7 +113,8 @@ class Script:
 
     @property
     def deltas(self) -> int:
-        return len(self.text) + sum(len(call.arguments) for call in self.tool_calls)
+        return len(self.text) + sum(len(call.arguments) for call in self.tool_calls) + \
+            sum(len(call.code) for call in self.hosted_calls)
 
     @property
     def usage_output_tokens(self) -> int:

@@ -65,8 +65,9 @@ class RunState:
         self.parts.extend(model_round.hosted.parts.values())
         if model_round.text:
             self.parts.append(TextPart(text=model_round.text))
-        cited = {part.url for part in self.parts if isinstance(part, CitationPart) and part.url}
-        self.parts.extend(c for c in model_round.citations if not (c.url and c.url in cited))
+        if model_round.citations:
+            cited = {part.url for part in self.parts if isinstance(part, CitationPart) and part.url}
+            self.parts.extend(c for c in model_round.citations if not (c.url and c.url in cited))
         if self.first_token_at is None:
             self.first_token_at = model_round.first_token_at
         self.finish_reason = model_round.finish_reason or self.finish_reason
