@@ -134,3 +134,19 @@ def test_capabilities_refuse_hosted_tools_a_model_does_not_declare() -> None:
     ensure_capabilities(info, request(hosted_tools=[HostedTool(type="web_search")]))
     with pytest.raises(CapabilityError, match="code_interpreter"):
         ensure_capabilities(info, request(hosted_tools=[HostedTool(type="code_interpreter")]))
+
+
+async def test_untrusted_sources_and_citations_become_web_links_only(provider: OpenAIResponsesProvider,
+                                                                     openai_double: OpenAIDouble) -> None:
+    """What a searched page talks the model into citing ends up as a link in the browser: only http(s)
+    URLs of a sane length pass, and titles are cut."""
+    bad = ["javascript:alert(document.cookie)", "data:text/html,<script>x</script>", "JAVASCRIPT://%0aalert(1)",
+           "https://example.com/" + "a" * 3000]
+    openai_double.push(Script(
+        hosted_calls=[HostedCallScript("web_search", query="q", sources=[*bad, "HTTPS://ok.example/"])],
+        text=["T."], citations=[(url, "x") for url in bad] + [("https://ok.example/", "T" * 1000)]))
+    events = await collect(provider, request(hosted_tools=[HostedTool(type="web_search")]))
+    done = next(c for c in of_type(events, HostedToolCall) if c.done)
+    assert [r["url"] for r in done.results] == ["HTTPS://ok.example/"]
+    citations = of_type(events, CitationAdded)
+    assert [(c.url, len(c.title)) for c in citations] == [("https://ok.example/", 300)]

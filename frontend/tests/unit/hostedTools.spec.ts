@@ -57,4 +57,16 @@ describe('hosted tools', () => {
     expect(w.text()).toContain('Vector store not found')
     expect(w.get('input').attributes('aria-invalid')).toBe('true')
   })
+
+  it('a citation that is not a web URL is shown as text, never as a link', () => {
+    const content: MessageSnapshot['content'] = [
+      { type: 'text', text: 'Hi.' },
+      { type: 'citation', url: 'javascript:alert(1)', title: 'Bad' },
+      { type: 'citation', url: 'https://ok.example/', title: 'Good' },
+    ]
+    const w = mount(MessageParts, { props: { message: snapshot({ id: 'a1', text: 'Hi.', status: 'complete', content }) } })
+    const links = w.findAll('[data-testid="message-sources"] a')
+    expect(links.map((a) => a.attributes('href'))).toEqual(['https://ok.example/'])
+    expect(w.get('[data-testid="message-sources"]').text()).toContain('Bad')
+  })
 })

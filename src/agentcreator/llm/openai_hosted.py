@@ -34,6 +34,21 @@ _CODE_DELTAS = ("response.code_interpreter_call_code.delta", "response.code_inte
 _CODE_DONE = ("response.code_interpreter_call_code.done", "response.code_interpreter_call.code.done")
 _ANNOTATIONS = ("response.output_text.annotation.added", "response.output_text_annotation.added")
 SNIPPET_CHARS = 300
+TITLE_CHARS = 300
+URL_CHARS = 2000
+
+
+def web_url(value: Any) -> str | None:
+    """``value`` if it is an http(s) URL of a sane length, else None: what the model or a page it read
+    cites is untrusted and ends up as a link in the browser (no ``javascript:``)."""
+    if not isinstance(value, str) or len(value) > URL_CHARS:
+        return None
+    return value if value[:8].lower().startswith(("https://", "http://")) else None
+
+
+def _title(value: Any, fallback: str) -> str:
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    return (text or fallback)[:TITLE_CHARS]
 
 
 def hosted_tool_params(tools: list[HostedTool]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -61,11 +76,11 @@ def _details(tool: str, item: dict[str, Any]) -> tuple[dict[str, Any], list[dict
     if tool == "web_search":
         action = item.get("action") or {}
         arguments = {key: action[key] for key in ("query", "queries", "url", "pattern") if action.get(key)}
-        results = [{"type": "citation", "url": source["url"], "title": source.get("title") or source["url"]}
-                   for source in action.get("sources") or [] if isinstance(source, dict) and source.get("url")]
+        urls = [web_url(source.get("url")) for source in action.get("sources") or [] if isinstance(source, dict)]
+        results = [{"type": "citation", "url": url, "title": _title(None, url)} for url in urls if url]
         return arguments, results
     if tool == "file_search":
-        results = [{"type": "citation", "title": hit.get("filename") or hit.get("file_id") or "",
+        results = [{"type": "citation", "title": _title(hit.get("filename"), str(hit.get("file_id") or "")),
                     "filename": hit.get("filename"), "snippet": " ".join((hit.get("text") or "").split())[:SNIPPET_CHARS],
                     "score": hit.get("score")} for hit in item.get("results") or [] if isinstance(hit, dict)]
         return {"queries": item.get("queries") or []}, results
@@ -138,10 +153,11 @@ class HostedMapper:
         if not isinstance(annotation, dict):
             return []
         kind = annotation.get("type")
-        if kind == "url_citation" and annotation.get("url"):
-            key, event = annotation["url"], CitationAdded(url=annotation["url"], title=annotation.get("title") or "")
+        url = web_url(annotation.get("url"))
+        if kind == "url_citation" and url:
+            key, event = url, CitationAdded(url=url, title=_title(annotation.get("title"), url))
         elif kind == "file_citation" and (annotation.get("filename") or annotation.get("file_id")):
-            name = annotation.get("filename") or annotation["file_id"]
+            name = _title(annotation.get("filename"), str(annotation.get("file_id")))
             key, event = f"file:{name}", CitationAdded(title=name, filename=name)
         else:
             return []
