@@ -19,7 +19,7 @@ from agentcreator.db.models import Run, RunStep
 from agentcreator.llm import ModelSpec, ProviderConfig
 from agentcreator.state import AppState
 from agentcreator.tools.hosted import HostedToolPolicy
-from tests.api.billing_helpers import open_reservations, usage_records
+from tests.api.billing_helpers import ledger, open_reservations, usage_records
 from tests.api.chat_helpers import make_chat, messages, send, sse_events
 from tests.conftest import UserSession
 from tests.llm.helpers import wait_for_thread_event
@@ -107,6 +107,8 @@ async def test_a_hosted_web_search_is_a_priced_step_with_citations_under_the_ans
     assert [(s.step_index, s.kind, s.cost_micros) for s in steps] == [(0, "tool_calls", 10_000)]
     assert steps[0].details["hosted"] is True and steps[0].details["calls"][0]["name"] == "web_search"
     assert await open_reservations(app_state) == []  # the fee hold was settled with the round
+    day = (await ledger(app_state))[("user_day", alice.id)]  # the budgets count the fee, nothing held
+    assert (day.spent_micros, day.reserved_micros) == (answer["cost_micros"], 0)
     # The tools view: the owner sees the hosted search; another user sees nothing of it.
     report = (await client.get("/api/usage", params={"group_by": "tool"}, headers=alice.headers)).json()
     assert [(g["key"], g["calls"], g["cost_micros"]) for g in report["data"]] == [("openai:web_search", 1, 10_000)]
