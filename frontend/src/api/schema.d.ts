@@ -1646,6 +1646,12 @@ export interface components {
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
             /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -1952,9 +1958,16 @@ export interface components {
         };
         /**
          * FileSearchTool
-         * @description Search the owner's knowledge bases (each id must name one of them).
+         * @description Search the owner's knowledge bases (each id must name one of them) and, hosted on OpenAI, the
+         *     provider's vector stores the admin shares (``vector_store_ids``).
          */
         FileSearchTool: {
+            /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
             /** Knowledge Base Ids */
             knowledge_base_ids?: string[];
             /** Threshold */
@@ -1969,6 +1982,8 @@ export interface components {
              * @enum {string}
              */
             type: "file_search";
+            /** Vector Store Ids */
+            vector_store_ids?: string[];
         };
         /**
          * FileUse
@@ -3321,6 +3336,11 @@ export interface components {
             /** Duration Ms */
             duration_ms?: number | null;
             /**
+             * Hosted
+             * @default false
+             */
+            hosted?: boolean;
+            /**
              * Is Error
              * @default false
              */
@@ -3737,6 +3757,12 @@ export interface components {
         };
         /** WebSearchTool */
         WebSearchTool: {
+            /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
