@@ -245,7 +245,7 @@ class RunLoop:
         """The calls the provider ran inside the model call: charged and saved as a tool step, before
         the model step, as OpenAI orders run steps (the calls, then the message)."""
         cost = await self._store.save_hosted_step(plan, state, model_round, self._hosted_fees(plan), time.monotonic())
-        await self._step_finished(plan, state, "tool_calls", cost, None)
+        await self._step_finished(plan, state, state.steps - 1, "tool_calls", cost, None)
         if plan.turn.stop_reason is not None:  # a stop that came while the calls were saved (not lost)
             model_round.stopped = True
 
