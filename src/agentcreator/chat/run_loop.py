@@ -152,6 +152,9 @@ class RunLoop:
             await self._tool_round(plan, toolset, state, model_round, definitions)
             if state.status is not RunStatus.IN_PROGRESS:
                 return
+            if plan.turn.stop_reason is not None:  # a stop that came while the round was saved (not lost)
+                state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
+                return
 
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
                          definitions: list[Any], *, first: bool) -> MeteredCall | None:
@@ -208,6 +211,8 @@ class RunLoop:
                 cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
                 unsaved = None
                 await self._step_finished(plan, state, model_step, "model_call", cost, model_round.usage)
+                if plan.turn.stop_reason is not None:  # a stop that came while it was saved (not lost)
+                    raise asyncio.CancelledError
             await tools
         except asyncio.CancelledError:
             tools.cancel()
