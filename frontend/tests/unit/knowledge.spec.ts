@@ -236,3 +236,19 @@ describe('citation markers', () => {
     view.unmount()
   })
 })
+
+describe('citation markers of untrusted sources', () => {
+  it('[n] of a javascript: or data: citation opens nothing; of an https one, the page', async () => {
+    const open = vi.spyOn(window, 'open').mockReturnValue(null)
+    const message = snapshot({ status: 'complete', text: 'See [1] and [2].', content: [
+      { type: 'text', text: 'See [1] and [2].' },
+      { type: 'citation', url: 'javascript:alert(1)', title: 'evil', snippet: '' },
+      { type: 'citation', url: 'https://example.com/a', title: 'A', snippet: '' }] as never })
+    const view = mount(MessageParts, { props: { message }, attachTo: document.body })
+    await view.get('[data-citation="1"]').trigger('click')
+    expect(open).not.toHaveBeenCalled()
+    await view.get('[data-citation="2"]').trigger('click')
+    expect(open).toHaveBeenCalledWith('https://example.com/a', '_blank', 'noopener,noreferrer')
+    view.unmount()
+  })
+})
