@@ -346,8 +346,6 @@ class KnowledgeSettings(BaseModel):
     # How often an idle worker looks for work without a wake-up (expired leases, other processes).
     job_poll_seconds: float = Field(5.0, ge=0.05)
     job_max_attempts: int = Field(3, ge=1, le=20)
-    # Upload of a document's text (text/markdown file or JSON body).
-    max_document_bytes: int = Field(20_000_000, ge=1024)
     max_pages: int = Field(5000, ge=1)
     # Candidates taken from each ranking before fusion; passages returned by default.
     candidates: int = Field(50, ge=5, le=1000)
