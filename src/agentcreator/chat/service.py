@@ -27,6 +27,7 @@ from agentcreator.chat.early_call import EarlyCall, open_unless_stopped
 from agentcreator.chat.leases import TurnLeases
 from agentcreator.chat.model_request import (
     PromptCache,
+    StagedPrompts,
     build_model_request,
     context_report,
     to_chat_message,
@@ -58,6 +59,7 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ModelInfo, ModelRequest
 from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories import providers as provider_repo
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
@@ -105,7 +107,8 @@ class ChatService:
                                   checkpoints_per_second=settings.chat.checkpoints_per_second)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._resolve)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._prompts = PromptCache()
+        self._prompts = PromptCache(max_items=settings.chat.prompt_cache_entries,
+                                    max_bytes=settings.chat.prompt_cache_bytes)
         self.leases: TurnLeases | None = None  # set by the app state: finishes dead processes' turns
         self.draining = False  # a shutdown is under way: new turns get 503 (chat/drain.py)
 
@@ -245,6 +248,8 @@ class ChatService:
                 raise
             if written is not None:
                 started, reservation = written
+                if draft.prompts is not None:
+                    draft.prompts.commit()  # accepted: refused turns leave the prompt-token cache as it was
                 break
             if early is not None:
                 await early.aclose()
@@ -272,6 +277,7 @@ class ChatService:
     async def _read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None, access: AccessClaims | None) -> Draft:
         early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
+        prompts = self._prompts.staged()  # kept by the cache only if the turn is written
         try:
             async with session_scope(self._sessions) as session:
                 if access is None:
@@ -294,6 +300,9 @@ class ChatService:
                 shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise _CapReached
+                if not await provider_repo.usable_by(session, assistant.model.partition("/")[0], user_id):
+                    raise ValidationFailed(f"Model '{assistant.model}' is not available. Pick another model for "
+                                           "this assistant.", code="model_unavailable")
                 provider, info = await self._resolve(assistant.model)
                 user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id)
                 if user_message is not None and any(p.get("type") == "image" for p in user_message.content):
@@ -310,7 +319,8 @@ class ChatService:
                     if self._knowledge is not None and why_no_tools(assistant, info) else None
                 if stored is None and search is None:
                     planned, quote, early, tools_unavailable, target = await self._plan(
-                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides)
+                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
+                        prompts=prompts)
             resolved = retrieved = None
             if stored is not None or search is not None:  # files and passages are read with no session open
                 if stored is not None and self._files is not None:
@@ -322,7 +332,8 @@ class ChatService:
                 async with session_scope(self._sessions) as session:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
-                        resolved.messages if resolved else None, retrieved.text if retrieved else None)
+                        resolved.messages if resolved else None, retrieved.text if retrieved else None,
+                        prompts=prompts)
             report = context_report(planned, assistant, info, summary=bool(conversation.summary),
                                     window_summary=bool(window_summary))
             report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
@@ -337,7 +348,7 @@ class ChatService:
             return Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
-                          retrieved.citations if retrieved else [], planned.prompt_tokens)
+                          retrieved.citations if retrieved else [], planned.prompt_tokens, prompts)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -347,10 +358,11 @@ class ChatService:
                     assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo, branch: list[Any],
                     window_summary: str | None, overrides: dict[str, Any],
                     attachments: dict[str, Any] | None = None,
-                    retrieved: str | None = None) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
+                    retrieved: str | None = None, *,
+                    prompts: StagedPrompts) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
         """The request for ``branch`` and its quote; the model call goes out now if it can (the quote, the
         report and the write follow while the model works on its first token)."""
-        planned = build_model_request(self._prompts, assistant, provider, info, branch, conversation.summary,
+        planned = build_model_request(prompts, assistant, provider, info, branch, conversation.summary,
                                       window_summary, attachments, retrieved, user=user_id)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
         tools_unavailable = why_no_tools(assistant, info)

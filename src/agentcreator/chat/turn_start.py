@@ -9,7 +9,7 @@ from typing import Any, Literal
 from agentcreator.billing import CallTarget
 from agentcreator.billing.meter import Quote
 from agentcreator.chat.early_call import EarlyCall
-from agentcreator.chat.model_request import text_of
+from agentcreator.chat.model_request import StagedPrompts, text_of
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from agentcreator.core.security import AccessClaims, check_access
@@ -44,6 +44,7 @@ class Draft:
     tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
     prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
+    prompts: StagedPrompts | None = None  # what the prompt-token cache keeps once the turn is written
 
 
 def new_user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:

@@ -22,7 +22,7 @@ from agentcreator.api.schemas.assistants import (
     FunctionTool,
 )
 from agentcreator.core.errors import ValidationFailed
-from agentcreator.llm.errors import ProviderError
+from agentcreator.llm.errors import ModelNotFound, ProviderError
 from agentcreator.services.assistants import AssistantService, ModelValidator, import_openapi_functions
 from agentcreator.services.files import files_of_assistant
 
@@ -32,11 +32,14 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-async def model_validator(state: AppStateDep) -> ModelValidator | None:
-    """An assistant's model must be one the platform can serve right now (see GET /api/models)."""
+async def model_validator(state: AppStateDep, session: SessionDep, user: CurrentUser) -> ModelValidator | None:
+    """An assistant's model must be one the platform can serve right now and this user may use (see
+    GET /api/models); a provider restricted to other users reads as not configured."""
 
     async def check(model: str) -> None:
         try:
+            if not await state.providers.may_use(session, user, model):
+                raise ModelNotFound(f"Model '{model}' is not available")
             await state.models.resolve(model)
         except ProviderError as exc:
             raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",
