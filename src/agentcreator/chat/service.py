@@ -300,9 +300,11 @@ class ChatService:
                 shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise _CapReached
-                if not await provider_repo.usable_by(session, assistant.model.partition("/")[0], user_id):
-                    raise ValidationFailed(f"Model '{assistant.model}' is not available. Pick another model for "
-                                           "this assistant.", code="model_unavailable")
+                provider_name = assistant.model.partition("/")[0]
+                if not await provider_repo.usable_by(session, provider_name, user_id):  # as if not configured
+                    raise ValidationFailed(f"Model '{assistant.model}' is not available: provider '{provider_name}' "
+                                           "is not configured. Pick another model for this assistant.",
+                                           code="model_unavailable")
                 provider, info = await self._resolve(assistant.model)
                 user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id)
                 if user_message is not None and any(p.get("type") == "image" for p in user_message.content):

@@ -39,6 +39,24 @@ def make_client(*, api_key: str | None, base_url: str | None, timeout: float, ma
                               http_client=http_client or openai.DefaultAioHttpClient(timeout=timeout))
 
 
+class GuardRefusalTransport(httpx.AsyncBaseTransport):
+    """Wraps the SSRF guard's transport for the SDK: a refused destination becomes an
+    ``APIConnectionError`` (an ``OpenAIError``, which the SDK passes on at once instead of retrying),
+    translated like any other into a ``ProviderError`` with code ``blocked_destination``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except BlockedDestination as exc:
+            raise openai.APIConnectionError(message=exc.message, request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def _error_fields(body: Any) -> tuple[str | None, str | None]:
     """(code, message) from an OpenAI error body, which may or may not be wrapped in ``{"error": ...}``."""
     if isinstance(body, dict):

@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentcreator.core.outbound import OutboundGuard
-from agentcreator.llm._openai_common import OPENAI_BASE_URL, make_client
+from agentcreator.llm._openai_common import OPENAI_BASE_URL, GuardRefusalTransport, make_client
 from agentcreator.llm.base import ModelProvider
 from agentcreator.llm.errors import ModelNotFound, ProviderError
 from agentcreator.llm.local_llamacpp import SMOLLM2_NAME, LocalLlamaProvider, find_default_gguf
@@ -61,7 +61,9 @@ def guarded_http_client(config: ProviderConfig, guard: OutboundGuard) -> httpx.A
         url = httpx.URL(config.base_url)
         host = url.host if ":" not in url.host else f"[{url.host}]"
         guard = guard.with_allowed([f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"])
-    return guard.client(timeout=httpx.Timeout(config.timeout, connect=guard.settings.connect_timeout_seconds))
+    return httpx.AsyncClient(transport=GuardRefusalTransport(guard.transport()), trust_env=False,
+                             follow_redirects=False,
+                             timeout=httpx.Timeout(config.timeout, connect=guard.settings.connect_timeout_seconds))
 
 
 def build_provider(config: ProviderConfig, guard: OutboundGuard | None = None) -> ModelProvider:

@@ -20,9 +20,8 @@ async def get_by_name(session: AsyncSession, name: str) -> Provider | None:
 
 async def restrictions(session: AsyncSession) -> dict[str, list[str]]:
     """The providers whose use is restricted, by name, with the user ids allowed (administrators always are)."""
-    rows = await session.execute(select(Provider.name, Provider.allowed_user_ids)
-                                 .where(Provider.allowed_user_ids.is_not(None)))
-    return {name: list(allowed or []) for name, allowed in rows}
+    rows = await session.execute(select(Provider.name, Provider.allowed_user_ids))
+    return {name: list(allowed) for name, allowed in rows if allowed is not None}  # SQL or JSON null: everyone
 
 
 async def usable_by(session: AsyncSession, provider_name: str, user_id: str) -> bool:

@@ -38,8 +38,9 @@ async def model_validator(state: AppStateDep, session: SessionDep, user: Current
 
     async def check(model: str) -> None:
         try:
-            if not await state.providers.may_use(session, user, model):
-                raise ModelNotFound(f"Model '{model}' is not available")
+            if not await state.providers.may_use(session, user, model):  # worded as for a missing provider
+                name = model.partition("/")[0]
+                raise ModelNotFound(f"Model '{model}' is not available: provider '{name}' is not configured")
             await state.models.resolve(model)
         except ProviderError as exc:
             raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",
