@@ -99,6 +99,20 @@ async def test_create_admin_reenables_a_disabled_user(client: httpx.AsyncClient,
     assert login.status_code == 200 and login.json()["user"]["is_admin"] is True
 
 
+async def test_create_admin_approves_an_account_waiting_for_approval(
+        client: httpx.AsyncClient, app_state: AppState, alice: UserSession) -> None:
+    await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_requires_approval": True})
+    registered = await client.post("/api/auth/register", json={
+        "name": "Pat", "email": "pat@example.com", "password": PASSWORD, "confirmPassword": PASSWORD})
+    assert registered.json()["status"] == "pending_approval"
+    assert (await client.post("/api/auth/login", json={"email": "pat@example.com", "password": PASSWORD})
+            ).status_code == 403
+    message = await create_admin(app_state, email="pat@example.com", name="Pat", password=PASSWORD)
+    assert message.startswith("promoted existing user")
+    login = await client.post("/api/auth/login", json={"email": "pat@example.com", "password": PASSWORD})
+    assert login.status_code == 200 and login.json()["user"]["is_admin"] is True
+
+
 async def test_an_admin_created_first_means_the_first_registrant_is_not_admin(
         client: httpx.AsyncClient, app_state: AppState) -> None:
     message = await create_admin(app_state, email="ops@example.com", name="Ops", password=PASSWORD)

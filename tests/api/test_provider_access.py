@@ -101,3 +101,16 @@ async def test_unknown_user_ids_are_refused_and_only_administrators_set_access(
         "name": "lab3", "kind": "openai_compatible", "base_url": openai_double.base_url,
         "allow_private_network": True, "allowed_user_ids": ["x" * 33]})
     assert too_long.status_code == 422
+
+
+async def test_the_price_table_leaves_out_the_models_of_providers_a_user_may_not_use(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, openai_double: OpenAIDouble) -> None:
+    await _lab(client, alice, openai_double, [])
+    current = (await client.get("/api/admin/prices", headers=alice.headers)).json()
+    models = current["models"] + [{"pattern": "lab/gpt-4o-mini", "input_per_1m": 1, "cached_input_per_1m": None,
+                                   "output_per_1m": 2}]
+    assert (await client.put("/api/admin/prices", headers=alice.headers, json={"models": models})).status_code == 200
+    for_bob = {m["pattern"] for m in (await client.get("/api/prices", headers=bob.headers)).json()["models"]}
+    for_alice = {m["pattern"] for m in (await client.get("/api/prices", headers=alice.headers)).json()["models"]}
+    assert "lab/gpt-4o-mini" in for_alice and "lab/gpt-4o-mini" not in for_bob
+    assert for_bob == for_alice - {"lab/gpt-4o-mini"}

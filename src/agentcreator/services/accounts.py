@@ -162,10 +162,11 @@ async def create_admin(state: AppState, *, email: str, name: str, password: str)
     async with session_scope(state.sessions) as session:
         existing = await user_repo.get_by_email(session, email)
         if existing is not None:
-            if existing.is_admin and not existing.is_disabled:
+            if existing.is_admin and not existing.is_disabled and not existing.is_pending:
                 return f"{email} is already an administrator; nothing changed"
             existing.is_admin = True
             existing.is_disabled = False
+            existing.is_pending = False  # an operator's word is the approval
             await session.commit()
             return f"promoted existing user {email} to administrator (password unchanged)"
         check_new_password(state.settings.auth, password, None, email=email, name=name)
