@@ -15,7 +15,8 @@ after(async () => {
 
 async function setApproval(page, on) {
   await page.goto('/admin')
-  const toggle = page.getByRole('switch', { name: 'Approve new accounts' })
+  // Enabled once the settings have loaded (until then it shows "off" whatever they are).
+  const toggle = page.getByRole('switch', { name: 'Approve new accounts', disabled: false })
   await toggle.waitFor()
   if ((await toggle.getAttribute('aria-checked')) !== String(on)) {
     await toggle.click()
