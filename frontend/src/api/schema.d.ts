@@ -1198,7 +1198,8 @@ export interface paths {
         };
         /**
          * Current Prices
-         * @description The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls).
+         * @description The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls), without the
+         *     models of providers this user may not use.
          */
         get: operations["prices_current"];
         put?: never;
