@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
-from agentcreator.core.config import KnowledgeSettings
+from agentcreator.billing import Billing
+from agentcreator.core.config import BillingSettings, KnowledgeSettings
 from agentcreator.db.migrate import upgrade
 from agentcreator.db.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument, User
 from agentcreator.db.session import create_engine, create_session_factory, transaction
@@ -104,7 +105,8 @@ async def _fresh(tmp: Path, name: str) -> tuple[Any, Any, str]:
 
 async def _base(sessions: Any, user_id: str, model: str) -> str:
     async with transaction(sessions) as session:
-        base = KnowledgeBase(owner_id=user_id, name="bench", description="", embedding_model=model, revision=0)
+        base = KnowledgeBase(owner_id=user_id, name="bench", description="", embedding_model=model,
+                             embedding_dimensions=384, revision=0)
         session.add(base)
         await session.flush()
         return base.id
@@ -112,7 +114,7 @@ async def _base(sessions: Any, user_id: str, model: str) -> str:
 
 async def ingest_phase(tmp: Path, embedder: MiniLMEmbedder, pages: int) -> dict[str, Any]:
     engine, sessions, user_id = await _fresh(tmp, "ingest")
-    knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0))
+    knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0), Billing(sessions, BillingSettings()))
     base_id = await _base(sessions, user_id, embedder.model_id)
     text = generated_pages(pages)
     started = time.perf_counter()
@@ -180,7 +182,7 @@ async def latency_phase(tmp: Path, embedder: MiniLMEmbedder, sizes: list[int], q
     out = []
     for size in sizes:
         engine, sessions, user_id = await _fresh(tmp, f"latency{size}")
-        knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0))
+        knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0), Billing(sessions, BillingSettings()))
         base_id = await _base(sessions, user_id, embedder.model_id)
         fill_started = time.perf_counter()
         generator = TextGenerator(seed=11)
@@ -193,7 +195,7 @@ async def latency_phase(tmp: Path, embedder: MiniLMEmbedder, sizes: list[int], q
         timings = []
         for query in texts:
             started = time.perf_counter()
-            hits = await knowledge.search(user_id, [base_id], query, top_k=5)
+            hits = (await knowledge.search(user_id, [base_id], query, top_k=5)).passages
             timings.append((time.perf_counter() - started) * 1000)
             assert hits
         timings.sort()
@@ -208,7 +210,7 @@ async def latency_phase(tmp: Path, embedder: MiniLMEmbedder, sizes: list[int], q
 
 async def eval_phase(tmp: Path, embedder: MiniLMEmbedder, limit: int) -> dict[str, Any]:
     engine, sessions, user_id = await _fresh(tmp, "eval")
-    knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0))
+    knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0), Billing(sessions, BillingSettings()))
     base_id = await _base(sessions, user_id, embedder.model_id)
     pairs = retrieval_eval.stdlib_pairs(limit)
     started = time.perf_counter()
@@ -224,7 +226,7 @@ async def eval_phase(tmp: Path, embedder: MiniLMEmbedder, limit: int) -> dict[st
     for label, modes in (("bm25", ("bm25",)), ("dense", ("dense",)), ("hybrid", ("bm25", "dense"))):
         at1 = at5 = 0
         for pair in pairs:
-            hits = await knowledge.retriever.search(user_id, [base_id], pair.query, top_k=5, modes=modes)
+            hits = (await knowledge.retriever.search(user_id, [base_id], pair.query, top_k=5, modes=modes)).passages
             documents = list(dict.fromkeys(h.document_id for h in hits))
             at1 += bool(documents) and documents[0] == expected[pair.name]
             at5 += expected[pair.name] in documents[:5]

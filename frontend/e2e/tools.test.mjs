@@ -120,7 +120,9 @@ test('the code interpreter plots an attached CSV and the chart shows in the chat
   const chooser = page.waitForEvent('filechooser')
   await page.getByRole('button', { name: /attach/i }).first().click()
   await (await chooser).setFiles({ name: 'sales.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
-  await page.getByText('sales.csv').first().waitFor()
+  // Enter does nothing while a file is still uploading: wait for the chip to be done (a busy machine
+  // made this race lose now and then, and the message was never sent).
+  await page.locator('[data-testid="attachment-chip"][data-status="done"]').filter({ hasText: 'sales.csv' }).waitFor()
   const code = "import pandas as pd, matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
     + "df = pd.read_csv('/mnt/data/sales.csv')\nax = df.plot(x='month', y='revenue', kind='bar', legend=False)\n"
     + "ax.set_title('Revenue by month')\nplt.tight_layout()\nplt.savefig('/mnt/data/revenue.png')\nprint(df['revenue'].sum())"
@@ -136,6 +138,8 @@ test('the code interpreter plots an attached CSV and the chart shows in the chat
   const card = page.getByTestId('tool-call').last()
   assert.equal(await card.getByTestId('tool-call-status').textContent(), 'Done')
   await card.getByTestId('tool-call-files').locator('img').first().waitFor({ timeout: 20_000 })
+  // The chart the code saved itself shows once (it used to come back a second time as chart-1.png).
+  assert.equal(await card.getByTestId('tool-call-files').locator('img').count(), 1)
   await card.getByRole('button').first().click()
   assert.match(await card.getByTestId('tool-call-output').textContent(), /540/)
   await shot(page, 'chat-code-interpreter')

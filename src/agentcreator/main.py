@@ -27,6 +27,7 @@ from agentcreator.api.routes import (
     knowledge,
     mcp_servers,
     providers,
+    runs,
     usage,
 )
 from agentcreator.api.spa import mount_spa, resolve_web_dir
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (chat.router, ws.router, health.router, auth.router, admin.router, providers.admin_router,
                    providers.models_router, assistants.router, conversations.router,
                    billing_admin.router, billing_admin.prices_router, usage.router,
-                   mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router):
+                   mcp_servers.admin_router, mcp_servers.router, files.router, knowledge.router,
+                   knowledge.admin_router, runs.router):
         app.include_router(router)
     declare_error_responses(app)
     mount_spa(app, resolve_web_dir(settings.web_dir))

@@ -81,7 +81,7 @@ class AppState:
         leases = TurnLeases(sessions, billing, bus, turns, settings.chat, worker_id)
         sandbox = SandboxManager.from_settings(settings)
         mcp = McpServerService(sessions, secrets, settings.mcp)
-        knowledge = Knowledge.build(sessions, settings.knowledge, redis)
+        knowledge = Knowledge.build(sessions, settings, billing, redis)
         files = FileService(sessions, LocalFileStorage(settings.data_dir / "files"), settings.files)
         code_files = CodeFiles(files)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),

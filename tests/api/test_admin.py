@@ -164,5 +164,5 @@ async def test_every_auth_and_admin_route_has_a_stable_operation_id(client: http
         "admin_update_budget_defaults", "admin_get_user_budget", "admin_update_user_budget",
         "admin_reset_user_budget",
         "admin_list_mcp_servers", "admin_create_mcp_server", "admin_get_mcp_server", "admin_update_mcp_server",
-        "admin_delete_mcp_server", "admin_test_mcp_server",
+        "admin_delete_mcp_server", "admin_test_mcp_server", "admin_reembed_stale_knowledge_bases",
     }

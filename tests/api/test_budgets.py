@@ -17,10 +17,12 @@ from tests.conftest import UserSession
 from tests.llm.openai_double import HttpError, OpenAIDouble, Script
 
 # double/gpt-4o-mini, replies capped at 1000 tokens: the most a call can cost is about
-# prompt x $0.15/1M + 1000 x $0.60/1M = ~603 micro-dollars. A 700 limit has room for one call only,
-# whether or not the first one has settled (its real cost: 25 x 0.15 + 1000 x 0.60 = 603.75 -> 604).
-ONE_CALL_MICROS = 700
-ONE_CALL_TOKENS = 1500
+# prompt x $0.15/1M + 1000 x $0.60/1M = ~603 micro-dollars. A 630 limit has room for one call only,
+# whether or not the first one has settled (its real cost: 25 x 0.15 + 1000 x 0.60 = 603.75 -> 604),
+# and what is left (~26 micro-dollars, ~40 tokens) is less than a useful reply (64 tokens), so a second
+# call is not sent with a capped reply either.
+ONE_CALL_MICROS = 630
+ONE_CALL_TOKENS = 1050
 
 
 async def _limited_chat(client: httpx.AsyncClient, user: UserSession, scope: str,
@@ -120,12 +122,13 @@ async def test_a_used_up_daily_budget_is_named_in_the_refusal(
 async def test_monthly_and_token_budgets_name_their_reset(
         client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
     _, [conversation_id] = await _limited_chat(client, alice, "none", 1)
-    await _set_user_budget(client, alice, alice, user_monthly_micros=100)
+    # 30 micro-dollars: room for fewer than 64 reply tokens (0.6 each), so not even a shortened reply
+    await _set_user_budget(client, alice, alice, user_monthly_micros=30)
     refused = (await send(client, alice, conversation_id, "hi")).json()["error"]
     now = datetime.now(UTC)
     next_month = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
-    assert refused["message"].startswith("Your monthly budget of $0.0001 does not cover this request: "
-                                         "$0.0001 left, up to $0.000")
+    assert refused["message"].startswith("Your monthly budget of $0.00003 does not cover this request: "
+                                         "$0.00003 left, up to $0.0000")
     assert refused["message"].endswith(f"(resets on 1 {next_month.strftime('%B')} at 00:00 UTC).")
     assert datetime.fromisoformat(refused["details"]["resets_at"]) == next_month
 
@@ -190,7 +193,7 @@ async def test_no_room_for_a_title_falls_back_to_the_first_words_without_a_call(
         current = (await client.get(f"/api/conversations/{conversation['id']}", headers=alice.headers)).json()
         return current["title"] if current["title"] != "New conversation" else None
 
-    assert await eventually(titled) == "Plan a trip to Lisbon in"
+    assert await eventually(titled) == "Plan a trip to Lisbon…"
     assert chat_calls(openai_double) == 1
 
 

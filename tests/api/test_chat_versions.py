@@ -125,7 +125,8 @@ async def test_images_on_a_model_without_vision_are_refused_before_the_call(
                                  json={"content": [{"type": "text", "text": "what is this?"},
                                                    {"type": "image", "url": "data:image/png;base64,iVBORw0KGgo="}]})
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["code"] == "model_capability"
+    # checked with attached images, before an image URL would be fetched (issue 12: names the model)
+    assert response.json()["error"]["code"] == "model_cannot_see_images"
     assert not any(r.path.endswith("/chat/completions") for r in openai_double.requests)
     listing = await client.get(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers)
     assert listing.json()["count"] == 0

@@ -15,7 +15,7 @@ from agentcreator.state import AppState
 from tests.api.test_assistants_factories import add_messages, get_json, make_assistant, make_conversation
 from tests.conftest import UserSession
 
-PUBLIC_KEYS = {"id", "assistant_id", "title", "archived", "parent_id", "continued_in_id", "summary", "read_only",
+PUBLIC_KEYS = {"id", "assistant_id", "title", "archived", "parent_id", "continued_in_id", "summary", "read_only", "model",
                "message_count", "last_activity_at", "created_at", "updated_at"}
 
 

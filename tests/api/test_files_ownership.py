@@ -3,6 +3,8 @@ Deleting a conversation, an assistant or a user deletes their files from the sto
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from sqlalchemy import delete, select
@@ -16,6 +18,7 @@ from tests.api.chat_helpers import make_chat
 from tests.api.files_helpers import empty_storage, stored_files, uploaded
 from tests.conftest import UserSession
 from tests.files import samples
+from tests.llm.openai_double import OpenAIDouble, Script, ToolCallScript
 
 ROUTES = [("GET", ""), ("DELETE", ""), ("GET", "/content"), ("GET", "/thumbnail")]
 
@@ -94,3 +97,49 @@ async def test_deleting_a_user_deletes_their_files(client: httpx.AsyncClient, al
     assert sorted(p.name for p in stored_files(app_state)) == sorted(left[0].keys)
     download = await client.get(f"/api/files/{bobs['id']}/content", headers=bob.headers)
     assert download.content == shared_bytes
+
+
+async def _code_session(client: httpx.AsyncClient, user: UserSession, double: OpenAIDouble,
+                        app_state: AppState) -> str:
+    """A conversation of ``user`` whose code interpreter session is live, holding a copy of a file."""
+    _, conversation = await make_chat(client, user, tools=[{"type": "code_interpreter"}])
+    await client.patch(f"/api/conversations/{conversation['id']}", headers=user.headers, json={"title": "T"})
+    data = await uploaded(client, user, "data.csv", b"a,b\n1,2\n")
+    double.push(Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "open('data.csv').read()"})])]),
+                Script(text=["ok"]))
+    response = await client.post(f"/api/conversations/{conversation['id']}/messages", headers=user.headers,
+                                 json={"content": "read it", "file_ids": [data["id"]]})
+    call = next(p for p in response.json()["assistant_message"]["content"] if p["type"] == "tool_call")
+    assert "a,b" in call["output"], call
+    assert f"conversation:{conversation['id']}" in app_state.sandbox._sessions
+    return str(conversation["id"])
+
+
+async def test_deleting_a_conversation_ends_its_code_interpreter_session(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+    conversation_id = await _code_session(client, alice, openai_double, app_state)
+    work_dir = app_state.sandbox._sessions[f"conversation:{conversation_id}"].work_dir
+    assert (work_dir / "data.csv").exists()
+    assert (await client.delete(f"/api/conversations/{conversation_id}", headers=alice.headers)).status_code == 204
+    assert f"conversation:{conversation_id}" not in app_state.sandbox._sessions
+    assert not work_dir.exists()  # the copy of the deleted file is gone with it
+    assert stored_files(app_state) == []
+
+
+async def test_the_admin_deleting_a_user_deletes_their_files_and_code_sessions(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, openai_double: OpenAIDouble,
+        app_state: AppState) -> None:
+    shared_bytes = samples.pdf(["same bytes, two owners"])
+    alices = await uploaded(client, alice, "a.pdf", shared_bytes)
+    await uploaded(client, bob, "b.pdf", shared_bytes)
+    await uploaded(client, bob, "b.png", samples.image())
+    conversation_id = await _code_session(client, bob, openai_double, app_state)
+    response = await client.request("DELETE", f"/api/admin/users/{bob.id}", headers=alice.headers,
+                                     json={"confirm_email": bob.email})
+    assert response.status_code == 204, response.text
+    async with session_scope(app_state.sessions) as session:
+        left = list((await session.execute(select(File))).scalars())
+    assert [f.id for f in left] == [alices["id"]]
+    assert sorted(p.name for p in stored_files(app_state)) == sorted(left[0].keys)  # bob's bytes left the disk
+    assert (await client.get(f"/api/files/{alices['id']}/content", headers=alice.headers)).content == shared_bytes
+    assert f"conversation:{conversation_id}" not in app_state.sandbox._sessions

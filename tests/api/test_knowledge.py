@@ -161,7 +161,7 @@ async def test_another_user_gets_404_everywhere_and_changes_nothing(
     assert [b["id"] for b in (await bob.client.get("/api/knowledge-bases", headers=bob.headers)).json()["data"]] \
         == [bob_base["id"]]
     # Never searched: bob naming alice's base gets nothing, in the service as in the tool.
-    assert await app_state.knowledge.search(bob.id, [base_id], "tides moon") == []
+    assert (await app_state.knowledge.search(bob.id, [base_id], "tides moon")).passages == []
     # Never attachable: an assistant of bob's cannot name alice's base.
     response = await bob.client.post("/api/assistants", headers=bob.headers, json={
         "name": "spy", "tools": [{"type": "file_search", "knowledge_base_ids": [base_id]}]})

@@ -81,7 +81,7 @@ async def test_editing_prices_creates_a_version_and_keeps_past_costs(
 
 async def test_unknown_models_are_priced_zero_and_flagged_without_failing(
         client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
-    _, conversation = await make_chat(client, alice, model="double/dall-e-3")
+    _, conversation = await make_chat(client, alice, model="double/acme-chat-1")  # served, not in the price table
     await client.patch(f"/api/conversations/{conversation['id']}", headers=alice.headers, json={"title": "Fixed"})
     openai_double.push(Script(text=["fine"], input_tokens=500, output_tokens=500))
     answer = (await send(client, alice, conversation["id"], "hi")).json()["assistant_message"]

@@ -295,6 +295,14 @@ async def test_the_code_interpreter_runs_model_written_code_in_the_sandbox(
     assert "set" in calls[0]["output"] and "42" in calls[1]["output"]
     # Free until an admin sets a price for the self-hosted interpreter.
     assert [r.cost_micros for r in await usage_records(app_state, kind="tool")] == [0, 0]
+    # The CPU seconds each call used are recorded on its run step (and on the call).
+    [run] = await _runs(app_state)
+    tool_steps = [s for s in await _steps(app_state, run.id) if s.kind == "tool_calls"]
+    assert len(tool_steps) == 2
+    for step, call in zip(tool_steps, calls, strict=True):
+        [recorded] = step.details["calls"]
+        assert isinstance(recorded["cpu_seconds"], float) and recorded["cpu_seconds"] >= 0
+        assert step.details["cpu_seconds"] == round(recorded["cpu_seconds"], 3) == round(call["cpu_seconds"], 3)
 
 
 async def test_the_code_interpreter_charts_an_uploaded_csv_and_the_chart_is_the_owners_file(
@@ -319,8 +327,32 @@ async def test_the_code_interpreter_charts_an_uploaded_csv_and_the_chart_is_the_
     assert "360" in call["output"]
     charts = [p for p in call["result_parts"] if p["type"] == "file" and p["name"] == "revenue.png"]
     assert len(charts) == 1 and charts[0]["kind"] == "image"
+    # the saved figure is not saved again as chart-1.png (it showed twice in the chat)
+    assert [p["name"] for p in call["result_parts"] if p["type"] == "file"] == ["revenue.png"]
     chart_id = charts[0]["file_id"]
     mine = await client.get(f"/api/files/{chart_id}/content", headers=alice.headers)
     assert mine.status_code == 200 and mine.content.startswith(b"\x89PNG")
     assert (await client.get(f"/api/files/{chart_id}/content", headers=bob.headers)).status_code == 404
     assert (await client.get(f"/api/files/{chart_id}", headers=bob.headers)).status_code == 404
+
+
+async def test_a_restarted_code_session_is_marked_on_the_stored_tool_call(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    """The session state is data on the call (for the tool card), and the model reads it too."""
+    openai_double.push(
+        Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "x = 1"})])]),
+        Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "import os\nos._exit(3)"})])]),
+        Script(tool_calls=[ToolCallScript("code_interpreter", [json.dumps({"code": "'x' in globals()"})])]),
+        Script(text=["x is gone."]), Script(text=["Restart"]))
+    _, conversation = await make_chat(client, alice, tools=[{"type": "code_interpreter"}])
+    assert (await send(client, alice, conversation["id"], "Go")).status_code == 201
+    [answer] = [m for m in await messages(client, alice, conversation["id"]) if m["role"] == "assistant"]
+    first, crashed, fresh = [p for p in answer["content"] if p["type"] == "tool_call"]
+    assert first.get("session_restarted") is None and first.get("session_ended") is None
+    assert crashed["session_ended"] == "the Python process exited (status 3)" and crashed["status"] == "failed"
+    assert fresh["session_restarted"] == "the Python process exited (status 3)"
+    assert fresh.get("session_ended") is None and fresh["status"] == "complete"
+    assert fresh["output"].startswith("[New Python session: the previous one ended because the Python process "
+                                      "exited (status 3). Variables from earlier calls are gone")
+    read = [_tool_messages(r.body) for r in openai_double.requests if _tool_messages(r.body)]
+    assert read[-1][-1][1] == fresh["output"]  # what the model read for the call

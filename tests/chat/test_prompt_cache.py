@@ -80,7 +80,7 @@ async def test_a_refused_turn_does_not_grow_the_cache(
     assert budget.status_code == 200
     openai_double.push(Script(text=["pricey"], output_tokens=1000))
     assert (await send(client, alice, conversation["id"], "one")).status_code == 201
-    cache = app_state.chat._prompts
+    cache = app_state.chat._drafts._prompts
     accepted = (len(cache), cache.bytes)
     assert accepted[0] >= 2  # the instructions and the first message
 

@@ -1,7 +1,8 @@
 """A protocol-faithful OpenAI test double: a real HTTP server on 127.0.0.1 (uvicorn in a thread).
 
 It speaks ``POST /v1/responses`` (SSE with ``event:`` lines, or JSON), ``POST /v1/chat/completions``
-(``data:`` lines ending with ``data: [DONE]``, or JSON) and ``GET /v1/models``. Each request to a
+(``data:`` lines ending with ``data: [DONE]``, or JSON), ``POST /v1/embeddings`` (deterministic
+vectors: ``_double_embeddings.py``; ``embedding_errors`` fails the next requests) and ``GET /v1/models``. Each request to a
 generating endpoint consumes the next queued :class:`Script` (or :attr:`OpenAIDouble.default_script`).
 Every request is recorded (:class:`RecordedRequest`) with its JSON body, headers and whether the
 client went away before the reply was finished.
@@ -33,6 +34,7 @@ from typing import Any, Literal
 
 import uvicorn
 
+from tests.llm import _double_embeddings
 from tests.llm import _double_protocol as proto
 
 
@@ -114,7 +116,7 @@ def script_from_json(item: dict[str, Any]) -> Script:
 
 
 DEFAULT_SCRIPT = Script(text=["Hello", " from", " the", " double."])
-DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "text-embedding-3-small", "dall-e-3")
+DEFAULT_MODEL_IDS = ("gpt-4o-mini", "gpt-4o", "gpt-5-mini", "acme-chat-1", "text-embedding-3-small", "dall-e-3")
 
 
 class _CutConnection(Exception):  # raised on purpose: uvicorn then drops the connection
@@ -132,6 +134,7 @@ class OpenAIDouble:
         self.requests: list[RecordedRequest] = []
         self.model_ids: list[str] = list(DEFAULT_MODEL_IDS)
         self.models_error: HttpError | None = None
+        self.embedding_errors: deque[HttpError] = deque()  # the next /v1/embeddings requests fail so
         self.default_script = DEFAULT_SCRIPT
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -151,6 +154,7 @@ class OpenAIDouble:
         self.default_script = DEFAULT_SCRIPT
         self.requests.clear()
         self.models_error = None
+        self.embedding_errors.clear()
         self.model_ids = list(DEFAULT_MODEL_IDS)
 
     @property
@@ -228,6 +232,9 @@ class OpenAIDouble:
                 return
             await _send_json(send, 200, proto.models_list(self.model_ids))
             return
+        if method == "POST" and path == "/v1/embeddings":
+            await self._embeddings(recorded, send)
+            return
         if method != "POST" or path not in ("/v1/responses", "/v1/chat/completions"):
             await _send_error(send, HttpError(404, f"Unknown path {method} {path}", code="unknown_url"))
             return
@@ -243,6 +250,17 @@ class OpenAIDouble:
             return
         events = proto.responses_events(script, body) if responses else proto.chat_events(script, body)
         await self._stream(send, script, events, gone)
+
+    async def _embeddings(self, recorded: RecordedRequest, send: Any) -> None:
+        if self.embedding_errors:
+            await _send_error(send, self.embedding_errors.popleft())
+            return
+        try:
+            payload = _double_embeddings.embeddings(recorded.body or {}, self.model_ids)
+        except _double_embeddings.EmbeddingsRequestError as exc:
+            await _send_error(send, HttpError(exc.status, exc.message, param=exc.param, code=exc.code))
+            return
+        await _send_json(send, 200, payload)
 
     async def _stream(self, send: Any, script: Script, events: Iterator[tuple[bool, bytes]],
                       gone: asyncio.Event) -> None:

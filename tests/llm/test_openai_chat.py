@@ -210,6 +210,15 @@ async def test_list_models_merges_declared_and_served(provider: OpenAICompatible
     assert models["qwen2.5:7b"].id == "ollama/qwen2.5:7b"
 
 
+async def test_listed_models_leave_out_what_is_plainly_no_chat_model(provider: OpenAICompatibleProvider,
+                                                                     openai_double: OpenAIDouble) -> None:
+    openai_double.model_ids = ["gpt-4o-mini", "text-embedding-3-small", "nomic-embed-text", "dall-e-3",
+                               "gpt-image-1", "whisper-1", "tts-1-hd", "omni-moderation-latest", "bge-reranker-v2",
+                               "babbage-002", "qwen2.5:7b", "mistral-embed-declared"]
+    names = {info.name for info in await provider.list_models()}
+    assert names == {"gpt-4o-mini", "qwen2.5:7b", "llama3.2"}  # llama3.2 is declared (and not served)
+
+
 async def test_list_models_when_server_is_down_raises_typed_error() -> None:
     provider = OpenAICompatibleProvider("vllm", "http://127.0.0.1:9/v1", max_retries=0, timeout=5)
     try:

@@ -82,7 +82,7 @@ async def _chunk_ids(state: AppState, document_id: str) -> list[int]:
 
 async def test_a_restart_mid_ingestion_resumes_where_it_stopped(alice: UserSession, app_state: AppState) -> None:
     real = app_state.knowledge.embedder
-    crashing = Knowledge(app_state.sessions, CountingEmbedder(real, pause_after=2), settings())
+    crashing = Knowledge(app_state.sessions, CountingEmbedder(real, pause_after=2), settings(), app_state.billing)
     base = await make_base(alice)
     document = await add_document(alice, base["id"], "long.txt", LONG_TEXT)
     first = asyncio.create_task(crashing.worker.run_once())
@@ -96,7 +96,7 @@ async def test_a_restart_mid_ingestion_resumes_where_it_stopped(alice: UserSessi
     assert total > 6
     chunk_ids = await _chunk_ids(app_state, document["id"])
 
-    restarted = Knowledge(app_state.sessions, CountingEmbedder(real), settings())
+    restarted = Knowledge(app_state.sessions, CountingEmbedder(real), settings(), app_state.billing)
     assert await restarted.worker.run_once() is False  # the dead worker's lease still holds
     await asyncio.sleep(1.1)
     assert await restarted.worker.run_once() is True
@@ -106,13 +106,13 @@ async def test_a_restart_mid_ingestion_resumes_where_it_stopped(alice: UserSessi
     assert await _chunk_ids(app_state, document["id"]) == chunk_ids  # chunks kept, not made again
     job = await _job(app_state, document["id"])
     assert (job.status, job.attempts, job.worker) == ("done", 2, restarted.worker.id)
-    hits = await restarted.search(alice.id, [base["id"]], "topic number 42")
+    hits = (await restarted.search(alice.id, [base["id"]], "topic number 42")).passages
     assert hits and "42" in hits[0].text
 
 
 async def test_several_workers_run_each_job_exactly_once(alice: UserSession, app_state: AppState) -> None:
     real = app_state.knowledge.embedder
-    workers = [Knowledge(app_state.sessions, CountingEmbedder(real), settings(job_lease_seconds=30))
+    workers = [Knowledge(app_state.sessions, CountingEmbedder(real), settings(job_lease_seconds=30), app_state.billing)
                for _ in range(3)]
     base = await make_base(alice)
     documents = [await add_document(alice, base["id"], name, pages) for name, pages in CORPUS.items()]
@@ -133,7 +133,7 @@ async def test_several_workers_run_each_job_exactly_once(alice: UserSession, app
 
 
 async def test_a_failure_keeps_its_reason_and_a_retry_completes(alice: UserSession, app_state: AppState) -> None:
-    broken = Knowledge(app_state.sessions, BrokenEmbedder(app_state.knowledge.embedder), settings())
+    broken = Knowledge(app_state.sessions, BrokenEmbedder(app_state.knowledge.embedder), settings(), app_state.billing)
     base = await make_base(alice)
     document = await add_document(alice, base["id"], "tides.md", CORPUS["tides.md"])
     assert await broken.worker.run_once() is True
@@ -162,8 +162,8 @@ async def test_with_redis_an_enqueue_wakes_a_worker_of_another_process(
         pytest.skip(f"redis unreachable: {exc}")
     await redis.delete("agentcreator:knowledge:wake")
     idle = Knowledge(app_state.sessions, CountingEmbedder(app_state.knowledge.embedder),
-                     settings(workers=1, job_poll_seconds=120, job_lease_seconds=30), redis)
-    enqueuer = Knowledge(app_state.sessions, app_state.knowledge.embedder, settings(), redis)
+                     settings(workers=1, job_poll_seconds=120, job_lease_seconds=30), app_state.billing, redis)
+    enqueuer = Knowledge(app_state.sessions, app_state.knowledge.embedder, settings(), app_state.billing, redis)
     idle.start()
     try:
         await asyncio.sleep(0.3)  # the worker found nothing and waits (120 s poll)
@@ -183,7 +183,7 @@ async def test_with_redis_an_enqueue_wakes_a_worker_of_another_process(
 async def test_stopping_a_worker_mid_job_stops_its_work_and_keeps_the_lease(
         alice: UserSession, app_state: AppState) -> None:
     gated = CountingEmbedder(app_state.knowledge.embedder, pause_after=1)
-    knowledge = Knowledge(app_state.sessions, gated, settings(workers=1, job_lease_seconds=30))
+    knowledge = Knowledge(app_state.sessions, gated, settings(workers=1, job_lease_seconds=30), app_state.billing)
     base = await make_base(alice)
     document = await add_document(alice, base["id"], "long.txt", LONG_TEXT)
     knowledge.start()

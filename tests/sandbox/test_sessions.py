@@ -52,6 +52,33 @@ async def test_an_input_csv_becomes_a_chart_image(manager: SandboxManager, tmp_p
     assert not chart.path.is_relative_to(session_of(manager, "c1").work_dir)  # a copy the sandbox cannot touch
 
 
+async def test_a_chart_the_code_saved_itself_is_not_saved_twice(manager: SandboxManager) -> None:
+    """Issue 14: ``plt.savefig`` made revenue.png; the figure stayed open, and the loop used to save it
+    again as chart-1.png, so the chat showed the chart twice."""
+    code = ("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "plt.bar(['a', 'b'], [1, 2])\nplt.tight_layout()\nplt.savefig('/mnt/data/revenue.png')\n"
+            "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nfig.savefig('/mnt/data/line.png', bbox_inches='tight')")
+    result = await manager.run("c1", code)
+    assert result.error is None and result.stderr == "", (result.error, result.stderr)
+    assert sorted(f.name for f in result.files) == ["line.png", "revenue.png"]
+    # the figures were closed: the next call saves nothing of them
+    assert (await manager.run("c1", "plt.get_fignums()")).value == "[]"
+
+
+async def test_figures_only_shown_or_changed_after_saving_are_still_saved(manager: SandboxManager) -> None:
+    code = ("import matplotlib.pyplot as plt\n"
+            "plt.figure(); plt.plot([1, 2]); plt.savefig('/mnt/data/before.png'); plt.title('changed after')\n"
+            "plt.figure(); plt.plot([3, 1]); plt.show()\n"
+            "plt.figure(); plt.plot([2, 2])")  # left open
+    result = await manager.run("c1", code)
+    assert result.error is None and result.stderr == "", (result.error, result.stderr)  # no Agg warning for show()
+    assert sorted(f.name for f in result.files) == ["before.png", "chart-1.png", "chart-2.png", "chart-3.png"]
+    # a figure saved in an earlier call and changed in this one is saved again (its new state)
+    later = await manager.run("c1", "fig = plt.figure(); plt.plot([1]); fig.savefig('/mnt/data/x.png')\n"
+                                    "fig.axes[0].set_xlabel('x')")
+    assert sorted(f.name for f in later.files) == ["chart-4.png", "x.png"]
+
+
 async def test_unchanged_inputs_are_not_copied_again(manager: SandboxManager, tmp_path: Path) -> None:
     data = tmp_path / "data.txt"
     data.write_text("v1")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from agentcreator.tools import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+from agentcreator.tools.http_functions import ClientFunctionTool
 
 
 class AddTool(Tool):
@@ -97,6 +98,8 @@ class ScriptedFunctions:
         self.started = asyncio.Event()
 
     def _tool(self, name: str) -> Tool | None:
+        if name.startswith("client_"):  # run by the API caller: the run pauses in requires_action
+            return ClientFunctionTool(name, f"The {name} function", {"type": "object", "properties": {}})
         if name == "add":
             return AddTool(self.log)
         if name in self.gates:

@@ -73,12 +73,18 @@ async def test_a_timeout_and_the_restart_are_told(sandbox_root: Path) -> None:
         await tool.run({"code": "x = 1"}, ALICE)
         stopped = await tool.run({"code": "import time\ntime.sleep(30)"}, ALICE)
         assert stopped.is_error and stopped.metadata["ended"] is not None
+        assert stopped.session_ended == "the call ran longer than 2 seconds and was stopped"
+        assert stopped.session_restarted is None
         assert stopped.output == ("[The Python session ended: the call ran longer than 2 seconds and was stopped. "
                                   "Its variables are lost; the next call starts a new session with the files "
                                   "in /mnt/data.]")
         fresh = await tool.run({"code": "'x' in globals()"}, ALICE)
         assert fresh.output.startswith("[New Python session: the previous one ended because the call ran longer")
         assert fresh.output.endswith("Result:\nFalse") and fresh.billable_calls == 1
+        # structured for the tool card, not only in the text
+        assert fresh.session_restarted == "the call ran longer than 2 seconds and was stopped"
+        assert fresh.session_ended is None
+        assert (await tool.run({"code": "1"}, ALICE)).session_restarted is None  # told once
     finally:
         await manager.close()
 

@@ -73,11 +73,11 @@ async def test_automatic_retrieval_stays_within_the_token_budget(
         alice: UserSession, bob: UserSession, library: dict[str, Any], app_state: AppState) -> None:  # noqa: F811
     base_id = library["base"]["id"]
     knowledge = app_state.knowledge
-    everything = await knowledge.retrieve_for_turn(alice.id, [base_id], "how do I bake bread?", 5, 10_000)
+    everything = (await knowledge.retrieve_for_turn(alice.id, [base_id], "how do I bake bread?", 5, 10_000)).passages
     assert everything[0].name == "bread.md" and len(everything) == 5
     cost = [knowledge.embedder.count_tokens(p.text) + 16 for p in everything]
     budget = cost[0] + cost[1]
-    fitted = await knowledge.retrieve_for_turn(alice.id, [base_id], "how do I bake bread?", 5, budget)
+    fitted = (await knowledge.retrieve_for_turn(alice.id, [base_id], "how do I bake bread?", 5, budget)).passages
     assert sum(knowledge.embedder.count_tokens(p.text) + 16 for p in fitted) <= budget
     assert fitted[0].chunk_id == everything[0].chunk_id
-    assert await knowledge.retrieve_for_turn(bob.id, [base_id], "how do I bake bread?", 5, 10_000) == []
+    assert (await knowledge.retrieve_for_turn(bob.id, [base_id], "how do I bake bread?", 5, 10_000)).passages == []

@@ -9,6 +9,8 @@ export const knowledgeApi = {
   list: () => unwrap(client.GET('/api/knowledge-bases', { params: { query: { limit: 200 } } })),
   create: (body: KnowledgeBaseCreate) => unwrap(client.POST('/api/knowledge-bases', { body })),
   remove: (baseId: string) => unwrap(client.DELETE('/api/knowledge-bases/{base_id}', base(baseId))),
+  get: (baseId: string) => unwrap(client.GET('/api/knowledge-bases/{base_id}', base(baseId))),
+  reembed: (baseId: string) => unwrap(client.POST('/api/knowledge-bases/{base_id}/re-embed', base(baseId))),
   documents: (baseId: string) =>
     unwrap(client.GET('/api/knowledge-bases/{base_id}/documents', { params: { path: { base_id: baseId }, query: { limit: 200 } } })),
   upload(baseId: string, file: File) {

@@ -87,6 +87,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/knowledge-bases/re-embed-stale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reembed Stale
+         * @description Re-embed every user's knowledge base built with another embedding model than the server's (after
+         *     ``KNOWLEDGE__EMBEDDING_MODEL`` changed). Each base's embedding usage is its owner's.
+         */
+        post: operations["admin_reembed_stale_knowledge_bases"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/mcp-servers": {
         parameters: {
             query?: never;
@@ -286,7 +307,8 @@ export interface paths {
         post?: never;
         /**
          * Delete User
-         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email.
+         * @description Delete the account and everything it owns; ``confirm_email`` repeats its email. Its files leave
+         *     the disk too, and its code interpreter sessions end.
          */
         delete: operations["admin_delete_user"];
         options?: never;
@@ -763,7 +785,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Conversation
-         * @description Delete the conversation, its messages and the files attached in it.
+         * @description Delete the conversation, its messages and the files attached in it (and its code interpreter
+         *     session with the copies of those files).
          */
         delete: operations["conversations_delete"];
         options?: never;
@@ -887,6 +910,67 @@ export interface paths {
          * @description Show the branch through this message version.
          */
         post: operations["chat_select_version"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Runs
+         * @description The conversation's runs, newest first (without their steps).
+         */
+        get: operations["runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description One run with its steps; while it is ``requires_action``, the calls it waits for.
+         */
+        get: operations["runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{conversation_id}/runs/{run_id}/tool_outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit Tool Outputs
+         * @description Give a run paused in `requires_action` the outputs of its client-side function calls, one for
+         *     each; the run goes on (the next model round reads them) and is answered like a send.
+         */
+        post: operations["chat_submit_tool_outputs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1130,6 +1214,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/knowledge-bases/{base_id}/re-embed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reembed Base
+         * @description Re-embed every chunk with the server's embedding model (after the model changed, or to retry a
+         *     failed re-embedding). The base is searched by keywords only until it is done; 409 while one runs.
+         */
+        post: operations["knowledge_bases_reembed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/knowledge-bases/{base_id}/search": {
         parameters: {
             query?: never;
@@ -1219,8 +1324,8 @@ export interface paths {
         };
         /**
          * Usage Report
-         * @description Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs) or
-         *     (administrators) user.
+         * @description Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs, and
+         *     embeddings as the tool "embeddings") or (administrators) user.
          */
         get: operations["usage_report"];
         put?: never;
@@ -1736,6 +1841,8 @@ export interface components {
             last_activity_at: string;
             /** Message Count */
             message_count: number;
+            /** Model */
+            model?: string | null;
             /** Parent Id */
             parent_id: string | null;
             /**
@@ -1757,6 +1864,8 @@ export interface components {
         ConversationUpdate: {
             /** Archived */
             archived?: boolean | null;
+            /** Model */
+            model?: string | null;
             /** Title */
             title?: string | null;
         };
@@ -2129,7 +2238,7 @@ export interface components {
             type: "image";
             /**
              * Url
-             * @description https:// URL or data:image/...;base64 URL
+             * @description https:// URL or data:image/...;base64 URL. Fetched once (through the server's SSRF guard: public addresses only) or decoded, checked and stored as your file like an upload; the message keeps a file part. Refused: 400 blocked_destination, 413 file_too_large, 415 not an image, 422 image_url_failed / image_too_large / damaged_file.
              */
             url: string;
         };
@@ -2162,11 +2271,8 @@ export interface components {
         };
         /** KnowledgeBasePublic */
         KnowledgeBasePublic: {
-            /**
-             * Chunk Count
-             * @default 0
-             */
-            chunk_count?: number;
+            /** Chunk Count */
+            chunk_count: number;
             /**
              * Created At
              * Format: date-time
@@ -2174,17 +2280,45 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /** Document Count */
+            document_count: number;
+            /** Embedding Dimensions */
+            embedding_dimensions: number | null;
             /**
-             * Document Count
-             * @default 0
+             * Embedding Done
+             * @description re-embedding: chunks embedded so far
              */
-            document_count?: number;
-            /** Embedding Model */
+            embedding_done: number;
+            /**
+             * Embedding Error
+             * @description why the last re-embedding failed
+             */
+            embedding_error: string | null;
+            /**
+             * Embedding Model
+             * @description the model the base's vectors come from
+             */
             embedding_model: string;
+            /**
+             * Embedding Status
+             * @description stale: embedded with another model than the server's (keyword search only until re-embedded); reembedding: vectors being rebuilt (keyword search only meanwhile)
+             * @enum {string}
+             */
+            embedding_status: "current" | "stale" | "reembedding" | "reembed_failed";
+            /**
+             * Embedding Total
+             * @description re-embedding: chunks to embed
+             */
+            embedding_total: number;
             /** Id */
             id: string;
             /** Name */
             name: string;
+            /**
+             * Server Embedding Model
+             * @description the model this server embeds with
+             */
+            server_embedding_model: string;
             /**
              * Updated At
              * Format: date-time
@@ -2712,6 +2846,19 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /**
+         * PendingToolCall
+         * @description A client-side function call the run waits for: submit its output to
+         *     ``POST /api/conversations/{conversation_id}/runs/{run_id}/tool_outputs``.
+         */
+        PendingToolCall: {
+            /** Arguments */
+            arguments: string;
+            /** Call Id */
+            call_id: string;
+            /** Name */
+            name: string;
+        };
         /** PlatformSettingsPublic */
         PlatformSettingsPublic: {
             /**
@@ -2927,6 +3074,21 @@ export interface components {
              */
             type: "queued";
         };
+        /** ReembedReport */
+        ReembedReport: {
+            /**
+             * Bases
+             * @description bases switched to the server's embedding model
+             */
+            bases: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /**
+             * Jobs
+             * @description ingestion jobs queued to re-embed their documents
+             */
+            jobs: number;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -2964,6 +3126,87 @@ export interface components {
         ResetRedeem: {
             /** Password */
             password: string;
+        };
+        /** RunPublic */
+        RunPublic: {
+            /** Assistant Id */
+            assistant_id: string | null;
+            /** Conversation Id */
+            conversation_id: string;
+            /** Cost Micros */
+            cost_micros: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Ended By */
+            ended_by: string | null;
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Message Id */
+            message_id: string;
+            /** Model */
+            model: string;
+            /**
+             * Pending Tool Calls
+             * @description While ``requires_action``: the calls waiting for their outputs.
+             */
+            pending_tool_calls?: components["schemas"]["PendingToolCall"][];
+            /** Rounds */
+            rounds: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete";
+            /** Steps */
+            steps?: components["schemas"]["RunStepPublic"][];
+        };
+        /**
+         * RunStepPublic
+         * @description ``model_call``: its round, finish reason, usage and the tool calls it asked for; ``tool_calls``:
+         *     each call's name, status, duration, fee and whether it failed.
+         */
+        RunStepPublic: {
+            /** Cost Micros */
+            cost_micros: number;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** Index */
+            index: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "model_call" | "tool_calls";
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+        };
+        /** RunsPublic */
+        RunsPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["RunPublic"][];
         };
         /** SearchHit */
         SearchHit: {
@@ -3006,6 +3249,21 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** SearchNotice */
+        SearchNotice: {
+            /**
+             * Base Id
+             * @description null: the whole search
+             */
+            base_id: string | null;
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "embedding_stale" | "reembedding" | "embedding_unavailable";
+            /** Message */
+            message: string;
+        };
         /** SearchRequest */
         SearchRequest: {
             /** Query */
@@ -3022,6 +3280,11 @@ export interface components {
         SearchResults: {
             /** Data */
             data: components["schemas"]["SearchHit"][];
+            /**
+             * Notices
+             * @description bases searched by keywords only, and why
+             */
+            notices?: components["schemas"]["SearchNotice"][];
             /** Query */
             query: string;
         };
@@ -3226,6 +3489,8 @@ export interface components {
              * @default 0
              */
             cost_micros?: number;
+            /** Cpu Seconds */
+            cpu_seconds?: number | null;
             /** Duration Ms */
             duration_ms?: number | null;
             /**
@@ -3246,6 +3511,10 @@ export interface components {
              * @default 0
              */
             round?: number;
+            /** Session Ended */
+            session_ended?: string | null;
+            /** Session Restarted */
+            session_restarted?: string | null;
             /**
              * Status
              * @default running
@@ -3299,6 +3568,28 @@ export interface components {
              */
             type: "tool_call_updated";
         };
+        /** ToolOutputIn */
+        ToolOutputIn: {
+            /**
+             * Output
+             * @description What the function returned, as text (JSON as a string); the model reads at most the server's tool result limit of it
+             */
+            output: string;
+            /**
+             * Tool Call Id
+             * @description The pending call's `call_id`
+             */
+            tool_call_id: string;
+        };
+        /**
+         * ToolOutputsSubmit
+         * @description The outputs of a run's pending client-side function calls (the answer's `tool_call` parts in
+         *     status `requires_action`): exactly one for each.
+         */
+        ToolOutputsSubmit: {
+            /** Tool Outputs */
+            tool_outputs: components["schemas"]["ToolOutputIn"][];
+        };
         /** ToolPriceIn */
         ToolPriceIn: {
             /**
@@ -3313,6 +3604,16 @@ export interface components {
         TurnCompleted: {
             message: components["schemas"]["MessageSnapshot"];
             /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -3323,6 +3624,16 @@ export interface components {
         TurnFailed: {
             error: components["schemas"]["ErrorInfo"];
             message: components["schemas"]["MessageSnapshot"];
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -3341,6 +3652,8 @@ export interface components {
             continued_from?: string | null;
             /** Conversation Id */
             conversation_id: string;
+            /** Run Id */
+            run_id?: string | null;
             user_message: components["schemas"]["MessageSnapshot"] | null;
         };
         /** TurnStarted */
@@ -3353,6 +3666,11 @@ export interface components {
             continued_from?: string | null;
             /** Conversation Id */
             conversation_id: string;
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
             /** Turn Id */
             turn_id: string;
             /**
@@ -3365,6 +3683,16 @@ export interface components {
         /** TurnStopped */
         TurnStopped: {
             message: components["schemas"]["MessageSnapshot"];
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id?: string | null;
+            /**
+             * Run Status
+             * @default null
+             */
+            run_status?: ("in_progress" | "requires_action" | "completed" | "failed" | "cancelled" | "incomplete") | null;
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -4090,6 +4418,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountLinkPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    admin_reembed_stale_knowledge_bases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReembedReport"];
                 };
             };
             /** @description Not signed in, or the token is invalid, expired or revoked */
@@ -8316,6 +8724,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -8378,6 +8801,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8529,6 +8967,21 @@ export interface operations {
                     "application/json": components["schemas"]["TurnResult"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -8591,6 +9044,21 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description The file's type is not accepted */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8843,6 +9311,279 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runs_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    chat_submit_tool_outputs: {
+        parameters: {
+            query?: never;
+            header?: {
+                accept?: string | null;
+            };
+            path: {
+                run_id: string;
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolOutputsSubmit"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: the live event stream of the turn */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TurnResult"];
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description A budget would be exceeded; nothing was spent */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10229,6 +10970,88 @@ export interface operations {
             };
         };
     };
+    knowledge_bases_reembed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBasePublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     knowledge_bases_search: {
         parameters: {
             query?: never;
@@ -10434,7 +11257,7 @@ export interface operations {
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title, summary or tool */
+                /** @description chat, title, summary, tool or embedding */
                 kind?: string | null;
             };
             header?: never;
@@ -10512,7 +11335,7 @@ export interface operations {
                 all?: boolean;
                 assistant_id?: string | null;
                 conversation_id?: string | null;
-                /** @description chat, title, summary or tool */
+                /** @description chat, title, summary, tool or embedding */
                 kind?: string | null;
             };
             header?: never;

@@ -96,11 +96,21 @@ function settled(state: ChatState, id: string): boolean {
 }
 
 /**
+ * A saved answer whose run goes on (its client-side function calls were answered through the API): the
+ * turn starts with the same answer, changed after the version the thread holds.
+ */
+function continues(state: ChatState, answer: MessageSnapshot): boolean {
+  const shown = state.messages.find((m) => m.id === answer.id)
+  return shown !== undefined && shown.status !== 'streaming' && Date.parse(answer.updated_at) > Date.parse(shown.updated_at)
+}
+
+/**
  * A replay of a turn the loaded thread already contains: its answer is saved there (or is a version of
  * the shown one), or its question is a saved version while its answer is not on the shown branch (an
  * edit whose branch the user left before reloading). A turn still running shows its answer as streaming.
  */
 function replayed(state: ChatState, event: Extract<TurnEvent, { type: 'turn_started' }>): boolean {
+  if (continues(state, event.assistant_message)) return false
   const answer = event.assistant_message.id
   if (settled(state, answer)) return true
   const question = event.user_message?.id

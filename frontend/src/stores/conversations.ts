@@ -68,6 +68,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     upsert(await conversationsApi.update(id, body))
   const rename = (id: string, title: string) => update(id, { title })
   const setArchived = (id: string, value: boolean) => update(id, { archived: value })
+  /** The conversation's own model ("provider/model"); null: its assistant's. */
+  const setModel = (id: string, model: string | null) => update(id, { model })
 
   async function remove(id: string): Promise<void> {
     await conversationsApi.remove(id)
@@ -96,6 +98,6 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   return {
     items, count, query, archived, status, error,
-    recent, loadRecent, load, fetchOne, create, update, rename, setArchived, remove, setTitle, reset,
+    recent, loadRecent, load, fetchOne, create, update, rename, setArchived, setModel, remove, setTitle, reset,
   }
 })

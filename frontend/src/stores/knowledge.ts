@@ -17,7 +17,8 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
   const error = ref<string | null>(null)
 
   const selected = computed(() => bases.value.find((b) => b.id === selectedId.value) ?? null)
-  const busy = computed(() => documents.value.some(isBusy))
+  // Also while the selected base is being re-embedded ("re-embedding n/m").
+  const busy = computed(() => documents.value.some(isBusy) || selected.value?.embedding_status === 'reembedding')
 
   async function run<T>(fn: () => Promise<T>): Promise<T | undefined> {
     error.value = null
@@ -52,13 +53,27 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
       documents.value = []
       return
     }
-    const page = await run(() => knowledgeApi.documents(id))
+    const [page, fresh] = await Promise.all([
+      run(() => knowledgeApi.documents(id)),
+      selected.value?.embedding_status === 'reembedding' ? run(() => knowledgeApi.get(id)) : undefined,
+    ])
+    if (fresh) replaceBase(fresh)
     if (page && id === selectedId.value) {
       documents.value = page.data
       // Keep the base's counts in the list in step with what ingestion did.
       const chunks = page.data.reduce((sum, d) => sum + d.chunk_count, 0)
       bases.value = bases.value.map((b) => (b.id === id ? { ...b, document_count: page.count, chunk_count: chunks } : b))
     }
+  }
+
+  function replaceBase(updated: KnowledgeBase): void {
+    bases.value = bases.value.map((b) => (b.id === updated.id ? updated : b))
+  }
+
+  /** Re-embed the base with the server's embedding model (after a model change, or a failed re-embed). */
+  async function reembed(id: string): Promise<void> {
+    const updated = await run(() => knowledgeApi.reembed(id))
+    if (updated) replaceBase(updated)
   }
 
   async function create(name: string): Promise<void> {
@@ -104,5 +119,5 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     if (result) hits.value = result.data
   }
 
-  return { bases, selectedId, selected, documents, hits, status, error, busy, load, select, loadDocuments, create, removeBase, upload, removeDocument, retry, search }
+  return { bases, selectedId, selected, documents, hits, status, error, busy, load, select, loadDocuments, create, removeBase, upload, removeDocument, retry, search, reembed }
 })

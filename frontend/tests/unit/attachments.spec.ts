@@ -1,10 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest'
+import { nextTick } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import ChatComposer from '@/components/chat/ChatComposer.vue'
 import MessageAttachments from '@/components/chat/MessageAttachments.vue'
 import { fileParts, formatBytes } from '@/lib/fileParts'
 import { MAX_ATTACHMENTS, useAttachmentsStore } from '@/stores/attachments'
+import type { FilePublic } from '@/api/types'
 
 beforeEach(() => setActivePinia(createPinia()))
 
@@ -54,5 +56,48 @@ describe('attachments', () => {
     expect(w.find('button[aria-label="Open photo.png"]').exists()).toBe(true)
     expect(w.find('button[title="Download report.pdf"]').text()).toContain('3.3 MB')
     expect(formatBytes(512)).toBe('512 B')
+  })
+})
+
+describe('sending while files upload', () => {
+  function uploadingItem(store: ReturnType<typeof useAttachmentsStore>) {
+    store.items.push({
+      localId: 99, name: 'sales.csv', size: 61, isImage: false, previewUrl: null, progress: 0.3, status: 'uploading',
+      error: null, file: null, abort: null,
+    })
+    return store.items[store.items.length - 1]!
+  }
+  const uploaded = { id: 'f'.repeat(32), name: 'sales.csv', kind: 'document' } as unknown as FilePublic
+
+  it('Enter during an upload sends once the upload is done', async () => {
+    const store = useAttachmentsStore()
+    const item = uploadingItem(store)
+    const w = mount(ChatComposer, { props: { enabled: true, streaming: false, modelValue: 'Plot it' } })
+    expect(w.find('button[type="submit"]').attributes('disabled')).toBeUndefined()
+    await w.find('textarea').trigger('keydown', { key: 'Enter' })
+    expect(w.emitted('send')).toBeUndefined()
+    expect(w.find('[data-testid="composer-queued"]').text()).toContain('as soon as the upload finishes')
+    Object.assign(item, { status: 'done', progress: 1, file: uploaded })
+    await nextTick()
+    expect(w.emitted('send')).toEqual([['Plot it']])
+    expect(w.find('[data-testid="composer-queued"]').exists()).toBe(false)
+  })
+
+  it('does not send when the upload is refused, or when the text changed meanwhile', async () => {
+    const store = useAttachmentsStore()
+    const item = uploadingItem(store)
+    const w = mount(ChatComposer, { props: { enabled: true, streaming: false, modelValue: 'Plot it' } })
+    await w.find('textarea').trigger('keydown', { key: 'Enter' })
+    Object.assign(item, { status: 'error', error: 'The file is too large' })
+    await nextTick()
+    expect(w.emitted('send')).toBeUndefined()
+
+    Object.assign(item, { status: 'uploading', error: null })
+    await w.find('textarea').trigger('keydown', { key: 'Enter' })
+    await w.setProps({ modelValue: 'Plot it by month' })
+    expect(w.find('[data-testid="composer-queued"]').exists()).toBe(false)
+    Object.assign(item, { status: 'done', progress: 1, file: uploaded })
+    await nextTick()
+    expect(w.emitted('send')).toBeUndefined()
   })
 })

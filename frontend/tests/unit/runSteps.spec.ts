@@ -59,6 +59,56 @@ describe('run steps in the chat store', () => {
   })
 })
 
+describe('a run paused for a client-side function', () => {
+  beforeEach(() => setActivePinia(createPinia()))
+
+  const pending: ToolCallPart = { type: 'tool_call', call_id: 'k1', name: 'get_weather', arguments: '{}', status: 'requires_action' }
+  const paused = snapshot({ id: 'a1', status: 'complete', text: 'Checking.', content: [{ type: 'text', text: 'Checking.' }, pending], updated_at: '2025-01-01T00:00:05Z' })
+
+  function loaded() {
+    const chat = useChatStore()
+    chat.state.conversationId = 'c1'
+    chat.state.messages = [
+      { ...snapshot({ id: 'u1', role: 'user', text: 'Weather?', status: 'complete' }), version: { index: 0, count: 1, ids: ['u1'] } },
+      { ...paused, parent_id: 'u1', version: { index: 0, count: 1, ids: ['a1'] } },
+    ]
+    return chat
+  }
+
+  it('follows the turn that continues it (the caller sent the output), not taken for a replay', () => {
+    const chat = loaded()
+    const answered = { ...pending, status: 'complete' as const, output: 'sunny' }
+    chat.applyEvent({
+      type: 'turn_started', turn_id: 't2', conversation_id: 'c1', user_message: null, run_id: 'r1',
+      assistant_message: { ...paused, status: 'streaming', content: [{ type: 'text', text: 'Checking.' }, answered], updated_at: '2025-01-01T00:01:00Z' },
+    }, 't2:1')
+    chat.applyEvent({ type: 'text_delta', message_id: 'a1', text: 'Sunny.' }, 't2:2')
+    const answer = chat.state.messages.find((m) => m.id === 'a1')!
+    expect(answer.status).toBe('streaming')
+    expect(answer.content[1]).toMatchObject({ status: 'complete', output: 'sunny' })
+    expect(answer.text).toBe('Checking.Sunny.')
+    expect(chat.state.turn?.messageId).toBe('a1')
+    expect(chat.state.ignoredTurns).toEqual([])
+  })
+
+  it('still ignores the replay of the turn that paused it', () => {
+    const chat = loaded()
+    chat.applyEvent({
+      type: 'turn_started', turn_id: 't1', conversation_id: 'c1', user_message: snapshot({ id: 'u1', role: 'user', status: 'complete' }),
+      assistant_message: snapshot({ id: 'a1', parent_id: 'u1' }),
+    }, 't1:1')
+    expect(chat.state.ignoredTurns).toEqual(['t1'])
+    expect(chat.state.messages.find((m) => m.id === 'a1')!.status).toBe('complete')
+  })
+
+  it('its card says it waits for the caller', async () => {
+    const card = mount(ToolCallCard, { props: { part: pending } })
+    expect(card.get('[data-testid="tool-call-status"]').text()).toBe("Waiting for the caller's output")
+    await card.get('button').trigger('click')
+    expect(card.get('[data-testid="tool-call-waiting"]').text()).toContain('sends the result')
+  })
+})
+
 describe('ToolCallCard', () => {
   it('shows the name and status, and the arguments and error when opened', async () => {
     const part: ToolCallPart = {
@@ -103,5 +153,35 @@ describe('ToolCallCard with code', () => {
     const code = card.get('[data-testid="tool-call-code"]')
     expect(code.text()).toContain('print(6 * 7)')
     expect(code.html()).not.toContain('<script>')
+  })
+})
+
+describe('ToolCallCard session state', () => {
+  it('shows a badge when the code interpreter session was restarted, without opening the card', async () => {
+    const part: ToolCallPart = {
+      type: 'tool_call', call_id: 'c3', name: 'code_interpreter', status: 'complete', arguments: '{"code": "x"}',
+      output: '[New Python session: the previous one ended because it was idle for 20 minutes. …]',
+      session_restarted: 'it was idle for 20 minutes',
+    }
+    const card = mount(ToolCallCard, { props: { part: { ...part, cpu_seconds: 0.123 } } })
+    const badge = card.get('[data-testid="tool-call-session-restarted"]')
+    expect(badge.text()).toContain('Session restarted — variables from earlier calls are gone')
+    expect(badge.text()).toContain('it was idle for 20 minutes')
+    expect(card.find('[data-testid="tool-call-session-ended"]').exists()).toBe(false)
+    await card.get('button').trigger('click')
+    expect(card.get('[data-testid="tool-call-cpu"]').text()).toBe('CPU time: 0.12 s')
+  })
+
+  it('shows that a call ended its session, and nothing for a call in a running session', () => {
+    const ended: ToolCallPart = {
+      type: 'tool_call', call_id: 'c4', name: 'code_interpreter', status: 'failed', is_error: true, arguments: '{}',
+      output: 'timed out', session_ended: 'the call ran longer than 30 seconds and was stopped',
+    }
+    const card = mount(ToolCallCard, { props: { part: ended } })
+    expect(card.get('[data-testid="tool-call-session-ended"]').text()).toContain('ran longer than 30 seconds')
+    expect(card.find('[data-testid="tool-call-session-restarted"]').exists()).toBe(false)
+    const plain = mount(ToolCallCard, { props: { part: { ...ended, session_ended: null, status: 'complete', is_error: false } } })
+    expect(plain.find('[data-testid="tool-call-session-ended"]').exists()).toBe(false)
+    expect(plain.find('[data-testid="tool-call-session-restarted"]').exists()).toBe(false)
   })
 })

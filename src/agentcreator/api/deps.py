@@ -12,15 +12,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.core.errors import Forbidden, NotFound, Unauthorized
+from agentcreator.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from agentcreator.core.security import AccessClaims, TokenSigner, check_access
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.db.session import session_scope
 from agentcreator.files.storage import LocalFileStorage
+from agentcreator.llm.errors import ModelNotFound, ProviderError
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
+from agentcreator.services.assistants import ModelValidator
 from agentcreator.services.files import FileService
+from agentcreator.services.image_urls import ImageUrlImporter
 from agentcreator.state import AppState
 
 
@@ -189,8 +192,34 @@ def file_service_of(state: AppState) -> FileService:
     return service
 
 
+def image_importer_of(state: AppState) -> ImageUrlImporter:
+    """Image URLs of chat messages, fetched through the app's SSRF guard into the owner's files."""
+    return ImageUrlImporter(file_service_of(state), state.outbound)
+
+
 async def file_service(state: AppStateDep) -> FileService:
     return file_service_of(state)
 
 
 FileServiceDep = Annotated[FileService, Depends(file_service)]
+
+
+async def model_validator(state: AppStateDep, session: SessionDep, user: CurrentUser) -> ModelValidator | None:
+    """An assistant's (or a conversation's) model must be one the platform can serve right now and this
+    user may use (see GET /api/models); a provider restricted to other users reads as not configured."""
+
+    async def check(model: str) -> None:
+        try:
+            if not await state.providers.may_use(session, user, model):  # worded as for a missing provider
+                name = model.partition("/")[0]
+                raise ModelNotFound(f"Model '{model}' is not available: provider '{name}' is not configured")
+            await state.models.resolve(model)
+        except ProviderError as exc:
+            raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",
+                                   code="model_unavailable",
+                                   details=[{"loc": ["body", "model"], "msg": exc.message, "type": exc.code}]) from exc
+
+    return check
+
+
+ModelValidatorDep = Annotated[ModelValidator | None, Depends(model_validator)]

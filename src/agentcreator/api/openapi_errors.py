@@ -24,16 +24,18 @@ _DESCRIPTIONS = {
 }
 # Public operations (no token needed).
 _PUBLIC = {"auth_options", "auth_register", "auth_login", "auth_refresh", "health_live", "health_ready"}
-_TURNS = {"chat_send", "chat_regenerate", "chat_edit"}
+_TURNS = {"chat_send", "chat_regenerate", "chat_edit", "chat_submit_tool_outputs"}
 # Codes only some operations give.
 _EXTRA: dict[str, set[int]] = {
     "auth_register": {403, 429},
     "auth_login": {401, 403, 429},
     "auth_refresh": {401, 403},
     "auth_change_password": {400, 429},
-    "chat_send": {402, 409, 429},
+    # send and edit: an image URL to a blocked destination (400) or not an image (415).
+    "chat_send": {400, 402, 409, 415, 429},
     "chat_regenerate": {402, 409, 429},
-    "chat_edit": {402, 409, 429},
+    "chat_edit": {400, 402, 409, 415, 429},
+    "chat_submit_tool_outputs": {402, 409, 429},
     "chat_events": {400},
     "admin_update_user": {400},
     "admin_approve_user": {409},

@@ -4,7 +4,9 @@ The first frame must be ``{"type": "auth", "token": "<access token>"}`` (never t
 missing token closes the socket with 1008. Then the client sends JSON frames:
 ``subscribe {conversation_id, last_event_id?}``, ``unsubscribe {conversation_id}``,
 ``send {conversation_id, content, file_ids?, request_id?}``, ``regenerate {conversation_id, message_id}``,
-``edit {conversation_id, message_id, content, file_ids?}``, ``stop {conversation_id}``, ``ping``, and
+``edit {conversation_id, message_id, content, file_ids?}``,
+``submit_tool_outputs {conversation_id, run_id, tool_outputs: [{tool_call_id, output}]}`` (a run paused in
+``requires_action`` goes on), ``stop {conversation_id}``, ``ping``, and
 ``auth {token}`` again to swap in a refreshed token. The server answers ``ready``, ``ack``,
 ``error``, ``pong`` and ``event {conversation_id, id, event}`` frames carrying the turn events.
 A user who is disabled or whose session is revoked has their socket closed (1008) within a second
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -28,15 +31,16 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from agentcreator.api.cursors import checked_event_id
-from agentcreator.api.deps import authenticate, file_service_of, verify_access_token
-from agentcreator.api.schemas.chat import MessageCreate
+from agentcreator.api.deps import authenticate, file_service_of, image_importer_of, verify_access_token
+from agentcreator.api.schemas.chat import MessageCreate, ToolOutputsSubmit
 from agentcreator.api.ws_auth import watch_for
 from agentcreator.api.ws_frames import FrameRefused, NotJson, receive_frame
 from agentcreator.chat.listen import Heartbeat, follow_batches
+from agentcreator.chat.service import StartedTurn
 from agentcreator.core.errors import AppError, NotFound, Unauthorized
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import conversations as conversation_repo
-from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.attachments import TurnParts, start_with_parts
 from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
@@ -113,7 +117,7 @@ class Connection:
             elif kind == "auth":
                 await self._reauth(str(frame.get("token", "")))
                 await self.send({"type": "ack", "request_id": request_id, "of": "auth"})
-            elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "stop"):
+            elif kind in ("subscribe", "unsubscribe", "send", "regenerate", "edit", "submit_tool_outputs", "stop"):
                 if time.time() >= self.expires_at:
                     raise Unauthorized("Access token expired; send a fresh one in an auth frame",
                                        code="token_expired")
@@ -149,25 +153,36 @@ class Connection:
             # The chat service reads the conversation with an owner check (404 for anyone else), so the
             # subscription starts after it: a new one replays the turn from its first event.
             message_id = str(frame.get("message_id", ""))
-            file_ids: list[str] = []
+            prepared: list[TurnParts] = []
             if kind == "regenerate":
                 start = partial(chat.regenerate, self.user_id, conversation_id, message_id)
+            elif kind == "submit_tool_outputs":
+                submitted = ToolOutputsSubmit.model_validate({"tool_outputs": frame.get("tool_outputs")})
+                start = partial(chat.submit_tool_outputs, self.user_id, conversation_id, str(frame.get("run_id", "")),
+                                submitted.outputs())
             else:
                 body = MessageCreate.model_validate({"content": frame.get("content"),
                                                      "file_ids": frame.get("file_ids") or []})
-                file_ids = body.file_ids
-                parts = body.parts() + await parts_for_turn(file_service_of(self.state), self.state.models,
-                                                            self.state.sessions, self.user_id, conversation_id,
-                                                            body.file_ids)
-                if kind == "send":
-                    start = partial(chat.send, self.user_id, conversation_id, parts)
-                else:
-                    start = partial(chat.edit, self.user_id, conversation_id, message_id, parts)
+                begin = partial(chat.send, self.user_id, conversation_id) if kind == "send" else \
+                    partial(chat.edit, self.user_id, conversation_id, message_id)
+                start = partial(self._start_with_parts, conversation_id, body, begin, prepared)
+            # Inside the fair-use admission: image URL fetches count against the user's turn rate.
             started = await admitted(self.state.fair_use, self.state.rate_limiter, self.user_id, start)
-            if file_ids:
-                await file_service_of(self.state).attach(self.user_id, file_ids, started.turn.conversation_id)
+            if prepared and prepared[0].file_ids:
+                await file_service_of(self.state).attach(self.user_id, prepared[0].file_ids,
+                                                         started.turn.conversation_id)
             self._subscribe(conversation_id, None, keep_existing=True)
             self.wakers[conversation_id].set()
+
+    async def _start_with_parts(self, conversation_id: str, body: MessageCreate,
+                                begin: Callable[[list[dict[str, Any]]], Awaitable[StartedTurn]],
+                                prepared: list[TurnParts]) -> StartedTurn:
+        """The same checks and image URL fetches as the HTTP routes (services/attachments.py)."""
+        started, parts = await start_with_parts(
+            file_service_of(self.state), image_importer_of(self.state), self.state.models, self.state.sessions,
+            self.user_id, conversation_id, body.parts(), body.file_ids, begin)
+        prepared.append(parts)
+        return started
 
     async def _owned(self, conversation_id: str) -> None:
         async with session_scope(self.state.sessions) as session:

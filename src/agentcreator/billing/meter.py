@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing.budgets import BudgetCheck, UserLimits, checks_for, refusal
+from agentcreator.billing.calls import (
+    USEFUL_REPLY_TOKENS,
+    AssistantBudget,
+    BudgetedAssistant,
+    CallTarget,
+    Quote,
+    Reservation,
+)
 from agentcreator.billing.pricing import (
     DEFAULT_MODEL_RATES,
     DEFAULT_TOOL_FEES,
@@ -25,6 +33,7 @@ from agentcreator.billing.pricing import (
     price_call,
 )
 from agentcreator.core.config import BillingSettings
+from agentcreator.core.errors import PaymentRequired
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.llm.types import Usage
@@ -34,6 +43,8 @@ from agentcreator.repositories import usage as usage_repo
 from agentcreator.repositories import usage_prices as price_repo
 from agentcreator.repositories.budgets import LedgerKey
 
+__all__ = ["USEFUL_REPLY_TOKENS", "AssistantBudget", "Billing", "BudgetedAssistant", "CallTarget", "Quote",
+           "Reservation", "usage_doc"]
 log = logging.getLogger(__name__)
 BUDGET_DEFAULTS_KEY = "budget_defaults"
 # The price table is read from the database at most this often per process. An admin's edit through
@@ -43,68 +54,6 @@ PRICE_TABLE_TTL_SECONDS = 5.0
 # The platform's budget defaults, likewise: the admin route invalidates this process's copy at once,
 # other workers read them again within this many seconds. Per-user overrides are always read.
 BUDGET_DEFAULTS_TTL_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Reservation:
-    id: str
-    keys: tuple[LedgerKey, ...]
-    micros: int
-    tokens: int
-
-
-@dataclass(frozen=True)
-class AssistantBudget:
-    id: str
-    name: str
-    monthly_micros: int | None = None
-    monthly_tokens: int | None = None
-
-
-class BudgetedAssistant(Protocol):
-    """What a call target needs of an assistant (an ORM ``Assistant`` or a turn start's read of it)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def model(self) -> str: ...
-    @property
-    def budget_monthly_micros(self) -> int | None: ...
-    @property
-    def budget_monthly_tokens(self) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class CallTarget:
-    """What is called and for whom: enough to price, reserve and record it."""
-
-    user_id: str
-    provider: str
-    model: str
-    local: bool = False
-    assistant: AssistantBudget | None = None
-    conversation_id: str | None = None
-
-    @classmethod
-    def of(cls, user_id: str, assistant: BudgetedAssistant, *, local: bool, conversation_id: str | None) -> CallTarget:
-        """The target of a call made with ``assistant``'s model ("provider/model")."""
-        provider, _, model = assistant.model.partition("/")
-        return cls(user_id=user_id, provider=provider, model=model, local=local, conversation_id=conversation_id,
-                   assistant=AssistantBudget(assistant.id, assistant.name, assistant.budget_monthly_micros,
-                                             assistant.budget_monthly_tokens))
-
-
-@dataclass(frozen=True)
-class Quote:
-    """The most a call can cost, and every budget it counts against: computed before the write
-    transaction (reads only), reserved in it (:meth:`Billing.reserve_quote`)."""
-
-    user_id: str
-    micros: int
-    tokens: int
-    checks: tuple[BudgetCheck, ...]
 
 
 @dataclass
@@ -192,23 +141,32 @@ class Billing:
 
     async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
                     max_output_tokens: int, now: datetime | None = None,
-                    user_overrides: dict[str, Any] | None = None) -> Quote:
+                    user_overrides: dict[str, Any] | None = None, min_output_tokens: int = 0) -> Quote:
         """What :meth:`reserve_quote` will hold for this call (reads only: no write lock needed).
-        ``user_overrides``: the user's budget overrides, if the caller read them already."""
+        ``user_overrides``: the user's budget overrides, if the caller read them already.
+        ``min_output_tokens``: the reply may be capped down to this many tokens to fit a budget."""
         table = await self.price_table(session, cached=True)
         micros = max_call_cost(table, target.provider, target.model, prompt_tokens=prompt_tokens,
                                max_output_tokens=max_output_tokens, local=target.local)
+        rate = None if target.local else table.rate_for(target.provider, target.model)
         limits = await self.user_limits(session, target.user_id, cached=True, overrides=user_overrides)
         assistant = target.assistant
         checks = checks_for(now or utcnow(), target.user_id, limits,
                             assistant.id if assistant else None, assistant.name if assistant else None,
                             assistant.monthly_micros if assistant else None,
                             assistant.monthly_tokens if assistant else None)
-        return Quote(target.user_id, micros, prompt_tokens + max_output_tokens, tuple(checks))
+        return Quote(target.user_id, micros, prompt_tokens + max_output_tokens, tuple(checks), prompt_tokens,
+                     max_output_tokens, min(min_output_tokens, max_output_tokens), rate.input if rate else 0,
+                     rate.output if rate else 0)
 
     async def reserve_quote(self, session: AsyncSession, quote: Quote, *, run_id: str | None = None) -> Reservation:
         """Reserve ``quote`` against every budget it counts towards, in the caller's write transaction;
         raise PaymentRequired (the caller rolls back) if one would be exceeded.
+
+        A quote with ``min_output_tokens`` whose full reply allowance does not fit is reserved with the
+        reply capped to what the tightest budget has left (:attr:`Reservation.capped_output_tokens`),
+        when that is at least ``min_output_tokens``; the same conditional UPDATEs guard it, so nothing
+        is ever overspent.
 
         One conditional UPDATE per budget when its ledger row exists (the usual case). On MariaDB the
         row is made sure of first: an UPDATE that finds no row takes a gap lock under repeatable read,
@@ -216,6 +174,7 @@ class Billing:
         upsert_first = session.get_bind().dialect.name == "mysql"
         if _one_writer(session) and _unlimited(quote):
             return await self._reserve_unlimited(session, quote, run_id)
+        done: list[BudgetCheck] = []
         for check in quote.checks:
             if upsert_first:
                 await budget_repo.ensure_row(session, check.key, check.start, check.end)
@@ -225,17 +184,36 @@ class Billing:
                 await budget_repo.ensure_row(session, check.key, check.start, check.end)
                 reserved = await budget_repo.try_reserve(session, check.key, quote.micros, quote.tokens,
                                                          check.limit_micros, check.limit_tokens)
+            if not reserved and quote.min_output_tokens > 0:
+                return await self._reserve_capped(session, quote, done, check, run_id)
             if not reserved:
-                row = await budget_repo.get_row(session, check.key)
-                raise refusal(check, spent_micros=row.spent_micros if row else 0,
-                              reserved_micros=row.reserved_micros if row else 0,
-                              spent_tokens=row.spent_tokens if row else 0,
-                              reserved_tokens=row.reserved_tokens if row else 0,
-                              needed_micros=quote.micros, needed_tokens=quote.tokens)
+                raise await _refusal(session, check, quote)
+            done.append(check)
         keys = [check.key for check in quote.checks]
         reservation_id = await budget_repo.add_reservation(session, quote.user_id, keys, quote.micros, quote.tokens,
                                                            run_id=run_id, worker_id=self.worker_id)
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
+
+    async def _reserve_capped(self, session: AsyncSession, quote: Quote, done: list[BudgetCheck],
+                              refused: BudgetCheck, run_id: str | None) -> Reservation:
+        """The full allowance did not fit ``refused``: give back what ``done`` took, cap the reply to the
+        room the tightest budget has left, and reserve that (or refuse when not even the smallest useful
+        reply fits)."""
+        for check in done:
+            await budget_repo.apply(session, (check.key,), release_micros=quote.micros, release_tokens=quote.tokens,
+                                    spent_micros=0, spent_tokens=0)
+        room = quote.output_tokens
+        for check in quote.checks:
+            if check.limit_micros is None and check.limit_tokens is None:
+                continue
+            await budget_repo.ensure_row(session, check.key, check.start, check.end)
+            fits = quote.output_room(check, await budget_repo.get_row(session, check.key))
+            if fits is not None:
+                room = min(room, fits)
+        if room < quote.min_output_tokens:
+            raise await _refusal(session, refused, quote.with_output(quote.min_output_tokens))
+        reservation = await self.reserve_quote(session, quote.with_output(room), run_id=run_id)
+        return replace(reservation, capped_output_tokens=room) if room < quote.output_tokens else reservation
 
     async def _reserve_unlimited(self, session: AsyncSession, quote: Quote, run_id: str | None) -> Reservation:
         """SQLite, no limit on any budget: every existing row in one UPDATE (nothing can refuse it),
@@ -253,18 +231,19 @@ class Billing:
         return Reservation(reservation_id, tuple(keys), quote.micros, quote.tokens)
 
     async def reserve(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
-                      max_output_tokens: int, now: datetime | None = None, run_id: str | None = None) -> Reservation:
+                      max_output_tokens: int, now: datetime | None = None, run_id: str | None = None,
+                      min_output_tokens: int = 0) -> Reservation:
         """:meth:`quote` and :meth:`reserve_quote` in the caller's transaction."""
         quote = await self.quote(session, target, prompt_tokens=prompt_tokens,
-                                 max_output_tokens=max_output_tokens, now=now)
+                                 max_output_tokens=max_output_tokens, now=now, min_output_tokens=min_output_tokens)
         return await self.reserve_quote(session, quote, run_id=run_id)
 
     async def reserve_now(self, target: CallTarget, *, prompt_tokens: int, max_output_tokens: int,
-                          run_id: str | None = None) -> Reservation:
+                          run_id: str | None = None, min_output_tokens: int = 0) -> Reservation:
         """:meth:`reserve` in a transaction of its own (title and summary calls, a run's later rounds)."""
         async with transaction(self._sessions) as session:
-            return await self.reserve(session, target, prompt_tokens=prompt_tokens,
-                                      max_output_tokens=max_output_tokens, run_id=run_id)
+            return await self.reserve(session, target, prompt_tokens=prompt_tokens, max_output_tokens=max_output_tokens,
+                                      run_id=run_id, min_output_tokens=min_output_tokens)
 
     async def _settle(self, session: AsyncSession, reservation: Reservation, micros: int, tokens: int) -> None:
         still_open = await budget_repo.take_reservation(session, reservation.id)
@@ -360,6 +339,15 @@ class Billing:
         for row in rows:
             await self._settle(session, _reservation(row), 0, 0)
         return len(rows)
+
+
+async def _refusal(session: AsyncSession, check: BudgetCheck, quote: Quote) -> PaymentRequired:
+    row = await budget_repo.get_row(session, check.key)
+    return refusal(check, spent_micros=row.spent_micros if row else 0,
+                   reserved_micros=row.reserved_micros if row else 0,
+                   spent_tokens=row.spent_tokens if row else 0,
+                   reserved_tokens=row.reserved_tokens if row else 0,
+                   needed_micros=quote.micros, needed_tokens=quote.tokens)
 
 
 def _reservation(row: Any) -> Reservation:

@@ -123,7 +123,7 @@ class Continuations:
             now = utcnow()
             new = await conversation_repo.add(session, Conversation(
                 owner_id=user_id, assistant_id=assistant.id, title=locked.title, archived=False,
-                parent_id=locked.id, summary=summary, message_count=0, last_activity_at=now,
+                parent_id=locked.id, summary=summary, model=locked.model, message_count=0, last_activity_at=now,
                 created_at=now, updated_at=now))
             parent_id: str | None = None
             for original in carried:

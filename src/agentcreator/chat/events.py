@@ -41,6 +41,9 @@ class ErrorInfo(BaseModel):
     retryable: bool = False
 
 
+RunStatusName = Literal["in_progress", "requires_action", "completed", "failed", "cancelled", "incomplete"]
+
+
 class TurnStarted(BaseModel):
     type: Literal["turn_started"] = "turn_started"
     turn_id: str
@@ -49,6 +52,9 @@ class TurnStarted(BaseModel):
     assistant_message: MessageSnapshot
     # The send reached the message cap of this (old) conversation: the turn runs in ``conversation_id``.
     continued_from: str | None = None
+    # The run writing the answer: a run paused in ``requires_action`` takes the caller's tool outputs
+    # (``POST /api/conversations/{id}/runs/{run_id}/tool_outputs``) and goes on as a new turn.
+    run_id: str | None = None
 
 
 class Queued(BaseModel):
@@ -122,17 +128,27 @@ class Notice(BaseModel):
 class TurnCompleted(BaseModel):
     type: Literal["turn_completed"] = "turn_completed"
     message: MessageSnapshot
+    # The run that wrote the answer and how it ended: ``requires_action`` means it waits for the
+    # caller's function outputs (docs/tools.md). None when a sweep ended a dead process's turn.
+    run_id: str | None = None
+    run_status: RunStatusName | None = None
 
 
 class TurnStopped(BaseModel):
     type: Literal["turn_stopped"] = "turn_stopped"
     message: MessageSnapshot
+    # The run that wrote the answer and how it ended: ``requires_action`` means it waits for the
+    # caller's function outputs (docs/tools.md). None when a sweep ended a dead process's turn.
+    run_id: str | None = None
+    run_status: RunStatusName | None = None
 
 
 class TurnFailed(BaseModel):
     type: Literal["turn_failed"] = "turn_failed"
     message: MessageSnapshot
     error: ErrorInfo
+    run_id: str | None = None
+    run_status: RunStatusName | None = None
 
 
 class ConversationUpdated(BaseModel):

@@ -65,7 +65,9 @@ def history_messages(message: Any) -> list[ChatMessage]:
 class PromptCache:
     """Each history message as sent to the model, with its token count, by provider, model and message
     id: a turn sends the same history as the one before plus two messages. A message never changes
-    once it is in a history (edits and regenerations add new ones; streaming answers are not sent).
+    once it is in a history (edits and regenerations add new ones; streaming answers are not sent),
+    except a run's answer that continues after ``requires_action`` (chat/tool_outputs): that copy carries
+    its ``updated_at``, which is part of the key.
 
     Bounded by entries and by bytes (the messages' serialised size plus the key), least recently used
     out first. A turn reads through :meth:`staged`: what it adds reaches the cache only when the turn
@@ -80,7 +82,7 @@ class PromptCache:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._items: OrderedDict[tuple[str, ...], tuple[list[ChatMessage], int, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[list[ChatMessage], int, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -101,14 +103,14 @@ class PromptCache:
         staged.commit()
         return count
 
-    def _lookup(self, key: tuple[str, ...]) -> tuple[list[ChatMessage], int] | None:
+    def _lookup(self, key: tuple[Any, ...]) -> tuple[list[ChatMessage], int] | None:
         item = self._items.get(key)
         if item is None:
             return None
         self._items.move_to_end(key)
         return item[0], item[1]
 
-    def _put(self, key: tuple[str, ...], chat: list[ChatMessage], tokens: int, size: int) -> None:
+    def _put(self, key: tuple[Any, ...], chat: list[ChatMessage], tokens: int, size: int) -> None:
         if size > self.max_bytes // 4:
             return  # one huge message is not worth pushing everything else out for
         old = self._items.pop(key, None)
@@ -127,10 +129,10 @@ class StagedPrompts:
 
     def __init__(self, cache: PromptCache) -> None:
         self._cache = cache
-        self._new: dict[tuple[str, ...], tuple[list[ChatMessage], int, int]] = {}
+        self._new: dict[tuple[Any, ...], tuple[list[ChatMessage], int, int]] = {}
 
     def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[list[ChatMessage], int]:
-        key = ("m", provider.name, model, message.id)
+        key = ("m", provider.name, model, message.id, getattr(message, "updated_at", None))
         found = self._new.get(key)
         if found is not None:
             return found[0], found[1]

@@ -77,6 +77,11 @@ class ToolCallPart(_Part):
     cost_micros: int = 0
     # Typed parts the tool produced for the answer (citations, files, images).
     result_parts: list[dict[str, Any]] = Field(default_factory=list)
+    # A stateful tool's session (the code interpreter): why it was restarted before this call (the
+    # variables of earlier calls are gone), and why this call ended it. None: nothing to say.
+    session_restarted: str | None = None
+    session_ended: str | None = None
+    cpu_seconds: float | None = None  # where the tool measures them (the code interpreter)
 
 
 class HandoffPart(_Part):

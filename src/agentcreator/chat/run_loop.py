@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing
+from agentcreator.billing.meter import USEFUL_REPLY_TOKENS
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
@@ -31,7 +32,7 @@ from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
 from agentcreator.chat.run_state import RunState, RunStatus
 from agentcreator.chat.run_store import RunStore, message_status
-from agentcreator.chat.tool_step import ToolStepContext, run_tool_calls
+from agentcreator.chat.tool_step import ToolStepContext, release_unsettled, run_tool_calls
 from agentcreator.core.errors import PaymentRequired
 from agentcreator.llm.types import ChatMessage, ModelRequest, StreamEvent, Usage
 from agentcreator.tools import ToolContext, ToolSet
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 class RunLoop:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
                  pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000,
-                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16) -> None:
+                 checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16,
+                 fold_seconds: float = 0.5) -> None:
+        self._fold_seconds = fold_seconds  # tools done by then: their round is saved in one transaction
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpoint_tokens = checkpoint_tokens
         self._sessions = sessions
@@ -55,11 +58,14 @@ class RunLoop:
 
     async def run(self, plan: Any, toolset: ToolSet) -> tuple[RunState, ev.MessageSnapshot | None]:
         """Run to the end and save it; returns the state and the saved answer (None: it was deleted)."""
-        # The run's row was written with the turn's start (chat/service), with its owner's lease.
-        state = RunState(run_id=plan.run_id, messages=list(plan.request.messages), saved=True)
+        # The run's row was written with the turn's start (chat/service), with its owner's lease; a run
+        # paused in requires_action goes on from its state (chat/tool_outputs).
+        state: RunState = plan.resumed or RunState(run_id=plan.run_id, messages=list(plan.request.messages),
+                                                   saved=True)
         state.parts.extend(CitationPart.model_validate(citation) for citation in plan.citations)
-        if toolset.skipped or plan.tools_unavailable:
+        if (toolset.skipped or plan.tools_unavailable) and plan.resumed is None:
             self._note_unavailable(state, plan, toolset)
+        rounds_before = state.rounds
         try:
             await self._rounds(plan, toolset, state)
         except asyncio.CancelledError:
@@ -73,7 +79,7 @@ class RunLoop:
                 code="internal_error", message=f"The answer failed: {type(exc).__name__}"))
         finally:
             first = plan.first_call
-            if first is not None and state.rounds == 0:  # opened before the run and never read
+            if first is not None and state.rounds == rounds_before:  # opened before the run and never read
                 await asyncio.shield(first.aclose())
         if state.status is RunStatus.IN_PROGRESS:
             state.end(RunStatus.FAILED, "error", ev.ErrorInfo(code="internal_error", message="The run ended early."))
@@ -88,6 +94,8 @@ class RunLoop:
         finally:
             if state.open_call is not None:
                 await asyncio.shield(state.open_call.release())
+            if state.next_reservation is not None:  # made for a round that was never called
+                await asyncio.shield(self._billing.release(state.next_reservation))
         return state, snapshot
 
     async def _rounds(self, plan: Any, toolset: ToolSet, state: RunState) -> None:
@@ -96,15 +104,22 @@ class RunLoop:
             return
         definitions = toolset.definitions()
         base: ModelRequest = plan.request
-        for index in range(self._max_rounds):
+        first = min(state.rounds, self._max_rounds - 1)  # a continued run counts on from its rounds
+        for index in range(first, self._max_rounds):
             last = index == self._max_rounds - 1
             request = base.model_copy(update={"messages": state.messages, "tools": definitions,
-                                              "tool_choice": "none" if last and definitions else None})
-            call = await self._open_call(plan, state, request, index, definitions)
+                                              "tool_choice": "none" if last and definitions else None,
+                                              "max_output_tokens": base.max_output_tokens if index == first else
+                                              _full_reply(plan, base)})
+            call = await self._open_call(plan, state, request, index, definitions, first=index == first)
             if call is None:
                 return
             state.open_call = call
-            stream: AsyncIterator[StreamEvent] = plan.first_call if index == 0 and plan.first_call else \
+            capped = call.reservation.capped_output_tokens if call.reservation is not None else None
+            if capped is not None:  # the budgets cover only this much of the reply (billing/meter)
+                request = request.model_copy(update={"max_output_tokens": capped})
+                state.reply_capped_to = min(capped, state.reply_capped_to or capped)
+            stream: AsyncIterator[StreamEvent] = plan.first_call if index == first and plan.first_call else \
                 plan.provider.stream(request)
             checkpoints = self._checkpointer(plan, state)
             try:
@@ -129,39 +144,47 @@ class RunLoop:
             if last:  # it called tools though told not to: its text is the answer
                 state.end(RunStatus.COMPLETED, "max_rounds")
                 return
-            await self._tool_round(plan, toolset, state, model_round)
+            await self._tool_round(plan, toolset, state, model_round, definitions)
             if state.status is not RunStatus.IN_PROGRESS:
                 return
 
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
-                         definitions: list[Any]) -> MeteredCall | None:
+                         definitions: list[Any], *, first: bool) -> MeteredCall | None:
         """The round's metered call: the turn's reservation for the first (topped up for the tool
         definitions), a new one for the next; None when a budget refuses it (the run ends there)."""
         definition_tokens = _definition_tokens(plan, definitions)
         try:
-            if index == 0:
+            if first:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
-                await call.top_up(prompt_tokens=definition_tokens)
-                return call
-            prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
-            reservation = await self._billing.reserve_now(plan.target, prompt_tokens=prompt + definition_tokens,
-                                                          max_output_tokens=request.max_output_tokens or 0,
-                                                          run_id=state.run_id)
-            call = MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
-            await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
-            return call
+                try:
+                    await call.top_up(prompt_tokens=definition_tokens)
+                    return call
+                except PaymentRequired:  # no room for the definitions too: the round is reserved anew below,
+                    await call.release()  # its reply capped to what is left
+                reservation = None
+            else:
+                reservation, state.next_reservation = state.next_reservation, None
+            if reservation is None:  # not made with the previous round's save (chat/run_store)
+                prompt = plan.provider.count_tokens(request.model, request.messages, request.instructions)
+                reservation = await self._billing.reserve_now(
+                    plan.target, prompt_tokens=prompt + definition_tokens, max_output_tokens=_full_reply(plan, request),
+                    run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
+                if not first:
+                    await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
+            return MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
         except PaymentRequired as exc:
             state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
                 code=exc.code, message=f"The run stopped before round {index + 1}: {exc.message}"))
             return None
 
-    async def _tool_round(self, plan: Any, toolset: ToolSet, state: RunState, model_round: ModelRound) -> None:
-        """Save the model step, run its tool calls, save the tool step; the results go to the model next."""
+    async def _tool_round(self, plan: Any, toolset: ToolSet, state: RunState, model_round: ModelRound,
+                          definitions: list[Any]) -> None:
+        """Run the round's tool calls, then save the round and reserve the next model call in one
+        transaction. The model step is saved on its own first only if the tools are still working
+        after ``fold_seconds`` (a reload then shows the calls running)."""
         parts = [ToolCallPart(call_id=c.call_id, name=c.name, arguments=c.arguments, round=model_round.index)
                  for c in model_round.tool_calls]
         state.parts.extend(parts)
-        cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
-        await self._step_finished(plan, state, "model_call", cost, model_round.usage)
         context = ToolStepContext(
             sessions=self._sessions, billing=self._billing, target=plan.target, toolset=toolset,
             tool_context=ToolContext(user_id=plan.owner_id, conversation_id=plan.conversation_id,
@@ -169,16 +192,41 @@ class RunLoop:
             publish=self._bus_publisher(plan), message_id=plan.turn.assistant_message_id, run_id=state.run_id,
             max_output_chars=self._tool_output_max_chars)
         started = time.monotonic()
+        unsaved: ModelRound | None = model_round
+        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=state.steps + 1))
         try:
-            await run_tool_calls(context, parts, step_index=state.steps)
+            done, _ = await asyncio.wait({tools}, timeout=self._fold_seconds)
+            if not done:
+                cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
+                unsaved = None
+                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
+            await tools
+        except asyncio.CancelledError:
+            tools.cancel()
+            await asyncio.gather(tools, return_exceptions=True)
+            raise
         finally:  # stopped too: what the calls did so far is saved
-            await _finish_even_if_cancelled(self._store.save_tool_step(
-                plan, state, started, time.monotonic(), [part.call_id for part in parts]))
+            finished = time.monotonic()
+            going_on = not tools.cancelled() and tools.exception() is None if tools.done() else False
+            paused = any(part.status == "requires_action" for part in parts)
+            state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
+            state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
+            next_prompt = self._next_prompt_tokens(plan, state, definitions) if going_on and not paused else None
+            try:
+                cost, state.next_reservation = await _finish_even_if_cancelled(self._store.save_tool_round(
+                    plan, state, unsaved, context, started, finished, [part.call_id for part in parts], next_prompt,
+                    _full_reply(plan, plan.request)))
+            finally:
+                await asyncio.shield(release_unsettled(context))
+            if unsaved is not None:
+                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
         await self._step_finished(plan, state, "tool_calls", sum(part.cost_micros for part in parts), None)
-        state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
-        state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
-        if any(part.status == "requires_action" for part in parts):
+        if paused:
             state.end(RunStatus.REQUIRES_ACTION, "requires_action")
+
+    def _next_prompt_tokens(self, plan: Any, state: RunState, definitions: list[Any]) -> int:
+        return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
+            + _definition_tokens(plan, definitions)
 
     async def _step_finished(self, plan: Any, state: RunState, kind: str, cost: int, usage: Usage | None) -> None:
         await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(
@@ -210,6 +258,11 @@ class RunLoop:
         reply = ChatMessage.assistant(model_round.text, model_round.tool_calls)
         output = plan.provider.count_tokens(request.model, [reply], "") if (model_round.text or model_round.tool_calls) else 0
         return Usage(input_tokens=prompt, output_tokens=output, estimated=True)
+
+
+def _full_reply(plan: Any, request: ModelRequest) -> int:
+    """The reply allowance of a round before any budget capped it (the turn's first may be capped)."""
+    return int(plan.context_report.get("reply_budget") or request.max_output_tokens or 0)
 
 
 def _definition_tokens(plan: Any, definitions: list[Any]) -> int:

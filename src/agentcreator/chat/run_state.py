@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentcreator.billing import Reservation
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
@@ -52,7 +53,9 @@ class RunState:
     saved: bool = False  # the run's row exists
     open_call: MeteredCall | None = None  # the latest model call, not settled yet
     open_round: ModelRound | None = None
+    next_reservation: Reservation | None = None  # the next round's, made with the tool round's save
     cost_doc: dict[str, Any] = field(default_factory=dict)  # the last model call's pricing (version, local...)
+    reply_capped_to: int | None = None  # the smallest reply allowance a budget capped a round to
 
     # --- what happened -------------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class RunState:
         doc = {**self.usage, "estimated": self.estimated, **self.cost_doc, "cost_micros": self.cost_micros, **extra}
         if self.tool_calls:  # a run with tools: its rounds and calls (the cost covers them all)
             doc |= {"rounds": self.rounds, "tool_calls": len(self.tool_calls)}
+        if self.reply_capped_to is not None:  # "reply shortened to fit your budget"
+            doc["reply_capped_to"] = self.reply_capped_to
         return doc
 
     def timing(self) -> dict[str, Any]:

@@ -9,10 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentcreator.billing import Billing
+from agentcreator.billing import Billing, Reservation
+from agentcreator.billing.meter import USEFUL_REPLY_TOKENS
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
 from agentcreator.chat.run_state import MESSAGE_STATUS, RunState, RunStatus
+from agentcreator.chat.tool_step import ToolStepContext, record_settlements
+from agentcreator.core.errors import PaymentRequired
 from agentcreator.db.session import transaction
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import messages as message_repo
@@ -26,31 +29,66 @@ class RunStore:
         self._billing = billing
 
     async def save_model_step(self, plan: Any, state: RunState, model_round: ModelRound) -> int:
-        """The model call of a round that asked for tools: settle it, save the parts so far (the tool
-        calls as ``running``), the run and the step. Returns the step's cost."""
+        """The model call of a round that asked for tools, saved while its (slow) tools run: settle it,
+        save the parts so far (the tool calls as ``running``), the run and the step. Returns its cost."""
         async with transaction(self._sessions) as session:
-            cost = await self._record_open_call(session, plan, state)
+            cost = await self._model_step(session, plan, state, model_round)
             await self._save_answer(session, plan, state, "streaming")
             await self._save_run(session, plan, state)
-            await self._add_step(session, state, "model_call", "completed", model_round.started_at,
-                                 model_round.finished_at, cost, {
-                                     "round": model_round.index, "finish_reason": model_round.finish_reason,
-                                     "usage": model_round.usage.model_dump() if model_round.usage else None,
-                                     "tool_calls": [call.call_id for call in model_round.tool_calls]})
         return cost
 
-    async def save_tool_step(self, plan: Any, state: RunState, started: float, finished: float,
-                             call_ids: list[str]) -> None:
+    async def _model_step(self, session: AsyncSession, plan: Any, state: RunState, model_round: ModelRound) -> int:
+        cost = await self._record_open_call(session, plan, state)
+        await self._add_step(session, state, "model_call", "completed", model_round.started_at,
+                             model_round.finished_at, cost, {
+                                 "round": model_round.index, "finish_reason": model_round.finish_reason,
+                                 "usage": model_round.usage.model_dump() if model_round.usage else None,
+                                 "tool_calls": [call.call_id for call in model_round.tool_calls]})
+        return cost
+
+    async def save_tool_round(self, plan: Any, state: RunState, model_round: ModelRound | None,
+                              tools: ToolStepContext, started: float, finished: float, call_ids: list[str],
+                              next_prompt_tokens: int | None, next_reply_tokens: int = 0,
+                              ) -> tuple[int, Reservation | None]:
+        """The end of a tool round in one transaction: the model step (unless saved while the tools ran:
+        ``model_round`` None), the calls' fees, the tool step, and, when ``next_prompt_tokens`` is
+        given, the next round's reservation (its reply capped to what the budgets leave, as any round's) (``None`` back when a budget refuses it: the run ends).
+        Returns the model step's cost and the reservation."""
+        reservation: Reservation | None = None
+        async with transaction(self._sessions) as session:
+            cost = await self._tool_round(session, plan, state, model_round, tools, started, finished, call_ids)
+            if next_prompt_tokens is not None:
+                try:
+                    async with session.begin_nested():  # a refusal rolls back the reservation only
+                        reservation = await self._billing.reserve(
+                            session, plan.target, prompt_tokens=next_prompt_tokens, max_output_tokens=next_reply_tokens,
+                            run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
+                        await run_repo.note_round(session, state.run_id, prompt_tokens=next_prompt_tokens,
+                                                  open_from=len(state.text))
+                except PaymentRequired as exc:
+                    state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
+                        code=exc.code, message=f"The run stopped before round {state.rounds + 1}: {exc.message}"))
+        return cost, reservation
+
+    async def _tool_round(self, session: AsyncSession, plan: Any, state: RunState, model_round: ModelRound | None,
+                          tools: ToolStepContext, started: float, finished: float, call_ids: list[str]) -> int:
+        model_cost = await self._model_step(session, plan, state, model_round) if model_round is not None else 0
+        await record_settlements(session, tools, state.steps)
         calls = [part for part in state.tool_calls if part.call_id in call_ids]
         cost = sum(part.cost_micros for part in calls)
-        state.cost_micros += cost  # the fees were recorded as each call ended (chat/tool_step)
-        async with transaction(self._sessions) as session:
-            await self._save_answer(session, plan, state, "streaming")
-            await self._save_run(session, plan, state)
-            status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
-            await self._add_step(session, state, "tool_calls", status, started, finished, cost, {
-                "calls": [{"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
-                           "cost_micros": p.cost_micros, "is_error": p.is_error} for p in calls]})
+        state.cost_micros += cost
+        await self._save_answer(session, plan, state, "streaming")
+        await self._save_run(session, plan, state)
+        status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
+        details: dict[str, Any] = {"calls": [
+            {"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
+             "cost_micros": p.cost_micros, "is_error": p.is_error,
+             **({"cpu_seconds": p.cpu_seconds} if p.cpu_seconds is not None else {})} for p in calls]}
+        measured = [p.cpu_seconds for p in calls if p.cpu_seconds is not None]
+        if measured:  # the code interpreter's CPU time (issue 14: recorded on the step)
+            details["cpu_seconds"] = round(sum(measured), 3)
+        await self._add_step(session, state, "tool_calls", status, started, finished, cost, details)
+        return model_cost
 
     async def finish(self, plan: Any, state: RunState, message_status: str) -> ev.MessageSnapshot | None:
         """Save the answer, its usage and the run's end in one transaction; None when the answer is gone

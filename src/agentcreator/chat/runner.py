@@ -49,6 +49,7 @@ class TurnPlan:
     run_id: str = field(default_factory=new_id)
     tools_unavailable: str | None = None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]] = field(default_factory=list)  # passages retrieved before the turn
+    resumed: Any = None  # RunState: a run paused in requires_action going on (chat/tool_outputs)
 
 
 
@@ -100,12 +101,13 @@ class TurnRunner:
             await self._bus.close(plan.conversation_id, turn.turn_id)
             return
         terminal: ev.TurnCompleted | ev.TurnStopped | ev.TurnFailed
+        run = {"run_id": state.run_id, "run_status": state.status.value}
         if snapshot.status == "complete":
-            terminal = ev.TurnCompleted(message=snapshot)
+            terminal = ev.TurnCompleted(message=snapshot, **run)
         elif state.error is not None:
-            terminal = ev.TurnFailed(message=snapshot, error=state.error)
+            terminal = ev.TurnFailed(message=snapshot, error=state.error, **run)
         else:
-            terminal = ev.TurnStopped(message=snapshot)
+            terminal = ev.TurnStopped(message=snapshot, **run)
         await self._bus.publish(plan.conversation_id, ev.to_wire(terminal))
         completed = state.status is RunStatus.COMPLETED
         try:

@@ -5,7 +5,6 @@ nothing usable, the title falls back to the first words of the user's message.""
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,30 +13,20 @@ from agentcreator.billing import Billing
 from agentcreator.billing.metered import MeteredCall, metered
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
+from agentcreator.chat.title_text import DEFAULT_TITLE, clean_title, fallback_title
 from agentcreator.core.errors import AppError, PaymentRequired
 from agentcreator.db.models import Conversation
 from agentcreator.db.session import transaction
 from agentcreator.llm.types import ChatMessage, ModelRequest, Usage
 
+__all__ = ["DEFAULT_TITLE", "TitleWriter", "clean_title", "fallback_title"]
+
 if TYPE_CHECKING:
     from agentcreator.chat.runner import TurnPlan
 
 log = logging.getLogger(__name__)
-DEFAULT_TITLE = "New conversation"
 _PROMPT = ("Write a title of at most six words for a conversation that starts with the user message "
-           "below. Answer with the title only, no quotes.")
-
-
-def clean_title(raw: str, max_length: int = 80) -> str:
-    line = next((line for line in raw.strip().splitlines() if line.strip()), "")
-    line = re.sub(r"^(title\s*:\s*)", "", line.strip(), flags=re.IGNORECASE)
-    line = line.strip(" \t\"'`*#.")
-    return line[:max_length].strip()
-
-
-def fallback_title(user_text: str, words: int = 6) -> str:
-    picked = " ".join(user_text.split()[:words])
-    return clean_title(picked) or DEFAULT_TITLE
+           "below. Answer with the title only: plain text, no quotes, no Markdown.")
 
 
 class TitleWriter:
@@ -60,7 +49,7 @@ class TitleWriter:
                 try:
                     response = await plan.provider.complete(request)
                     usage = response.usage
-                    title = clean_title(response.text) or title
+                    title = clean_title(response.text, cut_off=response.finish_reason == "length") or title
                 except AppError as exc:
                     log.info("title generation failed (%s); using the first words instead", exc.code)
                 retitled = await self._save(plan.conversation_id, title, call, usage)

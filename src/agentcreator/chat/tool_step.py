@@ -1,7 +1,11 @@
 """A tool step of a run: the tool calls of one model round, run concurrently, each with its own
 timeout and fee. A call that fails (bad arguments, an unknown tool, the tool's error, a timeout, no
 budget for its fee) gets its error as the result the model reads; it never breaks the run. A stop
-cancels the running calls: they end ``stopped``, and the step raises ``CancelledError`` to the loop."""
+cancels the running calls: they end ``stopped``, and the step raises ``CancelledError`` to the loop.
+
+A call's fee is reserved before it runs; its usage is recorded with the tool step's own save
+(``ToolStepContext.settlements``: one transaction for the whole round, chat/run_store), and whatever
+is not recorded is released (:func:`release_unsettled`)."""
 
 from __future__ import annotations
 
@@ -16,17 +20,27 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.billing import Billing, CallTarget, Cost
-from agentcreator.billing.metered import MeteredCall, fee_micros, metered
+from agentcreator.billing.metered import MeteredCall, fee_micros, reserve_fee
 from agentcreator.chat import events as ev
 from agentcreator.chat.parts import ToolCallPart
 from agentcreator.core.errors import PaymentRequired
-from agentcreator.db.session import session_scope, transaction
+from agentcreator.db.session import session_scope
 from agentcreator.llm.types import Usage
 from agentcreator.tools import Tool, ToolContext, ToolError, ToolResult, ToolSet
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
 STOPPED_OUTPUT = "The call was stopped before it finished."
+
+
+@dataclasses.dataclass
+class ToolSettlement:
+    """A finished call's fee, to record in the tool step's transaction (chat/run_store)."""
+
+    call: MeteredCall
+    tool: Tool
+    result: ToolResult
+    cost: Cost
 
 
 @dataclasses.dataclass
@@ -40,6 +54,7 @@ class ToolStepContext:
     message_id: str
     run_id: str
     max_output_chars: int = 20_000
+    settlements: list[ToolSettlement] = dataclasses.field(default_factory=list)
 
 
 async def run_tool_calls(ctx: ToolStepContext, parts: list[ToolCallPart], *, step_index: int) -> None:
@@ -69,6 +84,7 @@ async def _fees(ctx: ToolStepContext, tools: list[Tool | None]) -> dict[str, tup
 
 async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | None, int] | None,
                    step_index: int) -> None:
+    """``step_index``: the tool step's (its fee and what the tool meters, e.g. embeddings, point to it)."""
     tool = ctx.toolset.get(part.name)
     started = time.monotonic()
     try:
@@ -88,15 +104,21 @@ async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | No
         per_thousand = fee[0] if fee else None
         target = dataclasses.replace(ctx.target, provider="tools", model=tool.price_key or tool.name, local=False)
         try:
-            async with metered(ctx.billing, target, fee_micros=fee_micros(per_thousand)) as call:
-                result = await _invoke(tool, arguments, dataclasses.replace(ctx.tool_context, call_id=part.call_id))
-                # A self-hosted tool with no fee set costs 0 until an admin sets one (not "unpriced").
-                cost = Cost(fee_micros(per_thousand, result.billable_calls), True, fee[1] if fee else None)
-                part.cost_micros = cost.micros
-                _finish(part, result, started, ctx.max_output_chars)  # done: a stop from here on keeps it
-                await asyncio.shield(_record(ctx, call, tool, result, cost, step_index))
+            call = await _reserve(ctx, target, fee_micros(per_thousand))
         except PaymentRequired as exc:
             _finish(part, ToolResult.error(f"Not run: {exc.message}"), started, ctx.max_output_chars)
+            return
+        try:
+            result = await _invoke(tool, arguments, dataclasses.replace(
+                ctx.tool_context, call_id=part.call_id, step_index=step_index, message_id=ctx.message_id))
+        except BaseException:
+            await asyncio.shield(call.release())
+            raise
+        # A self-hosted tool with no fee set costs 0 until an admin sets one (not "unpriced").
+        cost = Cost(fee_micros(per_thousand, result.billable_calls), True, fee[1] if fee else None)
+        part.cost_micros = cost.micros
+        _finish(part, result, started, ctx.max_output_chars)  # done: a stop from here on keeps it
+        ctx.settlements.append(ToolSettlement(call, tool, result, cost))
     except asyncio.CancelledError:
         if part.status == "running":
             part.status, part.output, part.is_error = "stopped", STOPPED_OUTPUT, True
@@ -107,12 +129,26 @@ async def _run_one(ctx: ToolStepContext, part: ToolCallPart, fee: tuple[int | No
             await asyncio.shield(ctx.publish(ev.to_wire(ev.ToolCallUpdated(message_id=ctx.message_id, part=part))))
 
 
-async def _record(ctx: ToolStepContext, call: MeteredCall, tool: Tool, result: ToolResult, cost: Cost,
-                  step_index: int) -> None:
-    async with transaction(ctx.sessions) as session:
-        await call.record(session, kind="tool", usage=Usage(input_tokens=0, output_tokens=0), cost=cost,
-                          tool_calls={tool.price_key or tool.name: result.billable_calls}, message_id=ctx.message_id,
-                          run_id=ctx.run_id, step_index=step_index, tool=tool.name)
+async def _reserve(ctx: ToolStepContext, target: CallTarget, micros: int) -> MeteredCall:
+    """The call's fee, reserved before it runs (nothing to hold for a free tool)."""
+    reservation = await reserve_fee(ctx.billing, target, micros) if micros > 0 else None
+    return MeteredCall(ctx.billing, target, reservation, run_id=ctx.run_id)
+
+
+async def record_settlements(session: AsyncSession, ctx: ToolStepContext, step_index: int) -> None:
+    """Record the fees of the calls that finished, in the caller's transaction (the tool step's save)."""
+    for settled in ctx.settlements:
+        await settled.call.record(session, kind="tool", usage=Usage(input_tokens=0, output_tokens=0), cost=settled.cost,
+                                  tool_calls={settled.tool.price_key or settled.tool.name: settled.result.billable_calls},
+                                  message_id=ctx.message_id, run_id=ctx.run_id, step_index=step_index,
+                                  tool=settled.tool.name)
+
+
+async def release_unsettled(ctx: ToolStepContext) -> None:
+    """Give back the fee reservations the step's save did not record (it failed)."""
+    for settled in ctx.settlements:
+        if not settled.call.settled:
+            await settled.call.release()
 
 
 async def _invoke(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
@@ -147,4 +183,7 @@ def _finish(part: ToolCallPart, result: ToolResult, started: float, max_chars: i
     part.is_error = result.is_error
     part.status = "failed" if result.is_error else "complete"
     part.result_parts = list(result.parts)
+    part.session_restarted = result.session_restarted
+    part.session_ended = result.session_ended
+    part.cpu_seconds = result.cpu_seconds
     part.duration_ms = int((time.monotonic() - started) * 1000)

@@ -20,7 +20,7 @@ from agentcreator.repositories.messages import NewMessage
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.repositories.users import AccessState
 
-Mode = Literal["send", "regenerate", "edit"]
+Mode = Literal["send", "regenerate", "edit", "resume"]  # resume: a paused run goes on (chat/tool_outputs)
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Draft:
     tools_unavailable: str | None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
     prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
+    resumed: Any = None  # PausedRun: the run this turn continues with the caller's tool outputs
     prompts: StagedPrompts | None = None  # what the prompt-token cache keeps once the turn is written
 
 

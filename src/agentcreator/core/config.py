@@ -303,8 +303,25 @@ class FileSettings(BaseModel):
     sweep_grace_seconds: float = Field(3600.0, ge=0)
 
 
+LOCAL_EMBEDDING_MODEL = "local/all-minilm-l6-v2-int8"
+
+
+def _embedding_model(value: str) -> str:
+    provider, _, model = value.partition("/")
+    if value != LOCAL_EMBEDDING_MODEL and (provider != "openai" or not model):
+        raise ValueError(f"the embedding model is {LOCAL_EMBEDDING_MODEL} or openai/<model> (OPENAI_API_KEY, "
+                         "OPENAI_BASE_URL: OpenAI or any server with its embeddings API)")
+    return value
+
+
 class KnowledgeSettings(BaseModel):
     """Knowledge bases (rag/): ingestion jobs, chunking, embedding and retrieval."""
+
+    # The embedder: the embedded MiniLM model, or openai/<model> (priced). Changing it makes every base
+    # built with another model "stale" (keyword search only) until it is re-embedded.
+    embedding_model: Annotated[str, AfterValidator(_embedding_model)] = LOCAL_EMBEDDING_MODEL
+    # openai/<model>: ask for vectors this long (text-embedding-3 models); needed for unknown models.
+    embedding_dimensions: int | None = Field(None, ge=8, le=8192)
 
     # Chunks are counted in the embedder's tokens; overlap is a fraction of a chunk.
     chunk_tokens: int = Field(200, ge=16, le=256)

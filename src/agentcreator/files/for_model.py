@@ -71,7 +71,8 @@ def file_ids_in(contents: Iterable[list[dict[str, Any]]]) -> list[str]:
 
 
 def has_image_attachments(parts: Iterable[dict[str, Any]]) -> bool:
-    return any(p.get("type") == "file" and p.get("kind") == "image" for p in parts)
+    """Image files, or images by URL (a message being sent, before they are fetched)."""
+    return any((p.get("type") == "file" and p.get("kind") == "image") or p.get("type") == "image" for p in parts)
 
 
 def ensure_can_see_images(info: ModelInfo, parts: Iterable[dict[str, Any]]) -> None:
@@ -160,8 +161,10 @@ async def _file_part(part: dict[str, Any], file: StoredFile | None, storage: Fil
         return
     if file.kind == "image":
         url = f"data:{file.model_mime or 'image/png'};base64,{base64.b64encode(data).decode('ascii')}"
-        out.parts.append(ImagePart(url=url))
-        note.tokens = image_tokens(file.model_width or 512, file.model_height or 512, openai_tiles=openai_tiles)
+        detail = part.get("detail") if part.get("detail") in ("low", "high") else "auto"  # an image URL's
+        out.parts.append(ImagePart(url=url, detail=detail))
+        note.tokens = image_tokens(file.model_width or 512, file.model_height or 512, openai_tiles=openai_tiles,
+                                   detail=detail)
         return
     text, note.tokens, note.cut = _cut(data.decode("utf-8", "replace"), budget, count_tokens)
     pages = f", {file.page_count} pages" if file.page_count else ""

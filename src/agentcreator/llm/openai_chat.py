@@ -17,6 +17,7 @@ Streaming with ``stream_options: {include_usage: true}``. Mapping:
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -228,6 +229,18 @@ def _stream_error(body: Any, request: httpx2.Request) -> openai.APIError:
                            request, body=body)
 
 
+# Served models that are plainly not chat models (embeddings, images, speech, moderation, reranking),
+# by the names their servers give them: OpenAI, vLLM, Ollama, LM Studio, LiteLLM.
+_NOT_CHAT = re.compile(
+    r"(embed|dall-e|gpt-image|whisper|tts|transcribe|moderation|rerank|^babbage-|^davinci-|^sora|"
+    r"stable-diffusion|^flux|^bge-|^e5-|^clip)", re.IGNORECASE)
+
+
+def is_chat_model(name: str) -> bool:
+    """Whether a model a server lists may be a chat model (not an embedding, image or speech model)."""
+    return _NOT_CHAT.search(name) is None
+
+
 class OpenAICompatibleProvider(ModelProvider):
     def __init__(self, name: str, base_url: str, api_key: str | None = None, *,
                  models: Sequence[ModelSpec] | None = None, discover: bool = True, timeout: float = 600.0,
@@ -256,8 +269,8 @@ class OpenAICompatibleProvider(ModelProvider):
 
     async def list_models(self) -> list[ModelInfo]:
         names = list(self._specs)
-        if self._discover:
-            names += [name for name in await self._remote_names() if name not in self._specs]
+        if self._discover:  # what the server lists, less what is plainly no chat model (declared ones stay)
+            names += [name for name in await self._remote_names() if name not in self._specs and is_chat_model(name)]
         return [self._info(name) for name in names]
 
     async def check(self) -> None:

@@ -9,7 +9,8 @@ dynamic (to the longest text of a batch). Vectors are mean-pooled over the atten
 normalised, so a dot product is the cosine similarity. Nothing is downloaded at run time.
 
 Inference runs in a worker thread (:func:`asyncio.to_thread`), batch by batch, so the event loop never
-waits on it. Another embedder (OpenAI's embeddings API, priced) plugs in behind :class:`Embedder`.
+waits on it. Another embedder (OpenAI's embeddings API, priced: ``embeddings_openai.py``) plugs in
+behind :class:`Embedder`; :func:`build_embedder` picks one from the settings.
 """
 
 from __future__ import annotations
@@ -33,15 +34,17 @@ MAX_TOKENS = 256
 @dataclass(frozen=True)
 class EmbeddingBatch:
     vectors: np.ndarray  # (n, dimensions) float32, L2-normalised rows
-    tokens: int  # input tokens counted (for usage records; local costs $0)
+    tokens: int  # input tokens (for usage records; the local model costs $0 unless an admin prices it)
+    estimated: bool = False  # tokens counted by us (the server reported none)
 
 
 class Embedder(ABC):
     """Turns texts into unit vectors. ``model_id`` is recorded on each knowledge base: a base is searched
     only with the embedder that built it."""
 
-    model_id: str
+    model_id: str  # "provider/model": the price table's key too
     dimensions: int
+    local: bool = True  # runs in this process (no price unless an admin sets one)
 
     @abstractmethod
     async def embed(self, texts: Sequence[str], *,
@@ -51,6 +54,9 @@ class Embedder(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as this embedder counts them (for chunking)."""
         return len(text.split())
+
+    async def aclose(self) -> None:  # noqa: B027 - a no-op unless the embedder holds something
+        """Release what the embedder holds (an HTTP client)."""
 
 
 class MiniLMEmbedder(Embedder):

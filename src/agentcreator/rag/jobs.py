@@ -9,6 +9,13 @@ stored are kept, the vectors already stored are not computed again).
 With Redis, enqueueing pushes a wake-up that one idle worker pops at once (``BLPOP``); without it, a
 local event wakes this process's workers. Either way idle workers also look every ``job_poll_seconds``.
 No DB session is open while chunking or embedding.
+
+Every embedding call is metered (``rag/metering.py``): each batch's usage record is written with its
+vectors, attributed to the document's owner. A job whose document is already ``ready`` is a re-embed
+(``repositories/knowledge_embedding.py``): the document stays searchable (lexically) while its chunks
+get vectors of the base's new model, and a failure is the base's ``embedding_error``, not the
+document's. A worker only writes vectors of its own model into a base recorded with that model; a
+base without any vector takes the worker's model.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,8 +39,10 @@ from agentcreator.core.errors import AppError
 from agentcreator.db.models import KnowledgeDocument
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.rag.chunking import chunk_pages
-from agentcreator.rag.embeddings import Embedder, to_blob
+from agentcreator.rag.embeddings import EmbeddingBatch, to_blob
+from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
 from agentcreator.repositories import knowledge as repo
+from agentcreator.repositories import knowledge_embedding as embedding_repo
 from agentcreator.repositories import knowledge_jobs as jobs
 
 log = logging.getLogger(__name__)
@@ -51,7 +61,7 @@ class LeaseLost(Exception):
 
 
 class IngestWorker:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: Embedder,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: MeteredEmbedder,
                  settings: KnowledgeSettings, redis: Redis | None = None,
                  on_ready: Callable[[str], None] | None = None, name: str | None = None) -> None:
         self._sessions = sessions
@@ -129,8 +139,7 @@ class IngestWorker:
                 document_id, attempts = job.document_id, job.attempts
                 if attempts > self._settings.job_max_attempts:
                     reason = f"Ingestion was interrupted {attempts - 1} times; retry the document."
-                    await jobs.finish(session, job_id, self.id, error=reason)
-                    await jobs.set_document(session, document_id, status="failed", error=reason)
+                    await _fail(session, job_id, self.id, document_id, reason)
                     return True
             await self._run(job_id, document_id)
             return True
@@ -148,8 +157,7 @@ class IngestWorker:
             if not isinstance(exc, AppError):
                 log.exception("knowledge job %s failed", job_id)
             async with transaction(self._sessions) as session:
-                if await jobs.finish(session, job_id, self.id, error=reason):
-                    await jobs.set_document(session, document_id, status="failed", error=reason)
+                await _fail(session, job_id, self.id, document_id, reason)
             return
         finally:
             heartbeat.cancel()
@@ -189,17 +197,28 @@ class IngestWorker:
             document = await session.get(KnowledgeDocument, document_id)
             if document is None:
                 return
-            stored = await repo.count_chunks(session, document_id)
-            pages = await repo.load_pages(session, document_id) if stored == 0 else []
-            await jobs.set_document(session, document_id, status="parsing" if stored == 0 else "embedding",
-                                    error=None)
+            base_id, who = document.base_id, EmbeddingFor(user_id=document.owner_id)
+            if document.status == "ready":  # a re-embed: the document stays searchable meanwhile
+                stored, pages = -1, []
+            else:
+                stored = await repo.count_chunks(session, document_id)
+                pages = await repo.load_pages(session, document_id) if stored == 0 else []
+                await jobs.set_document(session, document_id, status="parsing" if stored == 0 else "embedding",
+                                        error=None)
+        if stored < 0:
+            await self._embed(document_id, base_id, who, reembed=True)
+            async with transaction(self._sessions) as session:
+                finished = await embedding_repo.finish_reembed_if_done(session, base_id)
+            if finished and self._on_ready is not None:
+                self._on_ready(base_id)
+            return
         if stored == 0:
             chunks = await asyncio.to_thread(
-                chunk_pages, pages, self._embedder.count_tokens,
+                chunk_pages, pages, self._embedder.embedder.count_tokens,
                 chunk_tokens=self._settings.chunk_tokens, overlap=self._settings.chunk_overlap)
             if not chunks:
                 raise IngestionFailed("The document has no text to index.")
-            rows = [{"document_id": document_id, "base_id": document.base_id, "ordinal": c.ordinal,
+            rows = [{"document_id": document_id, "base_id": base_id, "ordinal": c.ordinal,
                      "text": c.text, "page": c.page, "char_start": c.char_start, "char_end": c.char_end,
                      "vector": None} for c in chunks]
             async with transaction(self._sessions) as session:
@@ -207,25 +226,78 @@ class IngestWorker:
                 await jobs.set_document(session, document_id, status="embedding", chunk_count=len(rows),
                                         progress_total=len(rows), progress_done=0)
             stored = len(rows)
-        await self._embed(document_id, stored)
+        await self._embed(document_id, base_id, who, reembed=False)
         async with transaction(self._sessions) as session:
             await jobs.set_document(session, document_id, status="ready", progress_done=stored,
                                     progress_total=stored, chunk_count=stored, error=None)
-            await repo.bump_revision(session, document.base_id)
+            await repo.bump_revision(session, base_id)
+            await embedding_repo.finish_reembed_if_done(session, base_id)
         if self._on_ready is not None:
-            self._on_ready(document.base_id)
+            self._on_ready(base_id)
 
-    async def _embed(self, document_id: str, total: int) -> None:
+    async def _model_matches(self, base_id: str, reembed: bool) -> bool:
+        """Whether this worker may write vectors into the base (its model is the base's, or the base
+        has no vector yet and takes it). A re-embed for another model fails: another process embeds
+        with the model the base was switched to."""
+        model, dimensions = self._embedder.embedder.model_id, self._embedder.embedder.dimensions
+        async with transaction(self._sessions) as session:
+            recorded = await embedding_repo.base_model(session, base_id)
+            if recorded is None or recorded == model:
+                return recorded is not None
+            if await embedding_repo.adopt_model(session, base_id, model, dimensions):
+                return True
+        if reembed:
+            raise IngestionFailed(f"This base is to be embedded with {recorded}, but this server embeds "
+                                  f"with {model}.")
+        return False  # a stale base: the document is searched lexically until the base is re-embedded
+
+    async def _embed(self, document_id: str, base_id: str, who: EmbeddingFor, *, reembed: bool) -> None:
+        if not await self._model_matches(base_id, reembed):
+            return
         batch = self._settings.embed_batch_size
+        model = self._embedder.embedder.model_id
         while True:
             async with session_scope(self._sessions) as session:
                 pending = await repo.chunks_without_vectors(session, document_id, batch)
             if not pending:
                 return
-            embedded = await self._embedder.embed([text for _, text in pending])
-            vectors = {chunk_id: to_blob(v) for (chunk_id, _), v in zip(pending, embedded.vectors, strict=True)}
-            async with transaction(self._sessions) as session:
-                await repo.set_vectors(session, vectors)
-                done = await repo.count_embedded(session, document_id)
-                await jobs.set_document(session, document_id, progress_done=done,
-                                        embedding_tokens=KnowledgeDocument.embedding_tokens + embedded.tokens)
+            store = _BatchStore(document_id, base_id, model, pending, reembed)
+            await self._embedder.embed([text for _, text in pending], who, store=store)
+            if store.moved:
+                raise LeaseLost  # the base was switched to another model: its re-embed job takes over
+
+
+@dataclass
+class _BatchStore:
+    """Writes a batch's vectors (and the document's progress) with its usage record, unless the base was
+    switched to another model meanwhile (then nothing is written but the usage: the call was made)."""
+
+    document_id: str
+    base_id: str
+    model: str
+    pending: list[tuple[int, str]]
+    reembed: bool
+    moved: bool = False
+
+    async def __call__(self, session: AsyncSession, embedded: EmbeddingBatch) -> None:
+        if await embedding_repo.base_model(session, self.base_id) != self.model:
+            self.moved = True
+            return
+        await repo.set_vectors(session, {chunk_id: to_blob(v) for (chunk_id, _), v
+                                         in zip(self.pending, embedded.vectors, strict=True)})
+        values: dict[str, object] = {"embedding_tokens": KnowledgeDocument.embedding_tokens + embedded.tokens}
+        if not self.reembed:  # a re-embedded document stays "ready"; the base shows the progress
+            values["progress_done"] = await repo.count_embedded(session, self.document_id)
+        await jobs.set_document(session, self.document_id, **values)
+
+
+async def _fail(session: AsyncSession, job_id: str, worker: str, document_id: str, reason: str) -> None:
+    """The job failed: the document fails with the reason, unless it was a re-embed of a ready document
+    (it stays searchable lexically; the reason is the base's ``embedding_error``)."""
+    if not await jobs.finish(session, job_id, worker, error=reason):
+        return
+    document = await session.get(KnowledgeDocument, document_id)
+    if document is not None and document.status == "ready":
+        await embedding_repo.set_error(session, document.base_id, reason)
+    else:
+        await jobs.set_document(session, document_id, status="failed", error=reason)

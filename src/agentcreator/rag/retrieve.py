@@ -8,20 +8,31 @@ lexical ranking while the dense scan runs in another thread.
 
 ``threshold`` is a cosine similarity (0..1): a passage less similar to the query is dropped, whatever
 its lexical rank. Without one every fused passage counts.
+
+A base is searched densely only with the model its vectors come from, and not while it is being
+re-embedded: otherwise it is searched lexically only and the result carries a notice saying why
+(``embedding_stale``, ``reembedding``); a threshold cannot judge its passages (no similarity), so they
+are kept. The query's embedding is metered (``rag/metering.py``) and attributed to ``who``; when it
+cannot be made (the embedding provider fails, or a budget has no room for it) every base is searched
+by keywords only, with an ``embedding_unavailable`` notice giving the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agentcreator.core.errors import PaymentRequired
+from agentcreator.db.models import KnowledgeBase
 from agentcreator.db.session import session_scope
+from agentcreator.llm.errors import ProviderError
 from agentcreator.rag.dense import DenseIndexCache
-from agentcreator.rag.embeddings import Embedder
 from agentcreator.rag.fusion import RRF_K, reciprocal_rank_fusion
+from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
 from agentcreator.repositories import knowledge as repo
 from agentcreator.repositories import knowledge_lexical as lexical
 
@@ -54,8 +65,40 @@ class Passage:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SearchNotice:
+    """Why a base was searched lexically only."""
+
+    base_id: str | None  # None: the whole search (the query could not be embedded)
+    code: str  # embedding_stale | reembedding | embedding_unavailable
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    passages: list[Passage]
+    notices: list[SearchNotice] = field(default_factory=list)
+
+
+def dense_notice(base: KnowledgeBase, model: str) -> SearchNotice | None:
+    """None when ``base`` can be searched densely with ``model``; otherwise why not."""
+    if base.embedding_model != model:
+        return SearchNotice(base.id, "embedding_stale",
+                            f"The knowledge base \"{base.name}\" was embedded with {base.embedding_model}, but "
+                            f"this server embeds with {model}: it is searched by keywords only until it is "
+                            "re-embedded.")
+    if base.reembedding:
+        return SearchNotice(base.id, "reembedding",
+                            f"The knowledge base \"{base.name}\" is being re-embedded: it is searched by "
+                            "keywords only until that finishes.")
+    return None
+
+
 class Retriever:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: Embedder,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: MeteredEmbedder,
                  dense: DenseIndexCache, *, candidates: int = 50, rrf_k: int = RRF_K) -> None:
         self._sessions = sessions
         self._embedder = embedder
@@ -64,22 +107,28 @@ class Retriever:
         self._rrf_k = rrf_k
 
     async def search(self, user_id: str, base_ids: Sequence[str], query: str, *, top_k: int = 5,
-                     threshold: float | None = None, modes: Sequence[str] = ("bm25", "dense")) -> list[Passage]:
+                     threshold: float | None = None, modes: Sequence[str] = ("bm25", "dense"),
+                     who: EmbeddingFor | None = None) -> SearchResult:
         query = query.strip()[:MAX_QUERY_CHARS]
         if not query or not base_ids or top_k < 1:
-            return []
+            return SearchResult([])
         limit = max(self._candidates, top_k)
         # The query is embedded first, with no session open; then, in one short session, the bases are
         # checked and the lexical ranking (in the database's thread) runs while the dense scan (numpy,
         # in a worker thread) runs beside it.
-        vector = (await self._embedder.embed([query])).vectors[0] if "dense" in modes else None
+        vector, unavailable = await self._embed_query(query, who or EmbeddingFor(user_id=user_id)) \
+            if "dense" in modes else (None, None)
         ranked_dense: list[tuple[int, float]] = []
         dense_task: asyncio.Future[list[tuple[int, float]]] | None = None
         async with session_scope(self._sessions) as session:
             bases = await repo.owned_bases(session, user_id, base_ids)
             if not bases:
-                return []
-            dense_bases = [(b.id, b.revision) for b in bases if b.embedding_model == self._embedder.model_id]
+                return SearchResult([])
+            model = self._embedder.embedder.model_id
+            notices = [n for n in (dense_notice(b, model) for b in bases) if n is not None]
+            lexical_only = {b.id for b in bases} if unavailable else {n.base_id for n in notices}
+            notices = ([unavailable] if unavailable else []) + notices
+            dense_bases = [(b.id, b.revision) for b in bases if b.id not in lexical_only]
             if vector is not None:
                 dense_task = asyncio.ensure_future(self._dense.search(dense_bases, vector, limit))
             try:
@@ -98,8 +147,8 @@ class Retriever:
         if vector is not None:
             missing = [f.id for f in fused if f.id not in similarity]
             similarity |= await self._dense.similarities(dense_bases, vector, missing)
-        if threshold is not None:
-            fused = [f for f in fused if similarity.get(f.id, 0.0) >= threshold]
+        if threshold is not None:  # a passage of a base searched lexically only has no similarity: kept
+            fused = [f for f in fused if similarity.get(f.id, 1.0 if lexical_only else 0.0) >= threshold]
         fused = fused[:top_k]
         lexical_scores = dict(ranked_lexical)
         async with session_scope(self._sessions) as session:
@@ -114,20 +163,29 @@ class Retriever:
                 name=name, page=chunk.page, char_start=chunk.char_start, char_end=chunk.char_end,
                 text=chunk.text, score=f.score, bm25_rank=f.ranks.get("bm25"), dense_rank=f.ranks.get("dense"),
                 lexical_score=lexical_scores.get(f.id), similarity=similarity.get(f.id)))
-        return passages
+        return SearchResult(passages, notices)
+
+    async def _embed_query(self, query: str, who: EmbeddingFor) -> tuple[np.ndarray | None, SearchNotice | None]:
+        try:
+            return (await self._embedder.embed([query], who)).vectors[0], None
+        except (ProviderError, PaymentRequired) as exc:  # reported with the result: keyword search only
+            return None, SearchNotice(None, "embedding_unavailable",
+                                      f"The query could not be embedded ({exc.message}): the knowledge bases "
+                                      "were searched by keywords only.")
 
     async def retrieve_for_turn(self, user_id: str, base_ids: Sequence[str], query: str, top_k: int,
-                                token_budget: int, *, threshold: float | None = None) -> list[Passage]:
+                                token_budget: int, *, threshold: float | None = None,
+                                who: EmbeddingFor | None = None) -> SearchResult:
         """Automatic retrieval for a model without tools: the user's message is the query. Passages are
         taken best first while they fit ``token_budget`` (counted with the embedder's tokenizer); a
         passage that does not fit is skipped, a smaller one after it may still go in."""
-        passages = await self.search(user_id, base_ids, query, top_k=top_k, threshold=threshold)
+        result = await self.search(user_id, base_ids, query, top_k=top_k, threshold=threshold, who=who)
         chosen: list[Passage] = []
         used = 0
-        for passage in passages:
-            cost = self._embedder.count_tokens(passage.text) + 16  # + the source line
+        for passage in result.passages:
+            cost = self._embedder.embedder.count_tokens(passage.text) + 16  # + the source line
             if used + cost > token_budget:
                 continue
             chosen.append(passage)
             used += cost
-        return chosen
+        return SearchResult(chosen, result.notices)

@@ -58,6 +58,12 @@ async def add(session: AsyncSession, conversation: Conversation) -> Conversation
     return conversation
 
 
+async def ids_of_owner(session: AsyncSession, owner_id: str) -> list[str]:
+    """Every conversation id of a user (a user being deleted: their code interpreter sessions end)."""
+    rows = await session.execute(select(Conversation.id).where(Conversation.owner_id == owner_id))
+    return list(rows.scalars())
+
+
 async def delete_owned(session: AsyncSession, owner_id: str, conversation_id: str) -> bool:
     """Delete one conversation; its messages go with it (FK ON DELETE CASCADE)."""
     result = await session.execute(

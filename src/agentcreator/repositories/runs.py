@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import ChatWorker, Run, RunStep
@@ -29,6 +29,8 @@ async def insert_run(session: AsyncSession, *, run_id: str, owner_id: str, conve
 
 
 _INSERT_RUN = Run.__table__.insert()
+# Run rows are never loaded in the session that updates them: no need to find and refresh them.
+_NO_SYNC = {"synchronize_session": False}
 
 
 async def update_run(session: AsyncSession, run_id: str, *, status: str, rounds: int, cost_micros: int,
@@ -39,7 +41,7 @@ async def update_run(session: AsyncSession, run_id: str, *, status: str, rounds:
                               "ended_by": ended_by, "error": error, "updated_at": now}
     if finished:
         values["finished_at"] = now
-    await session.execute(update(Run).where(Run.id == run_id).values(**values))
+    await session.execute(update(Run).where(Run.id == run_id).values(**values), execution_options=_NO_SYNC)
 
 
 async def add_step(session: AsyncSession, *, run_id: str, index: int, kind: str, status: str,
@@ -60,6 +62,16 @@ async def runs_for_message(session: AsyncSession, owner_id: str, message_id: str
     rows = await session.execute(select(Run).where(Run.message_id == message_id, Run.owner_id == owner_id)
                                  .order_by(Run.created_at))
     return list(rows.scalars())
+
+
+async def runs_of_conversation(session: AsyncSession, owner_id: str, conversation_id: str, *, limit: int,
+                               offset: int) -> tuple[list[Run], int]:
+    """A conversation's runs, newest first, and how many there are."""
+    where = (Run.conversation_id == conversation_id, Run.owner_id == owner_id)
+    count = int((await session.execute(select(func.count()).select_from(Run).where(*where))).scalar_one())
+    rows = await session.execute(select(Run).where(*where).order_by(Run.created_at.desc(), Run.id.desc())
+                                 .limit(limit).offset(offset))
+    return list(rows.scalars()), count
 
 
 async def steps_of(session: AsyncSession, run_id: str) -> list[RunStep]:
@@ -124,11 +136,10 @@ async def claim_orphan(session: AsyncSession, run_id: str, *, cost_micros: int, 
 
 async def note_round(session: AsyncSession, run_id: str, *, prompt_tokens: int, open_from: int) -> None:
     """A later model round opens: its prompt size and where its text starts (for a sweep's estimate)."""
-    await session.execute(update(Run).where(Run.id == run_id).values(prompt_tokens=prompt_tokens, open_from=open_from))
+    await session.execute(update(Run).where(Run.id == run_id).values(prompt_tokens=prompt_tokens, open_from=open_from),
+                          execution_options=_NO_SYNC)
 
 
 async def count_steps(session: AsyncSession, run_id: str) -> int:
-    from sqlalchemy import func
-
     return int((await session.execute(select(func.count()).select_from(RunStep)
                                       .where(RunStep.run_id == run_id))).scalar_one())

@@ -36,6 +36,7 @@ class ConversationState:
     window_summary_through_id: str | None
     message_count: int
     active_leaf_id: str | None
+    model: str | None  # the conversation's own model, None: its assistant's
     owner_budget_overrides: dict[str, Any] | None  # the owner's budget limits, when an admin set any
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentcreator.db.models import Assistant, Conversation, UsageRecord, User
 from agentcreator.db.types import new_id, utcnow
 
+# Usage kinds shown by tool: the tool calls of runs, and embedding calls (knowledge bases) as "embeddings".
+TOOL_KINDS = ("tool", "embedding")
 GroupBy = Literal["day", "assistant", "model", "conversation", "kind", "user", "tool"]
 
 
@@ -80,8 +82,8 @@ def _key_text(group_by: GroupBy, values: Sequence[Any]) -> str | None:
 async def grouped(session: AsyncSession, where: UsageFilter, group_by: GroupBy) -> list[dict[str, Any]]:
     keys = _key_columns(group_by)
     stmt: Select[Any] = select(*keys, *_measures()).where(*where.conditions()).group_by(*keys).order_by(*keys)
-    if group_by == "tool":  # the tool calls of runs (their fees); model calls have no tool
-        stmt = stmt.where(UsageRecord.kind == "tool")
+    if group_by == "tool":  # tool calls (their fees) and embeddings (tool "embeddings"); model calls have no tool
+        stmt = stmt.where(UsageRecord.kind.in_(TOOL_KINDS))
     rows = (await session.execute(stmt)).all()
     out = []
     for row in rows:

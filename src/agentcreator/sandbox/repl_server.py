@@ -7,10 +7,15 @@ The host copies this file into the sandbox and runs it with the sandbox's Python
 - stdout and stderr are the sandbox's fds 1 and 2, read by the host; after each request both get the
   request's nonce line so the host knows where the request's output ends.
 Variables live in one namespace for the life of the process. Open matplotlib figures are saved to
-``/mnt/data`` after each request (so ``plt.show()`` yields a chart) and closed.
+``/mnt/data`` after each request (so ``plt.show()`` yields a chart) and closed, except a figure the code
+saved itself (``savefig``) and did not change afterwards: that one is already a file, and saving it again
+would show the chart twice.
 """
 
 import ast
+import functools
+import importlib.abc
+import importlib.util
 import json
 import linecache
 import os
@@ -19,10 +24,12 @@ import shutil
 import sys
 import traceback
 import types
+import warnings
 
 VALUE_CHARS = 10_000
 WORK_DIR = "/mnt/data"
 MPL_CACHE = "/opt/env/mplconfig"
+SAVED_MARK = "_agentcreator_saved"  # set on a Figure by its savefig; the figure is not saved again
 
 
 def _cpu_seconds():
@@ -44,6 +51,47 @@ def _traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls ``hook(module)`` right after the module ``name`` is first imported (matplotlib is imported by
+    the code, often in the cell that plots, so the hook must be in place before any cell runs)."""
+
+    def __init__(self, name, hook):
+        self.name = name
+        self.hook = hook
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)  # once: the other finders locate the module
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+        hook = self.hook
+
+        def exec_then_hook(module):
+            exec_module(module)
+            hook(module)
+
+        spec.loader.exec_module = exec_then_hook  # this spec's own loader instance
+        return spec
+
+
+def _mark_saved_figures(figure_module):
+    """``Figure.savefig`` (``plt.savefig`` too) marks the figure as saved and as drawn: a change after the
+    save makes it stale again (matplotlib propagates ``stale`` from every artist to its figure)."""
+    original = figure_module.Figure.savefig
+
+    @functools.wraps(original)
+    def savefig(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        setattr(self, SAVED_MARK, True)
+        self.stale = False
+        return result
+
+    figure_module.Figure.savefig = savefig
+
+
 class Interpreter:
     def __init__(self):
         # The user's namespace is a fresh __main__ module, so functions and classes it defines pickle
@@ -54,6 +102,10 @@ class Interpreter:
         self.namespace = module.__dict__
         self.cells = 0
         self.charts = 0
+        if "matplotlib.figure" not in sys.modules:
+            sys.meta_path.insert(0, _AfterImport("matplotlib.figure", _mark_saved_figures))
+        # Agg cannot show a window (fig.show() warns); figures left open are saved after the call instead.
+        warnings.filterwarnings("ignore", message=r".*non-interactive, and thus cannot be shown")
 
     def run(self, code):
         self.cells += 1
@@ -84,8 +136,11 @@ class Interpreter:
             return
         try:
             for number in pyplot.get_fignums():
+                figure = pyplot.figure(number)
+                if getattr(figure, SAVED_MARK, False) and not figure.stale:
+                    continue  # the code saved it and changed nothing since: it is in /mnt/data already
                 self.charts += 1
-                pyplot.figure(number).savefig(os.path.join(WORK_DIR, f"chart-{self.charts}.png"), dpi=100)
+                figure.savefig(os.path.join(WORK_DIR, f"chart-{self.charts}.png"), dpi=100)
             pyplot.close("all")
         except Exception as exc:  # noqa: BLE001 - a figure that cannot render: say so, keep the session
             print(f"(could not save the open matplotlib figures: {exc})", file=sys.stderr)

@@ -1,14 +1,16 @@
 """Files attached to chat messages: the parts a send or an edit stores (owner-scoped, capability-checked
 before anything is saved), and the descriptors the context builder needs to give them to the model.
 
-Wiring (chat core, by the lead): the chat routes call :func:`parts_for_turn` and, once the turn started,
-``FileService.attach``; the context builder calls :func:`load_attached_files` in its loading session and
+Wiring: the chat routes (HTTP and WebSocket) call :func:`turn_parts` and, once the turn started,
+``FileService.attach`` with its ``file_ids`` (or ``ImageUrlImporter.discard`` of its ``fetched`` when the
+turn was refused); the context builder calls :func:`load_attached_files` in its loading session and
 ``files.for_model.model_parts`` for each user message after closing it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,31 +23,68 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.repositories import files as file_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.services.files import FileService
+from agentcreator.services.image_urls import ImageUrlImporter, has_image_urls
+
+T = TypeVar("T")
 
 
-async def parts_for_turn(files: FileService, models: ModelRegistry, sessions: async_sessionmaker[AsyncSession],
-                         owner_id: str, conversation_id: str, file_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The attachment parts for a message to ``conversation_id``: 404 for a file (or conversation) that
-    is not the owner's, 422 ``model_cannot_see_images`` when the assistant's model has no vision."""
-    if not file_ids:
-        return []
-    parts = await files.attachment_parts(owner_id, file_ids)
+@dataclass
+class TurnParts:
+    """A message's parts, ready to save: its own parts (image URLs now file parts) then its attachments.
+    ``file_ids``: what to attach to the conversation once the turn started; ``fetched``: the files made
+    from image URLs (``discard`` them when the turn is refused after all)."""
+
+    parts: list[dict[str, Any]]
+    file_ids: list[str]
+    fetched: list[File] = field(default_factory=list)
+
+
+async def turn_parts(files: FileService, images: ImageUrlImporter, models: ModelRegistry,
+                     sessions: async_sessionmaker[AsyncSession], owner_id: str, conversation_id: str,
+                     content: list[dict[str, Any]], file_ids: Sequence[str]) -> TurnParts:
+    """Everything a send or an edit checks before the chat service saves anything: the files are the
+    owner's (404), the model can see the images (422), then image URLs are fetched through the SSRF
+    guard and stored as the owner's files (services/image_urls.py)."""
+    attached = await files.attachment_parts(owner_id, file_ids) if file_ids else []
+    await _check_vision(models, sessions, owner_id, conversation_id, [*content, *attached])
+    if not has_image_urls(content):
+        return TurnParts([*content, *attached], list(file_ids))
+    imported, fetched = await images.import_parts(owner_id, content)
+    return TurnParts([*imported, *attached], [*(f.id for f in fetched), *file_ids], fetched)
+
+
+async def start_with_parts(files: FileService, images: ImageUrlImporter, models: ModelRegistry,
+                           sessions: async_sessionmaker[AsyncSession], owner_id: str, conversation_id: str,
+                           content: list[dict[str, Any]], file_ids: Sequence[str],
+                           begin: Callable[[list[dict[str, Any]]], Awaitable[T]]) -> tuple[T, TurnParts]:
+    """:func:`turn_parts`, then ``begin(parts)`` (the chat service starting the turn). A turn refused after
+    image URLs were fetched (a budget, a conflict, an unknown message to edit) leaves no file behind.
+    The routes call this inside their fair-use admission, so fetches count against the turn rate."""
+    prepared = await turn_parts(files, images, models, sessions, owner_id, conversation_id, content, file_ids)
+    try:
+        return await begin(prepared.parts), prepared
+    except BaseException:
+        await images.discard(owner_id, prepared.fetched)
+        raise
+
+
+async def _check_vision(models: ModelRegistry, sessions: async_sessionmaker[AsyncSession], owner_id: str,
+                        conversation_id: str, parts: list[dict[str, Any]]) -> None:
     if not has_image_attachments(parts):
-        return parts
+        return
     async with session_scope(sessions) as session:
         found = await turn_repo.turn_start(session, owner_id, conversation_id)
     if found is None:
         raise NotFound("Conversation")
-    _, assistant = found
+    conversation, assistant = found
     if assistant is None:  # the chat service refuses the turn with its own error
-        return parts
-    try:
-        _, _, info = await models.resolve(assistant.model)
+        return
+    try:  # the conversation's own model when it has one (chat/turn_draft does the same)
+        _, _, info = await models.resolve(conversation.model or assistant.model)
     except ModelNotFound as exc:
         raise ValidationFailed(f"{exc.message}. Pick another model for this assistant.",
                                code="model_unavailable") from exc
     ensure_can_see_images(info, parts)
-    return parts
 
 
 def stored_file(row: File) -> StoredFile:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.core.errors import NotFound
+from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
 from agentcreator.db.models import Conversation, Message
 from agentcreator.db.types import utcnow
 from agentcreator.repositories import assistants as assistant_repo
@@ -15,15 +15,17 @@ from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import message_search
 from agentcreator.repositories import messages as message_repo
 from agentcreator.repositories.conversations import ArchivedFilter
+from agentcreator.services.assistants import ModelValidator
 
 DEFAULT_TITLE = "New conversation"
-UPDATABLE_FIELDS = frozenset({"title", "archived"})
+UPDATABLE_FIELDS = frozenset({"title", "archived", "model"})
 
 
 class ConversationService:
-    def __init__(self, session: AsyncSession, owner_id: str) -> None:
+    def __init__(self, session: AsyncSession, owner_id: str, validate_model: ModelValidator | None = None) -> None:
         self.session = session
         self.owner_id = owner_id
+        self.validate_model = validate_model  # raises when the platform cannot serve a model (422)
 
     async def list(self, *, assistant_id: str | None = None, q: str | None = None,
                    archived: ArchivedFilter = "false", limit: int = 50,
@@ -59,6 +61,8 @@ class ConversationService:
         unknown = set(changes) - UPDATABLE_FIELDS
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        if changes.get("model") is not None and changes["model"] != conversation.model:
+            await self._check_model(conversation, changes["model"])
         for key, value in changes.items():
             setattr(conversation, key, value)
         await self.session.flush()
@@ -86,6 +90,22 @@ class ConversationService:
         terms = message_search.search_terms(query)
         hits = await message_search.search_owned(self.session, self.owner_id, query, limit=limit)
         return [(hit, message_search.snippet(hit.text, terms)) for hit in hits]
+
+    async def _check_model(self, conversation: Conversation, model: str) -> None:
+        """A conversation's own model: one of its assistant's provider's models that the platform serves."""
+        assistant = await assistant_repo.get_owned(self.session, self.owner_id, conversation.assistant_id) \
+            if conversation.assistant_id else None
+        if assistant is None:
+            raise Conflict("This conversation's assistant was deleted; start a new conversation.",
+                           code="assistant_deleted")
+        provider = assistant.model.partition("/")[0]
+        if model.partition("/")[0] != provider or not model.partition("/")[2]:
+            raise ValidationFailed(f"Pick one of the models of {provider}, the provider of this conversation's "
+                                   "assistant.", code="model_not_allowed",
+                                   details=[{"loc": ["body", "model"], "msg": "not a model of the assistant's provider",
+                                             "type": "model_not_allowed"}])
+        if self.validate_model is not None:
+            await self.validate_model(model)
 
     def _check_owner(self, conversation: Conversation) -> None:
         if conversation.owner_id != self.owner_id:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -84,16 +84,7 @@ class FileService:
         settings = self.settings
         if content_length is not None and content_length > settings.max_file_bytes + MULTIPART_OVERHEAD:
             raise file_too_large(settings.max_file_bytes)
-        async with session_scope(self.sessions) as session:
-            used = await file_repo.used_bytes(session, owner_id)
-        remaining = max(settings.user_quota_bytes - used, 0)
-        limit = min(settings.max_file_bytes, remaining)
-
-        def too_large() -> AppError:
-            if limit == settings.max_file_bytes:
-                return file_too_large(limit)
-            return quota_exceeded(used, settings.user_quota_bytes)
-
+        limit, too_large = await self.size_limit(owner_id)
         async with self._uploads:
             received = await receive_upload(body, content_type, self.storage, limit=limit, too_large=too_large)
             spool = received.spool
@@ -102,6 +93,28 @@ class FileService:
                                          received.fields.get("purpose"))
             finally:
                 spool.discard()  # adopted spools are gone already; anything else must not stay
+
+    async def size_limit(self, owner_id: str) -> tuple[int, Callable[[], AppError]]:
+        """The most bytes the owner's next file may have (the per-file limit or what is left of the
+        quota), and the error to raise past it."""
+        settings = self.settings
+        async with session_scope(self.sessions) as session:
+            used = await file_repo.used_bytes(session, owner_id)
+        limit = min(settings.max_file_bytes, max(settings.user_quota_bytes - used, 0))
+
+        def too_large() -> AppError:
+            if limit == settings.max_file_bytes:
+                return file_too_large(limit)
+            return quota_exceeded(used, settings.user_quota_bytes)
+
+        return limit, too_large
+
+    async def store_received(self, owner_id: str, spool: UploadSpool, name: str, purpose: str | None) -> File:
+        """Keep bytes the server received another way than an upload (an image URL of a chat message),
+        from a closed spool: the same sniffing, processing, dedupe and quota as an upload. The caller
+        discards the spool afterwards."""
+        async with self._uploads:
+            return await self._store(owner_id, spool, safe_filename(name), purpose)
 
     async def _store(self, owner_id: str, spool: UploadSpool, name: str, purpose_field: str | None) -> File:
         file_type = await run_blocking(sniff_upload, spool.path, name, self.settings)

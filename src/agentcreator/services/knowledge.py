@@ -1,4 +1,5 @@
-"""Knowledge base use cases for one owner: bases CRUD, documents (add, list, delete, retry), search.
+"""Knowledge base use cases for one owner: bases CRUD, documents (add, list, delete, retry), search,
+re-embedding with the running embedding model.
 
 Reads and small writes use the request's session (the service commits). Ingestion and search go
 through the process's :class:`~agentcreator.rag.knowledge.Knowledge`, which opens its own short
@@ -14,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
 from agentcreator.db.models import KnowledgeBase, KnowledgeDocument
 from agentcreator.rag.knowledge import Knowledge
-from agentcreator.rag.retrieve import Passage
+from agentcreator.rag.retrieve import SearchResult
 from agentcreator.repositories import knowledge as repo
+from agentcreator.repositories import knowledge_embedding as embedding_repo
 
 UPDATABLE = ("name", "description")
 
@@ -54,9 +56,15 @@ class KnowledgeService:
     async def stats(self, bases: Sequence[KnowledgeBase]) -> dict[str, tuple[int, int]]:
         return await repo.document_stats(self.session, [b.id for b in bases])
 
+    async def embedding_progress(self, bases: Sequence[KnowledgeBase]) -> dict[str, tuple[int, int]]:
+        """(chunks with a vector, chunks) of the ready documents of the bases being re-embedded."""
+        return await embedding_repo.progress(self.session, [b.id for b in bases if b.reembedding])
+
     async def create_base(self, fields: dict[str, Any]) -> KnowledgeBase:
+        embedder = self.knowledge.embedder
         base = await repo.add_base(self.session, KnowledgeBase(
-            owner_id=self.owner_id, embedding_model=self.knowledge.embedder.model_id, revision=0, **fields))
+            owner_id=self.owner_id, embedding_model=embedder.model_id, embedding_dimensions=embedder.dimensions,
+            revision=0, **fields))
         await self.session.commit()
         return base
 
@@ -89,6 +97,7 @@ class KnowledgeService:
 
     async def delete_document(self, document: KnowledgeDocument) -> None:
         await repo.delete_document(self.session, document)
+        await embedding_repo.finish_reembed_if_done(self.session, document.base_id)  # it may have been the last
         await self.session.commit()
         self.knowledge.dense.invalidate(document.base_id)
 
@@ -100,8 +109,18 @@ class KnowledgeService:
         await self.knowledge.retry(document_id)
         return await self.get_document(base_id, document_id)
 
+    async def reembed(self, base: KnowledgeBase) -> KnowledgeBase:
+        """Re-embed the base with the running embedding model (also to repair a failed re-embed)."""
+        if base.embedding_model == self.knowledge.embedder.model_id and base.reembedding \
+                and base.embedding_error is None:
+            raise Conflict("This knowledge base is being re-embedded already.", code="reembedding")
+        base_id = base.id
+        await self.session.rollback()
+        await self.knowledge.reembed(base_id, owner_id=self.owner_id)
+        return await self.get_base(base_id)
+
     async def search(self, base: KnowledgeBase, query: str, *, top_k: int,
-                     threshold: float | None) -> list[Passage]:
+                     threshold: float | None) -> SearchResult:
         base_id = base.id
         await self.session.rollback()  # no transaction held while the query is embedded
         return await self.knowledge.search(self.owner_id, [base_id], query, top_k=top_k, threshold=threshold)

@@ -41,6 +41,8 @@ class ToolContext:
     assistant_id: str | None
     run_id: str | None = None
     call_id: str | None = None
+    step_index: int | None = None  # the run's step the call belongs to (usage records point to it)
+    message_id: str | None = None
 
 
 @dataclass
@@ -51,6 +53,13 @@ class ToolResult:
     # Billable units beyond the call itself (e.g. a code session started): priced by price key.
     billable_calls: int = 1
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A stateful tool (the code interpreter's Python session): why the session this call ran in is a new
+    # one, its earlier state lost (``session_restarted``), and why this call ended it (``session_ended``).
+    # The UI shows them on the tool card; ``output`` tells the model too.
+    session_restarted: str | None = None
+    session_ended: str | None = None
+    # CPU seconds the call used where the tool measures them (the code interpreter): kept on the run step.
+    cpu_seconds: float | None = None
 
     @classmethod
     def error(cls, message: str) -> ToolResult:

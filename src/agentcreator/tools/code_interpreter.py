@@ -71,9 +71,14 @@ class CodeInterpreterTool(Tool):
         return tool_result
 
 
+def conversation_session_key(conversation_id: str) -> str:
+    """The sandbox session of a conversation (for ``SandboxManager.end_session`` when it is deleted)."""
+    return f"conversation:{conversation_id}"
+
+
 def session_key(context: ToolContext) -> str:
     if context.conversation_id:
-        return f"conversation:{context.conversation_id}"
+        return conversation_session_key(context.conversation_id)
     if context.run_id:
         return f"run:{context.run_id}"
     raise ToolError("the code interpreter needs a conversation")
@@ -119,6 +124,9 @@ def to_tool_result(code: str, result: ExecutionResult) -> ToolResult:
         parts=parts,
         is_error=bool(result.error or result.ended),
         billable_calls=1 if result.session_started else 0,  # the fee is per session, as OpenAI's
+        session_restarted=result.restarted_because,
+        session_ended=result.ended,
+        cpu_seconds=result.cpu_seconds,
         metadata={
             "code": code,
             "stdout": result.stdout,

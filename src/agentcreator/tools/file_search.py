@@ -7,7 +7,9 @@ Config (one entry of an assistant's ``tools``)::
 Only the caller's own bases are searched (checked when the tool is built and again at each search).
 The model reads numbered passages with their source ids; the answer keeps one citation part per
 passage: ``{"type": "citation", "document_id", "file_id", "name", "page", "char_start", "char_end",
-"text"}``. Each call is priced by the price table's ``file_search`` fee.
+"text"}``. Each call is priced by the price table's ``file_search`` fee; the query's embedding is a usage
+record of its own (kind ``embedding``) pointing to the same run and step. A base searched by keywords
+only (embedded with another model, or being re-embedded) is named in a note the model reads.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from agentcreator.db.session import session_scope
 from agentcreator.rag.knowledge import Knowledge
-from agentcreator.rag.retrieve import Passage
+from agentcreator.rag.metering import EmbeddingFor
+from agentcreator.rag.retrieve import Passage, SearchNotice
 from agentcreator.repositories import knowledge as knowledge_repo
 from agentcreator.tools.base import Tool, ToolContext, ToolError, ToolResult
 
@@ -31,14 +34,15 @@ def _config_ids(config: dict[str, Any]) -> list[str]:
     return ids
 
 
-def format_passages(passages: list[Passage]) -> str:
-    """What the model reads: one numbered block a passage, with its source id."""
+def format_passages(passages: list[Passage], notices: list[SearchNotice] | None = None) -> str:
+    """What the model reads: one numbered block a passage, with its source id (and the notices)."""
+    notes = "".join(f"\n\nNote: {n.message}" for n in notices or [])
     if not passages:
-        return "No passage of the knowledge base matches this query."
+        return "No passage of the knowledge base matches this query." + notes
     blocks = []
     for n, p in enumerate(passages, start=1):
         blocks.append(f"[{n}] source: {p.document_id}:{p.chunk_id} — {p.name}, page {p.page}\n{p.text}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(blocks) + notes
 
 
 class FileSearchTool(Tool):
@@ -65,12 +69,17 @@ class FileSearchTool(Tool):
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ToolError("file_search needs a non-empty 'query' string")
-        passages = await self._knowledge.search(context.user_id, self._base_ids, query[:MAX_QUERY_CHARS],
-                                                top_k=self._top_k, threshold=self._threshold)
+        who = EmbeddingFor(user_id=context.user_id, assistant_id=context.assistant_id,
+                           conversation_id=context.conversation_id, run_id=context.run_id,
+                           step_index=context.step_index, message_id=context.message_id)
+        result = await self._knowledge.search(context.user_id, self._base_ids, query[:MAX_QUERY_CHARS],
+                                              top_k=self._top_k, threshold=self._threshold, who=who)
+        passages = result.passages
         return ToolResult(
-            output=format_passages(passages),
+            output=format_passages(passages, result.notices),
             parts=[p.citation() for p in passages],
-            metadata={"query": query[:MAX_QUERY_CHARS], "passages": [
+            metadata={"query": query[:MAX_QUERY_CHARS], "notices": [n.as_dict() for n in result.notices],
+                      "passages": [
                 {"document_id": p.document_id, "chunk_id": p.chunk_id, "score": p.score, "bm25_rank": p.bm25_rank,
                  "dense_rank": p.dense_rank, "similarity": p.similarity} for p in passages]})
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from agentcreator.api.deps import AdminUser, AppStateDep, SessionDep
+from agentcreator.api.deps import AdminUser, AppStateDep, SessionDep, file_service_of
 from agentcreator.api.schemas.admin_users import (
     AccountLinkPublic,
     AuditEventPublic,
@@ -23,7 +23,10 @@ from agentcreator.api.schemas.users import (
     UsersPublic,
     UserUpdateAdmin,
 )
+from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.services import accounts, admin_users, fair_use
+from agentcreator.services.files import files_of_user
+from agentcreator.tools.code_interpreter import conversation_session_key
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -118,9 +121,16 @@ async def decline_user(user_id: str, admin: AdminUser, session: SessionDep) -> R
 
 
 @router.delete("/users/{user_id}", operation_id="admin_delete_user", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: str, body: UserDeleteConfirm, admin: AdminUser, session: SessionDep) -> Response:
-    """Delete the account and everything it owns; ``confirm_email`` repeats its email."""
-    await admin_users.delete_user(session, admin, user_id, confirm_email=body.confirm_email)
+async def delete_user(user_id: str, body: UserDeleteConfirm, admin: AdminUser, session: SessionDep,
+                      state: AppStateDep) -> Response:
+    """Delete the account and everything it owns; ``confirm_email`` repeats its email. Its files leave
+    the disk too, and its code interpreter sessions end."""
+    doomed = await files_of_user(session, user_id)
+    conversation_ids = await conversation_repo.ids_of_owner(session, user_id)
+    await admin_users.delete_user(session, admin, user_id, confirm_email=body.confirm_email)  # rows by FK
+    await file_service_of(state).discard_unused(doomed)
+    for conversation_id in conversation_ids:
+        await state.sandbox.end_session(conversation_session_key(conversation_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,7 +10,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import ValidationError as PydanticValidationError
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, FileServiceDep, OwnedAssistant, SessionDep
+from agentcreator.api.deps import (
+    AppStateDep,
+    CurrentUser,
+    FileServiceDep,
+    ModelValidatorDep,
+    OwnedAssistant,
+    SessionDep,
+)
 from agentcreator.api.schemas.assistants import (
     AssistantCreate,
     AssistantExport,
@@ -21,9 +28,7 @@ from agentcreator.api.schemas.assistants import (
     FunctionsPublic,
     FunctionTool,
 )
-from agentcreator.core.errors import ValidationFailed
-from agentcreator.llm.errors import ModelNotFound, ProviderError
-from agentcreator.services.assistants import AssistantService, ModelValidator, import_openapi_functions
+from agentcreator.services.assistants import AssistantService, import_openapi_functions
 from agentcreator.services.files import files_of_assistant
 
 router = APIRouter(prefix="/api/assistants", tags=["assistants"])
@@ -32,27 +37,8 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-async def model_validator(state: AppStateDep, session: SessionDep, user: CurrentUser) -> ModelValidator | None:
-    """An assistant's model must be one the platform can serve right now and this user may use (see
-    GET /api/models); a provider restricted to other users reads as not configured."""
-
-    async def check(model: str) -> None:
-        try:
-            if not await state.providers.may_use(session, user, model):  # worded as for a missing provider
-                name = model.partition("/")[0]
-                raise ModelNotFound(f"Model '{model}' is not available: provider '{name}' is not configured")
-            await state.models.resolve(model)
-        except ProviderError as exc:
-            raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",
-                                   code="model_unavailable",
-                                   details=[{"loc": ["body", "model"], "msg": exc.message, "type": exc.code}]) from exc
-
-    return check
-
-
 async def assistant_service(session: SessionDep, user: CurrentUser, state: AppStateDep,
-                            validate_model: Annotated[ModelValidator | None, Depends(model_validator)],
-                            ) -> AssistantService:
+                            validate_model: ModelValidatorDep) -> AssistantService:
     return AssistantService(session, user.id, state.settings, validate_model, state.secrets)
 
 

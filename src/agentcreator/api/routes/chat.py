@@ -1,11 +1,13 @@
-"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, stop, resume, thread.
+"""Chat turns over HTTP: send (SSE or wait for the answer), regenerate, edit, submit tool outputs, stop,
+resume, thread.
 
 Send, regenerate and edit take no ``OwnedConversation``: the chat service reads the conversation
 scoped to its owner anyway (another user's is a 404 from there), and the route holds no session."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -19,8 +21,15 @@ from agentcreator.api.deps import (
     SessionDep,
     TurnCallerDep,
     file_service_of,
+    image_importer_of,
 )
-from agentcreator.api.schemas.chat import MessageCreate, StopResult, ThreadPublic, TurnResult
+from agentcreator.api.schemas.chat import (
+    MessageCreate,
+    StopResult,
+    ThreadPublic,
+    ToolOutputsSubmit,
+    TurnResult,
+)
 from agentcreator.api.sse import sse_response
 from agentcreator.chat.events import TERMINAL_TYPES, MessageSnapshot
 from agentcreator.chat.listen import follow
@@ -29,7 +38,7 @@ from agentcreator.chat.thread import build_thread
 from agentcreator.core.errors import NotFound
 from agentcreator.db.session import session_scope
 from agentcreator.repositories import turns as turn_repo
-from agentcreator.services.attachments import parts_for_turn
+from agentcreator.services.attachments import TurnParts, start_with_parts
 from agentcreator.services.fair_use import admitted
 from agentcreator.state import AppState
 
@@ -67,17 +76,26 @@ async def _respond(state: AppState, request: Request, started: StartedTurn, stre
                 raise NotFound("Message")
             final = MessageSnapshot.model_validate(message)
     return TurnResult(conversation_id=conversation_id, continued_from=started.continued_from,
-                      user_message=started.user_message, assistant_message=final)
+                      user_message=started.user_message, assistant_message=final, run_id=started.run_id or None)
 
 
-async def _attachments(state: AppState, user_id: str, conversation_id: str,
-                       body: MessageCreate) -> list[dict[str, object]]:
-    """The message's file parts (404 for another user's file, 422 for images to a model without vision),
-    checked before the chat service saves anything."""
-    if not body.file_ids:
-        return []
-    return await parts_for_turn(file_service_of(state), state.models, state.sessions, user_id, conversation_id,
-                                body.file_ids)
+async def _start(state: AppState, user_id: str, conversation_id: str, body: MessageCreate,
+                 begin: Callable[[list[dict[str, Any]]], Awaitable[StartedTurn]]) -> StartedTurn:
+    """Within the user's fair-use admission: the message's parts checked before anything is saved (404
+    for another user's file, 422 for images to a model without vision), image URLs fetched through the
+    SSRF guard and stored as files, then the turn started; its files then belong to its conversation."""
+    prepared: list[TurnParts] = []
+
+    async def start() -> StartedTurn:
+        started, parts = await start_with_parts(file_service_of(state), image_importer_of(state), state.models,
+                                                state.sessions, user_id, conversation_id, body.parts(),
+                                                body.file_ids, begin)
+        prepared.append(parts)
+        return started
+
+    started = await admitted(state.fair_use, state.rate_limiter, user_id, start)
+    await file_service_of(state).attach(user_id, prepared[0].file_ids, started.turn.conversation_id)
+    return started
 
 
 @router.post("/messages", operation_id="chat_send", status_code=201, response_model=TurnResult,
@@ -86,10 +104,8 @@ async def send(conversation_id: str, body: MessageCreate, caller: TurnCallerDep,
                request: Request) -> TurnResult | StreamingResponse:
     """Send a message and run the assistant's turn."""
     state, claims, accept = caller
-    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.send(
+    started = await _start(state, claims.user_id, conversation_id, body, lambda parts: state.chat.send(
         claims.user_id, conversation_id, parts, access=claims))
-    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
     return await _respond(state, request, started, _wants_stream(accept))
 
 
@@ -110,10 +126,21 @@ async def edit(message_id: str, conversation_id: str, body: MessageCreate, calle
                request: Request) -> TurnResult | StreamingResponse:
     """Resend an edited user message as a new branch from that point."""
     state, claims, accept = caller
-    parts = body.parts() + await _attachments(state, claims.user_id, conversation_id, body)
-    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.edit(
+    started = await _start(state, claims.user_id, conversation_id, body, lambda parts: state.chat.edit(
         claims.user_id, conversation_id, message_id, parts, access=claims))
-    await file_service_of(state).attach(claims.user_id, body.file_ids, started.turn.conversation_id)
+    return await _respond(state, request, started, _wants_stream(accept))
+
+
+@router.post("/runs/{run_id}/tool_outputs", operation_id="chat_submit_tool_outputs", status_code=200,
+             response_model=TurnResult, responses=_STREAM_DOC, openapi_extra=TURN_ROUTE_OPENAPI)
+async def submit_tool_outputs(run_id: str, conversation_id: str, body: ToolOutputsSubmit, caller: TurnCallerDep,
+                              request: Request) -> TurnResult | StreamingResponse:
+    """Give a run paused in `requires_action` the outputs of its client-side function calls, one for
+    each; the run goes on (the next model round reads them) and is answered like a send."""
+    state, claims, accept = caller
+    outputs = body.outputs()
+    started = await admitted(state.fair_use, state.rate_limiter, claims.user_id, lambda: state.chat.submit_tool_outputs(
+        claims.user_id, conversation_id, run_id, outputs, access=claims))
     return await _respond(state, request, started, _wants_stream(accept))
 
 

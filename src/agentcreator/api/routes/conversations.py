@@ -7,7 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from agentcreator.api.deps import CurrentUser, FileServiceDep, OwnedConversation, SessionDep
+from agentcreator.api.deps import (
+    AppStateDep,
+    CurrentUser,
+    FileServiceDep,
+    ModelValidatorDep,
+    OwnedConversation,
+    SessionDep,
+)
 from agentcreator.api.schemas.conversations import (
     ConversationCreate,
     ConversationPublic,
@@ -21,14 +28,16 @@ from agentcreator.api.schemas.conversations import (
 from agentcreator.repositories.conversations import ArchivedFilter
 from agentcreator.services.conversations import ConversationService
 from agentcreator.services.files import files_of_conversation
+from agentcreator.tools.code_interpreter import conversation_session_key
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-async def conversation_service(session: SessionDep, user: CurrentUser) -> ConversationService:
-    return ConversationService(session, user.id)
+async def conversation_service(session: SessionDep, user: CurrentUser,
+                               validate_model: ModelValidatorDep) -> ConversationService:
+    return ConversationService(session, user.id, validate_model)
 
 
 ConversationServiceDep = Annotated[ConversationService, Depends(conversation_service)]
@@ -84,11 +93,13 @@ async def update_conversation(conversation: OwnedConversation, body: Conversatio
 @router.delete("/{conversation_id}", operation_id="conversations_delete",
                status_code=status.HTTP_204_NO_CONTENT)
 async def delete_conversation(conversation: OwnedConversation, service: ConversationServiceDep,
-                              files: FileServiceDep) -> None:
-    """Delete the conversation, its messages and the files attached in it."""
+                              files: FileServiceDep, state: AppStateDep) -> None:
+    """Delete the conversation, its messages and the files attached in it (and its code interpreter
+    session with the copies of those files)."""
     doomed = await files_of_conversation(service.session, conversation.owner_id, conversation.id)
     await service.delete(conversation)  # the file rows go by the foreign key
     await files.discard_unused(doomed)
+    await state.sandbox.end_session(conversation_session_key(conversation.id))
 
 
 @router.get("/{conversation_id}/messages", operation_id="conversations_list_messages")

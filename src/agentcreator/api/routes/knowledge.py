@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, UploadFile, status
 
-from agentcreator.api.deps import AppStateDep, CurrentUser, SessionDep
+from agentcreator.api.deps import AdminUser, AppStateDep, CurrentUser, SessionDep
 from agentcreator.api.schemas.knowledge import (
     DocumentCreate,
     DocumentPublic,
@@ -16,7 +16,9 @@ from agentcreator.api.schemas.knowledge import (
     KnowledgeBasePublic,
     KnowledgeBasesPublic,
     KnowledgeBaseUpdate,
+    ReembedReport,
     SearchHit,
+    SearchNotice,
     SearchRequest,
     SearchResults,
 )
@@ -25,6 +27,7 @@ from agentcreator.db.models import KnowledgeBase
 from agentcreator.services.knowledge import KnowledgeService, decode_text, split_pages
 
 router = APIRouter(prefix="/api/knowledge-bases", tags=["knowledge"])
+admin_router = APIRouter(prefix="/api/admin/knowledge-bases", tags=["admin"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -46,33 +49,50 @@ async def owned_base(base_id: str, service: ServiceDep) -> KnowledgeBase:
 OwnedBase = Annotated[KnowledgeBase, Depends(owned_base)]
 
 
-def _public(base: KnowledgeBase, stats: dict[str, tuple[int, int]]) -> KnowledgeBasePublic:
-    documents, chunks = stats.get(base.id, (0, 0))
-    return KnowledgeBasePublic.model_validate(base).model_copy(
-        update={"document_count": documents, "chunk_count": chunks})
+async def _public(service: KnowledgeService, bases: list[KnowledgeBase]) -> list[KnowledgeBasePublic]:
+    stats = await service.stats(bases)
+    progress = await service.embedding_progress(bases)
+    knowledge = service.knowledge
+    out = []
+    for base in bases:
+        documents, chunks = stats.get(base.id, (0, 0))
+        done, total = progress.get(base.id, (0, 0))
+        out.append(KnowledgeBasePublic(
+            id=base.id, name=base.name, description=base.description, embedding_model=base.embedding_model,
+            embedding_dimensions=base.embedding_dimensions, embedding_error=base.embedding_error,
+            embedding_status=knowledge.embedding_status(base.embedding_model, base.reembedding, base.embedding_error),
+            server_embedding_model=knowledge.embedder.model_id, embedding_done=done, embedding_total=total,
+            document_count=documents, chunk_count=chunks, created_at=base.created_at, updated_at=base.updated_at))
+    return out
 
 
 @router.get("", operation_id="knowledge_bases_list")
 async def list_bases(service: ServiceDep, limit: Limit = 50, offset: Offset = 0) -> KnowledgeBasesPublic:
     bases, count = await service.list_bases(limit=limit, offset=offset)
-    stats = await service.stats(bases)
-    return KnowledgeBasesPublic(data=[_public(b, stats) for b in bases], count=count)
+    return KnowledgeBasesPublic(data=await _public(service, bases), count=count)
 
 
 @router.post("", operation_id="knowledge_bases_create", status_code=status.HTTP_201_CREATED)
 async def create_base(body: KnowledgeBaseCreate, service: ServiceDep) -> KnowledgeBasePublic:
-    return _public(await service.create_base(body.model_dump()), {})
+    return (await _public(service, [await service.create_base(body.model_dump())]))[0]
 
 
 @router.get("/{base_id}", operation_id="knowledge_bases_get")
 async def get_base(base: OwnedBase, service: ServiceDep) -> KnowledgeBasePublic:
-    return _public(base, await service.stats([base]))
+    return (await _public(service, [base]))[0]
 
 
 @router.patch("/{base_id}", operation_id="knowledge_bases_update")
 async def update_base(base: OwnedBase, body: KnowledgeBaseUpdate, service: ServiceDep) -> KnowledgeBasePublic:
     updated = await service.update_base(base, body.model_dump(exclude_unset=True))
-    return _public(updated, await service.stats([updated]))
+    return (await _public(service, [updated]))[0]
+
+
+@router.post("/{base_id}/re-embed", operation_id="knowledge_bases_reembed", status_code=status.HTTP_202_ACCEPTED)
+async def reembed_base(base: OwnedBase, service: ServiceDep) -> KnowledgeBasePublic:
+    """Re-embed every chunk with the server's embedding model (after the model changed, or to retry a
+    failed re-embedding). The base is searched by keywords only until it is done; 409 while one runs."""
+    return (await _public(service, [await service.reembed(base)]))[0]
 
 
 @router.delete("/{base_id}", operation_id="knowledge_bases_delete", status_code=status.HTTP_204_NO_CONTENT)
@@ -132,6 +152,17 @@ async def retry_document(base: OwnedBase, document_id: str, service: ServiceDep)
 
 @router.post("/{base_id}/search", operation_id="knowledge_bases_search")
 async def search(base: OwnedBase, body: SearchRequest, service: ServiceDep) -> SearchResults:
-    passages = await service.search(base, body.query, top_k=body.top_k, threshold=body.threshold)
+    result = await service.search(base, body.query, top_k=body.top_k, threshold=body.threshold)
     return SearchResults(query=body.query, data=[SearchHit(**{k: v for k, v in p.as_dict().items()
-                                                              if k in SearchHit.model_fields}) for p in passages])
+                                                              if k in SearchHit.model_fields}) for p in result.passages],
+                         notices=[SearchNotice.model_validate(n.as_dict()) for n in result.notices])
+
+
+@admin_router.post("/re-embed-stale", operation_id="admin_reembed_stale_knowledge_bases",
+                   status_code=status.HTTP_202_ACCEPTED)
+async def reembed_stale(_: AdminUser, state: AppStateDep, session: SessionDep) -> ReembedReport:
+    """Re-embed every user's knowledge base built with another embedding model than the server's (after
+    ``KNOWLEDGE__EMBEDDING_MODEL`` changed). Each base's embedding usage is its owner's."""
+    await session.rollback()  # no transaction held while the bases are switched one by one
+    bases, jobs = await state.knowledge.reembed_stale()
+    return ReembedReport(bases=bases, jobs=jobs, embedding_model=state.knowledge.embedder.model_id)

@@ -35,7 +35,7 @@ To = Annotated[date | datetime | None, Query(alias="to", description="Exclusive;
 UserId = Annotated[str | None, Query(max_length=64, description="Administrators: one user's usage")]
 Everyone = Annotated[bool, Query(alias="all", description="Administrators: everyone's usage")]
 Id = Annotated[str | None, Query(max_length=64)]
-Kind = Annotated[str | None, Query(max_length=20, description="chat, title, summary or tool")]
+Kind = Annotated[str | None, Query(max_length=20, description="chat, title, summary, tool or embedding")]
 
 
 def _filter(user: CurrentUser, start: From, end: To, user_id: UserId, everyone: Everyone, assistant_id: Id,
@@ -50,8 +50,8 @@ async def usage_report(user: CurrentUser, session: SessionDep, start: From = Non
                        group_by: Annotated[GroupBy, Query()] = "day", user_id: UserId = None,
                        everyone: Everyone = False, assistant_id: Id = None, conversation_id: Id = None,
                        kind: Kind = None) -> UsageReport:
-    """Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs) or
-    (administrators) user."""
+    """Usage summed by day, assistant, model, conversation, kind, tool (the tool calls of runs, and
+    embeddings as the tool "embeddings") or (administrators) user."""
     where = _filter(user, start, end, user_id, everyone, assistant_id, conversation_id, kind, group_by)
     return UsageReport.model_validate(await usage_service.report(session, where, group_by))
 

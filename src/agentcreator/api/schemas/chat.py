@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from agentcreator.api.schemas.common import StrictInput
 from agentcreator.chat.events import MessageSnapshot
+from agentcreator.chat.tool_outputs import MAX_SUBMITTED_OUTPUT_CHARS, MAX_SUBMITTED_OUTPUTS, ToolOutput
 
 
 class TextPartIn(StrictInput):
@@ -15,7 +16,11 @@ class TextPartIn(StrictInput):
 
 class ImagePartIn(StrictInput):
     type: Literal["image"] = "image"
-    url: str = Field(max_length=20_000_000, description="https:// URL or data:image/...;base64 URL")
+    url: str = Field(max_length=20_000_000, description=(
+        "https:// URL or data:image/...;base64 URL. Fetched once (through the server's SSRF guard: public "
+        "addresses only) or decoded, checked and stored as your file like an upload; the message keeps a "
+        "file part. Refused: 400 blocked_destination, 413 file_too_large, 415 not an image, 422 "
+        "image_url_failed / image_too_large / damaged_file."))
     detail: Literal["auto", "low", "high"] = "auto"
 
     @field_validator("url")
@@ -68,6 +73,23 @@ class MessageCreate(StrictInput):
         return [p.model_dump() for p in self.content]
 
 
+class ToolOutputIn(StrictInput):
+    tool_call_id: str = Field(min_length=1, max_length=200, description="The pending call's `call_id`")
+    output: str = Field(max_length=MAX_SUBMITTED_OUTPUT_CHARS,
+                        description="What the function returned, as text (JSON as a string); the model reads "
+                                    "at most the server's tool result limit of it")
+
+
+class ToolOutputsSubmit(StrictInput):
+    """The outputs of a run's pending client-side function calls (the answer's `tool_call` parts in
+    status `requires_action`): exactly one for each."""
+
+    tool_outputs: list[ToolOutputIn] = Field(min_length=1, max_length=MAX_SUBMITTED_OUTPUTS)
+
+    def outputs(self) -> list[ToolOutput]:
+        return [ToolOutput(call_id=item.tool_call_id, output=item.output) for item in self.tool_outputs]
+
+
 class TurnResult(BaseModel):
     """The outcome of a turn (non-streaming sends): check ``assistant_message.status``. When the send
     reached the message cap, the turn ran in a continuation: ``conversation_id`` is the new
@@ -77,6 +99,9 @@ class TurnResult(BaseModel):
     continued_from: str | None = None
     user_message: MessageSnapshot | None
     assistant_message: MessageSnapshot
+    # The run that wrote the answer: when a client-side function paused it (``tool_call`` parts in status
+    # ``requires_action``), submit their outputs to ``/runs/{run_id}/tool_outputs``.
+    run_id: str | None = None
 
 
 class StopResult(BaseModel):

@@ -33,13 +33,19 @@ class ConversationCreate(StrictInput):
     reuse_empty: StrictBool = False
 
 
+ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+
+
 class ConversationUpdate(StrictInput):
     title: Title | None = None
     archived: bool | None = None
+    # The model this conversation answers with ("provider/model"): one of the models of its assistant's
+    # provider that the platform serves (GET /api/models). null: back to the assistant's model.
+    model: ModelId | None = None
 
     @model_validator(mode="after")
     def _no_explicit_null(self) -> ConversationUpdate:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None and f != "model")
         if nulls:
             raise PydanticCustomError("null_not_allowed", "fields may be omitted but not null: {fields}",
                                       {"fields": ", ".join(nulls)})
@@ -60,6 +66,8 @@ class ConversationPublic(BaseModel):
     continued_in_id: str | None = None
     # A continuation's summary of the conversation it continues (sent with the instructions).
     summary: str | None = None
+    # The model chosen for this conversation ("provider/model"); null: its assistant's model.
+    model: str | None = None
     message_count: int
     last_activity_at: datetime
     created_at: datetime

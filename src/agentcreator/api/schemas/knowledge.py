@@ -1,10 +1,10 @@
 """Knowledge schemas: KnowledgeBaseCreate/Update/Public/sPublic, DocumentCreate/Public/sPublic,
-SearchRequest, SearchHit, SearchResults."""
+SearchRequest, SearchHit, SearchNotice, SearchResults."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -26,14 +26,20 @@ class KnowledgeBaseUpdate(StrictInput):
 
 
 class KnowledgeBasePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     name: str
     description: str
-    embedding_model: str
-    document_count: int = 0
-    chunk_count: int = 0
+    embedding_model: str = Field(description="the model the base's vectors come from")
+    embedding_dimensions: int | None
+    embedding_status: Literal["current", "stale", "reembedding", "reembed_failed"] = Field(
+        description="stale: embedded with another model than the server's (keyword search only until "
+                    "re-embedded); reembedding: vectors being rebuilt (keyword search only meanwhile)")
+    embedding_error: str | None = Field(description="why the last re-embedding failed")
+    server_embedding_model: str = Field(description="the model this server embeds with")
+    embedding_done: int = Field(description="re-embedding: chunks embedded so far")
+    embedding_total: int = Field(description="re-embedding: chunks to embed")
+    document_count: int
+    chunk_count: int
     created_at: datetime
     updated_at: datetime
 
@@ -99,6 +105,20 @@ class SearchHit(BaseModel):
     similarity: float | None = Field(description="cosine similarity to the query")
 
 
+class SearchNotice(BaseModel):
+    base_id: str | None = Field(description="null: the whole search")
+    code: Literal["embedding_stale", "reembedding", "embedding_unavailable"]
+    message: str
+
+
 class SearchResults(BaseModel):
     query: str
     data: list[SearchHit]
+    notices: list[SearchNotice] = Field(default_factory=list,
+                                        description="bases searched by keywords only, and why")
+
+
+class ReembedReport(BaseModel):
+    bases: int = Field(description="bases switched to the server's embedding model")
+    jobs: int = Field(description="ingestion jobs queued to re-embed their documents")
+    embedding_model: str

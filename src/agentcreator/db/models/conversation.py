@@ -43,6 +43,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     # The newest message of the branch being shown (regenerate/edit create sibling branches).
     active_leaf_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    # The model this conversation answers with ("provider/model"), chosen by its owner; None: its
+    # assistant's. Always one of the assistant's provider's models (checked when it is set).
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Message(IdMixin, TimestampMixin, Base):

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
@@ -30,8 +40,14 @@ class KnowledgeBase(IdMixin, TimestampMixin, Base):
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     name: Mapped[str] = mapped_column(SafeString(200), nullable=False)
     description: Mapped[str] = mapped_column(SafeText(), default="", nullable=False)
-    # The embedder that built the vectors; a base is searched only with it.
+    # The embedder that built the vectors (and its vectors' length); a base is searched densely only
+    # with it. A base whose model is not the running embedder's is "stale": lexical search only.
     embedding_model: Mapped[str] = mapped_column(String(200), nullable=False)
+    embedding_dimensions: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Re-embedding with ``embedding_model``: set when asked, cleared by the job that embeds the last
+    # chunk. While set the base is searched lexically only (never old and new vectors mixed).
+    reembedding: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    embedding_error: Mapped[str | None] = mapped_column(SafeText(), nullable=True)  # the last re-embed failure
     # Bumped on every change of the searchable chunks: workers compare it to their cached matrix.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
 

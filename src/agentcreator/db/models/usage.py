@@ -27,8 +27,9 @@ class UsageRecord(IdMixin, Base):
     # The run and step that made the call (chat and tool calls): the cost tree of a run.
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     step_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    tool: Mapped[str | None] = mapped_column(String(100), nullable=True)  # kind "tool": the tool's name
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # chat | title | summary | tool
+    # kind "tool": the tool's name; kind "embedding": "embeddings"
+    tool: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # chat | title | summary | tool | embedding
     provider: Mapped[str] = mapped_column(String(40), nullable=False)
     model: Mapped[str] = mapped_column(String(200), nullable=False)
     input_tokens: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -11,7 +11,7 @@ the administrator had configured them that way. Names that only resolve to a pri
 service name) are not guessed here: the connection test says so and the administrator allows them.
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0019
 Create Date: 2026-12-05 04:30:00
 """
 import ipaddress
@@ -24,7 +24,7 @@ from alembic import op
 import agentcreator.db.types
 
 revision: str = '0018'
-down_revision: str | None = '0013'
+down_revision: str | None = '0019'  # chained after main's head when main was merged in
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
