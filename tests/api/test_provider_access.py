@@ -79,6 +79,9 @@ async def test_withdrawn_access_stops_turns_before_anything_is_saved_or_called(
     assert chat_calls(openai_double) == calls
     saved = await messages(client, bob, conversation["id"])
     assert len(saved) == 2 and saved[0]["text"] == "hello"  # nothing added by the refusal
+    switched = await client.patch(f"/api/conversations/{conversation['id']}", headers=bob.headers,
+                                  json={"model": "lab/gpt-4o-mini"})
+    assert switched.status_code == 422 and switched.json()["error"]["code"] == "model_unavailable"
 
     everyone = await client.patch(f"/api/admin/providers/{lab['id']}", headers=alice.headers,
                                   json={"allowed_user_ids": None})
