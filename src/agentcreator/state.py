@@ -31,6 +31,7 @@ from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
 from agentcreator.tools.code_interpreter import CodeInterpreterFactory
 from agentcreator.tools.file_search import FileSearchFactory
+from agentcreator.tools.hosted import HostedToolPolicy
 from agentcreator.tools.http_functions import FunctionToolFactory
 from agentcreator.tools.web_search import WebSearchToolFactory
 
@@ -86,7 +87,10 @@ class AppState:
         code_files = CodeFiles(files)
         tools = ToolRegistry([FunctionToolFactory(outbound, secrets), WebSearchToolFactory(outbound, settings.web_search),
                               CodeInterpreterFactory(sandbox, code_files.inputs, code_files.keep_outputs),
-                              mcp.tool_factory(), FileSearchFactory(knowledge)])
+                              mcp.tool_factory(), FileSearchFactory(knowledge)],
+                             HostedToolPolicy(frozenset(settings.hosted_tools.enabled),
+                                              frozenset(settings.hosted_tools.vector_store_ids),
+                                              settings.hosted_tools.max_calls_per_round))
         chat = ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge)
         chat.leases = leases
         return cls(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from agentcreator.api.routes.assistants import model_validator
+from agentcreator.api.deps import model_validator
 from agentcreator.core.errors import ValidationFailed
 from tests.api.test_assistants import FULL
 from tests.api.test_assistants_factories import get_json, make_assistant

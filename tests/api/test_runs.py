@@ -259,8 +259,8 @@ async def test_follow_the_steps_live_over_sse(
     assert [u["status"] for u in updates] == ["running", "complete"] and updates[-1]["output"] == "2"
     deltas = "".join(e.data["arguments_delta"] for e in events if e.type == "tool_call_delta")
     assert json.loads(deltas) == {"a": 1, "b": 1}
-    finished = [e.data["kind"] for e in events if e.type == "step_finished"]
-    assert finished == ["model_call", "tool_calls"]
+    finished = [(e.data["index"], e.data["kind"]) for e in events if e.type == "step_finished"]
+    assert finished == [(0, "model_call"), (1, "tool_calls")]
 
 
 async def test_a_reload_mid_run_shows_the_steps_so_far(

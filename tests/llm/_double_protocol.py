@@ -39,9 +39,55 @@ def _responses_usage(script: Script) -> dict[str, Any]:
             "total_tokens": script.input_tokens + script.usage_output_tokens}
 
 
-def _message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
-    content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}] if status != "in_progress" else []
+def _url_citation(text: str, url: str, title: str) -> dict[str, Any]:
+    return {"type": "url_citation", "start_index": 0, "end_index": len(text), "url": url, "title": title}
+
+
+def _message_item(item_id: str, text: str, status: str,
+                  citations: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    annotations = [_url_citation(text, url, title) for url, title in citations or []]
+    content = [{"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}] \
+        if status != "in_progress" else []
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
+
+
+def _hosted_item(call: Any, include: list[str], done: bool) -> dict[str, Any]:
+    """A ``web_search_call`` / ``file_search_call`` / ``code_interpreter_call`` output item."""
+    status = call.status if done else "in_progress"
+    item: dict[str, Any] = {"id": call.item_id, "type": f"{call.type}_call", "status": status}
+    if call.type == "web_search":
+        action: dict[str, Any] = {"type": "search", "query": call.query, "queries": [call.query]}
+        if "web_search_call.action.sources" in include:
+            action["sources"] = [{"type": "url", "url": url} for url in call.sources]
+        if done:
+            item["action"] = action
+    elif call.type == "file_search":
+        item["queries"] = [call.query] if done else []
+        item["results"] = call.results if done and "file_search_call.results" in include else None
+    else:
+        item["container_id"] = call.container_id
+        item["code"] = "".join(call.code) if done else ""
+        outputs = [{"type": "logs", "logs": call.logs}] if call.logs else []
+        item["outputs"] = outputs if done and "code_interpreter_call.outputs" in include else None
+    return item
+
+
+def _hosted_events(call: Any, index: int, include: list[str], event: Any) -> Iterator[tuple[bool, bytes]]:
+    """One hosted call's events in the order OpenAI streams them."""
+    yield event("response.output_item.added", output_index=index, item=_hosted_item(call, include, False))
+    ids = {"item_id": call.item_id, "output_index": index}
+    if call.type == "code_interpreter":
+        yield event("response.code_interpreter_call.in_progress", **ids)
+        for fragment in call.code:
+            yield event("response.code_interpreter_call_code.delta", True, **ids, delta=fragment)
+        yield event("response.code_interpreter_call_code.done", **ids, code="".join(call.code))
+        yield event("response.code_interpreter_call.interpreting", **ids)
+    else:
+        yield event(f"response.{call.type}_call.in_progress", **ids)
+        yield event(f"response.{call.type}_call.searching", **ids)
+    if call.status == "completed":
+        yield event(f"response.{call.type}_call.completed", **ids)
+    yield event("response.output_item.done", output_index=index, item=_hosted_item(call, include, True))
 
 
 def _call_item(item_id: str, call: Any, arguments: str, status: str) -> dict[str, Any]:
@@ -59,9 +105,11 @@ class _Response:
         self.call_ids = [_id("fc") for _ in script.tool_calls]
 
     def output(self) -> list[dict[str, Any]]:
-        items = []
+        include = self.body.get("include") or []
+        items = [_hosted_item(call, include, True) for call in self.script.hosted_calls]
         if self.script.text:
-            items.append(_message_item(self.message_id, "".join(self.script.text), "completed"))
+            items.append(_message_item(self.message_id, "".join(self.script.text), "completed",
+                                       self.script.citations))
         items.extend(_call_item(item_id, call, call.full_arguments, "completed")
                      for item_id, call in zip(self.call_ids, self.script.tool_calls, strict=True))
         return items
@@ -115,6 +163,9 @@ def responses_events(script: Script, body: dict[str, Any]) -> Iterator[tuple[boo
     yield event("response.created", response=response.obj("in_progress", []))
     yield event("response.in_progress", response=response.obj("in_progress", []))
     index = 0
+    for call in script.hosted_calls:
+        yield from _hosted_events(call, index, body.get("include") or [], event)
+        index += 1
     if script.text:
         item_id, text = response.message_id, "".join(script.text)
         yield event("response.output_item.added", output_index=index,
@@ -125,12 +176,15 @@ def responses_events(script: Script, body: dict[str, Any]) -> Iterator[tuple[boo
         for chunk in script.text:
             yield event("response.output_text.delta", True, item_id=item_id, output_index=index,
                         content_index=0, delta=chunk, logprobs=[])
+        for number, (url, title) in enumerate(script.citations):
+            yield event("response.output_text.annotation.added", item_id=item_id, output_index=index,
+                        content_index=0, annotation_index=number, annotation=_url_citation(text, url, title))
         yield event("response.output_text.done", item_id=item_id, output_index=index, content_index=0,
                     text=text, logprobs=[])
+        done_item = _message_item(item_id, text, "completed", script.citations)
         yield event("response.content_part.done", item_id=item_id, output_index=index, content_index=0,
-                    part={**part, "text": text})
-        yield event("response.output_item.done", output_index=index,
-                    item=_message_item(item_id, text, "completed"))
+                    part=done_item["content"][0])
+        yield event("response.output_item.done", output_index=index, item=done_item)
         index += 1
     for item_id, call in zip(response.call_ids, script.tool_calls, strict=True):
         yield event("response.output_item.added", output_index=index,

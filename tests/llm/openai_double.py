@@ -50,6 +50,30 @@ class ToolCallScript:
 
 
 @dataclass
+class HostedCallScript:
+    """A call of a tool OpenAI runs itself, streamed before the answer's text (Responses only):
+    ``web_search`` (``query``, ``sources``: URLs), ``file_search`` (``query``, ``results``: dicts of
+    ``file_id``, ``filename``, ``score``, ``text``) or ``code_interpreter`` (``code``, ``logs``,
+    ``container_id``). Sources, results and outputs are sent only when the request's ``include``
+    asks for them, as OpenAI does. ``status``: how the call ends."""
+
+    type: Literal["web_search", "file_search", "code_interpreter"]
+    query: str = ""
+    sources: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)  # the fragments, streamed one per code delta
+    logs: str = ""
+    container_id: str = "cntr_double"
+    status: Literal["completed", "failed", "incomplete"] = "completed"
+    item_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.item_id:
+            prefix = {"web_search": "ws", "file_search": "fs", "code_interpreter": "ci"}[self.type]
+            self.item_id = f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+@dataclass
 class HttpError:
     """Answered instead of a stream: ``{"error": {message, type, param, code}}`` with ``status``."""
 
@@ -65,12 +89,16 @@ class HttpError:
 class Script:
     text: list[str] = field(default_factory=list)
     tool_calls: list[ToolCallScript] = field(default_factory=list)
+    # Responses only: hosted tool calls (before the text) and url_citation annotations on the text.
+    hosted_calls: list[HostedCallScript] = field(default_factory=list)
+    citations: list[tuple[str, str]] = field(default_factory=list)  # (url, title)
     input_tokens: int = 25
     cached_input_tokens: int = 0
     output_tokens: int | None = None  # default: one token per streamed delta
     reasoning_tokens: int = 0
     http_error: HttpError | None = None
-    # After this many deltas (text chunks + argument fragments) the connection is dropped, no terminal event.
+    # After this many deltas (text chunks + argument and code fragments) the connection is dropped, no
+    # terminal event.
     cut_after: int | None = None
     # After this many deltas the server waits ``stall_seconds`` (or until the client disconnects).
     stall_after: int | None = None
@@ -85,7 +113,8 @@ class Script:
 
     @property
     def deltas(self) -> int:
-        return len(self.text) + sum(len(call.arguments) for call in self.tool_calls)
+        return len(self.text) + sum(len(call.arguments) for call in self.tool_calls) + \
+            sum(len(call.code) for call in self.hosted_calls)
 
     @property
     def usage_output_tokens(self) -> int:
@@ -244,6 +273,11 @@ class OpenAIDouble:
             return
         body = recorded.body or {}
         responses = path == "/v1/responses"
+        hosted = [t.get("type") for t in body.get("tools") or [] if t.get("type") != "function"]
+        if not responses and hosted:  # Chat Completions has function tools only
+            await _send_error(send, HttpError(400, f"Invalid value: '{hosted[0]}'. Supported values are: 'function' "
+                                              "and 'custom'.", param="tools[0].type", code="invalid_value"))
+            return
         if not body.get("stream"):
             payload = proto.response_object(script, body) if responses else proto.chat_completion(script, body)
             await _send_json(send, 200, payload)

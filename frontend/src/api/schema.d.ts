@@ -1764,6 +1764,12 @@ export interface components {
         /** CodeInterpreterTool */
         CodeInterpreterTool: {
             /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -2070,9 +2076,16 @@ export interface components {
         };
         /**
          * FileSearchTool
-         * @description Search the owner's knowledge bases (each id must name one of them).
+         * @description Search the owner's knowledge bases (each id must name one of them) and, hosted on OpenAI, the
+         *     provider's vector stores the admin shares (``vector_store_ids``).
          */
         FileSearchTool: {
+            /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
             /** Knowledge Base Ids */
             knowledge_base_ids?: string[];
             /** Threshold */
@@ -2087,6 +2100,8 @@ export interface components {
              * @enum {string}
              */
             type: "file_search";
+            /** Vector Store Ids */
+            vector_store_ids?: string[];
         };
         /**
          * FileUse
@@ -3494,6 +3509,11 @@ export interface components {
             /** Duration Ms */
             duration_ms?: number | null;
             /**
+             * Hosted
+             * @default false
+             */
+            hosted?: boolean;
+            /**
              * Is Error
              * @default false
              */
@@ -3916,6 +3936,12 @@ export interface components {
         };
         /** WebSearchTool */
         WebSearchTool: {
+            /**
+             * Hosting
+             * @default auto
+             * @enum {string}
+             */
+            hosting?: "auto" | "provider" | "server";
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}

@@ -61,3 +61,9 @@ export function downloadText(filename: string, text: string, type = 'text/csv'):
   a.click()
   setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
+
+/** ``url`` when it is a web link (http or https), else null: citations come from tools and the
+ * pages they read, so a ``javascript:`` or ``data:`` URL is never made a link. */
+export function webUrl(url: string | null | undefined): string | null {
+  return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null
+}

@@ -303,6 +303,11 @@ class Billing:
         """Give a reservation back in full, in the caller's transaction."""
         await self._settle(session, reservation, 0, 0)
 
+    async def settle_spent(self, session: AsyncSession, reservation: Reservation, micros: int) -> None:
+        """Settle a hold with ``micros`` spent against it (fees recorded after the fact), in the caller's
+        transaction."""
+        await self._settle(session, reservation, micros, 0)
+
     async def tool_fee(self, session: AsyncSession, price_key: str | None) -> int | None:
         """A tool's fee per 1,000 calls in the current price table (None: no price set: free)."""
         if price_key is None:

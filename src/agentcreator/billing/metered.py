@@ -38,6 +38,7 @@ class MeteredCall:
     extra: list[Reservation] = field(default_factory=list)  # top-ups, settled with the call
     settled: bool = False
     run_id: str | None = None  # the run the top-ups are for
+    fee_hold: Reservation | None = None  # held for fees charged after the call (also in ``extra``)
 
     async def record(self, session: AsyncSession, *, kind: str, usage: Usage | None,
                      tool_calls: dict[str, int] | None = None, cost: Cost | None = None, **links: Any) -> Cost:
@@ -54,6 +55,25 @@ class MeteredCall:
         if prompt_tokens > 0:
             self.extra.append(await self.billing.reserve_now(self.target, prompt_tokens=prompt_tokens,
                                                              max_output_tokens=0, run_id=self.run_id))
+
+    async def hold_fees(self, micros: int) -> Reservation | None:
+        """Hold ``micros`` more, with the call, for fees charged after it (the hosted tools a provider
+        runs inside a model call); :meth:`settle_fees` charges what they came to."""
+        if micros <= 0:
+            return None
+        hold = await reserve_fee(self.billing, self.target, micros, run_id=self.run_id)
+        self.extra.append(hold)
+        self.fee_hold = hold
+        return hold
+
+    async def settle_fees(self, session: AsyncSession, micros: int) -> None:
+        """Settle the fee hold with the fees spent against it (the rest is released), in the caller's
+        transaction; the fees' usage records are the caller's."""
+        hold, self.fee_hold = self.fee_hold, None
+        if hold is None:
+            return
+        await self.billing.settle_spent(session, hold, micros)
+        self.extra = [extra for extra in self.extra if extra is not hold]
 
     async def release(self) -> None:
         if self.settled:
@@ -82,14 +102,14 @@ async def metered(billing: Billing, target: CallTarget, *, prompt_tokens: int = 
             await asyncio.shield(call.release())
 
 
-async def reserve_fee(billing: Billing, target: CallTarget, micros: int) -> Reservation:
+async def reserve_fee(billing: Billing, target: CallTarget, micros: int, *, run_id: str | None = None) -> Reservation:
     async with transaction(billing.sessions) as session:
         limits = await billing.user_limits(session, target.user_id, cached=True)
         assistant = target.assistant
         checks = checks_for(utcnow(), target.user_id, limits, assistant.id if assistant else None,
                             assistant.name if assistant else None, assistant.monthly_micros if assistant else None,
                             assistant.monthly_tokens if assistant else None)
-        return await billing.reserve_quote(session, Quote(target.user_id, micros, 0, tuple(checks)))
+        return await billing.reserve_quote(session, Quote(target.user_id, micros, 0, tuple(checks)), run_id=run_id)
 
 
 def fee_micros(fees_per_thousand: int | None, calls: int = 1) -> int:

@@ -30,7 +30,8 @@ def to_chat_message(message: Any) -> ChatMessage:
 def history_messages(message: Any) -> list[ChatMessage]:
     """A saved message as the model reads it again. An answer of a run becomes what the model saw: for
     each round with tool calls, an assistant message with its text and calls, then one result per call
-    (a call that never finished gets a result that says so); then the final text."""
+    (a call that never finished gets a result that says so); then the final text. Hosted calls (the
+    provider ran them inside its call) are left out: their outcome is in the text."""
     if message.role != "assistant":
         return [to_chat_message(message)]
     out: list[ChatMessage] = []
@@ -49,6 +50,8 @@ def history_messages(message: Any) -> list[ChatMessage]:
     for part in message.content or []:
         kind = part.get("type")
         if kind == "tool_call":
+            if part.get("hosted"):  # run by the provider inside its call: nothing to replay
+                continue
             if text and calls and part.get("round") != calls[-1].get("round"):
                 flush_calls()
             calls.append(part)

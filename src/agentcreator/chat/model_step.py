@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentcreator.chat import events as ev
+from agentcreator.chat.hosted_calls import HostedCalls, hosted_call_event
+from agentcreator.chat.parts import CitationPart
 from agentcreator.core.errors import AppError
 from agentcreator.llm.types import StreamEvent, ToolCall, Usage
 
@@ -24,6 +26,9 @@ class ModelRound:
     index: int
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    # Calls the provider ran inside this call (hosted tools), and the sources the text cites.
+    hosted: HostedCalls = field(default_factory=HostedCalls)
+    citations: list[CitationPart] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
     error: ev.ErrorInfo | None = None
@@ -75,6 +80,11 @@ async def run_model_step(events: AsyncIterator[StreamEvent], publish: Publish, *
                                                           arguments_delta=event.arguments_delta)))
             elif kind == "tool_call_done":
                 result.tool_calls.append(event.to_tool_call())
+            elif kind == "hosted_tool_call":
+                await hosted_call_event(result.hosted, event, publish, message_id=message_id, round_index=index)
+            elif kind == "citation":
+                result.citations.append(CitationPart(title=event.title or event.filename or event.url or "",
+                                                     url=event.url))
             elif kind == "queued":
                 await publish(ev.to_wire(ev.Queued(message_id=message_id, position=event.position)))
             elif kind == "usage":

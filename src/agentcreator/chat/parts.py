@@ -82,6 +82,8 @@ class ToolCallPart(_Part):
     session_restarted: str | None = None
     session_ended: str | None = None
     cpu_seconds: float | None = None  # where the tool measures them (the code interpreter)
+    # Run by the model's provider inside its call (OpenAI's hosted tools): never replayed to a model.
+    hosted: bool = False
 
 
 class HandoffPart(_Part):

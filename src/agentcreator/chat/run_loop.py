@@ -28,6 +28,7 @@ from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.checkpoints import Checkpointer
+from agentcreator.chat.hosted_calls import HostedFees
 from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
 from agentcreator.chat.run_state import RunState, RunStatus
@@ -110,7 +111,9 @@ class RunLoop:
             request = base.model_copy(update={"messages": state.messages, "tools": definitions,
                                               "tool_choice": "none" if last and definitions else None,
                                               "max_output_tokens": base.max_output_tokens if index == first else
-                                              _full_reply(plan, base)})
+                                              _full_reply(plan, base),
+                                              "hosted_tools": toolset.hosted,
+                                              "max_hosted_calls": toolset.max_hosted_calls if toolset.hosted else None})
             call = await self._open_call(plan, state, request, index, definitions, first=index == first)
             if call is None:
                 return
@@ -132,6 +135,8 @@ class RunLoop:
             state.add_round(model_round)
             if model_round.usage is None and (model_round.text or model_round.tool_calls or model_round.ended_normally):
                 model_round.usage = self._estimate(plan, model_round, request)
+            if model_round.hosted:  # the provider ran tools inside the call: charged and saved as a step
+                await _finish_even_if_cancelled(self._hosted_step(plan, state, model_round))
             if model_round.stopped:
                 state.end(RunStatus.CANCELLED, plan.turn.stop_reason or "user")
                 return
@@ -147,6 +152,9 @@ class RunLoop:
             await self._tool_round(plan, toolset, state, model_round, definitions)
             if state.status is not RunStatus.IN_PROGRESS:
                 return
+            if plan.turn.stop_reason is not None:  # a stop that came while the round was saved (not lost)
+                state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
+                return
 
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
                          definitions: list[Any], *, first: bool) -> MeteredCall | None:
@@ -158,9 +166,10 @@ class RunLoop:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
                 try:
                     await call.top_up(prompt_tokens=definition_tokens)
-                    return call
                 except PaymentRequired:  # no room for the definitions too: the round is reserved anew below,
                     await call.release()  # its reply capped to what is left
+                else:
+                    return await self._hold_hosted_fees(plan, call, request)
                 reservation = None
             else:
                 reservation, state.next_reservation = state.next_reservation, None
@@ -171,7 +180,8 @@ class RunLoop:
                     run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
                 if not first:
                     await self._store.note_round(state, prompt_tokens=prompt + definition_tokens)
-            return MeteredCall(self._billing, plan.target, reservation, run_id=state.run_id)
+            return await self._hold_hosted_fees(plan, MeteredCall(self._billing, plan.target, reservation,
+                                                                  run_id=state.run_id), request)
         except PaymentRequired as exc:
             state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
                 code=exc.code, message=f"The run stopped before round {index + 1}: {exc.message}"))
@@ -193,13 +203,16 @@ class RunLoop:
             max_output_chars=self._tool_output_max_chars)
         started = time.monotonic()
         unsaved: ModelRound | None = model_round
-        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=state.steps + 1))
+        model_step = state.steps  # the model call's step; the tool calls' is the next
+        tools = asyncio.ensure_future(run_tool_calls(context, parts, step_index=model_step + 1))
         try:
             done, _ = await asyncio.wait({tools}, timeout=self._fold_seconds)
             if not done:
                 cost = await _finish_even_if_cancelled(self._store.save_model_step(plan, state, model_round))
                 unsaved = None
-                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
+                await self._step_finished(plan, state, model_step, "model_call", cost, model_round.usage)
+                if plan.turn.stop_reason is not None:  # a stop that came while it was saved (not lost)
+                    raise asyncio.CancelledError
             await tools
         except asyncio.CancelledError:
             tools.cancel()
@@ -219,18 +232,36 @@ class RunLoop:
             finally:
                 await asyncio.shield(release_unsettled(context))
             if unsaved is not None:
-                await self._step_finished(plan, state, "model_call", cost, model_round.usage)
-        await self._step_finished(plan, state, "tool_calls", sum(part.cost_micros for part in parts), None)
+                await self._step_finished(plan, state, model_step, "model_call", cost, model_round.usage)
+        await self._step_finished(plan, state, model_step + 1, "tool_calls", sum(part.cost_micros for part in parts),
+                                  None)
         if paused:
             state.end(RunStatus.REQUIRES_ACTION, "requires_action")
+
+    def _hosted_fees(self, plan: Any) -> HostedFees:
+        return HostedFees(self._sessions, self._billing, plan.target, plan.provider.name)
+
+    async def _hold_hosted_fees(self, plan: Any, call: MeteredCall, request: ModelRequest) -> MeteredCall:
+        """The round's call, holding its hosted calls' fees too (PaymentRequired: released, refused)."""
+        await self._hosted_fees(plan).hold(call, request)
+        return call
+
+    async def _hosted_step(self, plan: Any, state: RunState, model_round: ModelRound) -> None:
+        """The calls the provider ran inside the model call: charged and saved as a tool step, before
+        the model step, as OpenAI orders run steps (the calls, then the message)."""
+        cost = await self._store.save_hosted_step(plan, state, model_round, self._hosted_fees(plan), time.monotonic())
+        await self._step_finished(plan, state, state.steps - 1, "tool_calls", cost, None)
+        if plan.turn.stop_reason is not None:  # a stop that came while the calls were saved (not lost)
+            model_round.stopped = True
 
     def _next_prompt_tokens(self, plan: Any, state: RunState, definitions: list[Any]) -> int:
         return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
             + _definition_tokens(plan, definitions)
 
-    async def _step_finished(self, plan: Any, state: RunState, kind: str, cost: int, usage: Usage | None) -> None:
+    async def _step_finished(self, plan: Any, state: RunState, index: int, kind: str, cost: int,
+                             usage: Usage | None) -> None:
         await self._bus.publish(plan.conversation_id, ev.to_wire(ev.StepFinished(
-            message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=state.steps - 1,
+            message_id=plan.turn.assistant_message_id, run_id=state.run_id, index=index,
             kind=kind, cost_micros=cost, usage=usage.model_dump() if usage else None)))  # type: ignore[arg-type]
 
     def _checkpointer(self, plan: Any, state: RunState) -> Checkpointer:

@@ -14,7 +14,7 @@ from agentcreator.billing import Reservation
 from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
-from agentcreator.chat.parts import NoticePart, TextPart, ToolCallPart
+from agentcreator.chat.parts import CitationPart, NoticePart, TextPart, ToolCallPart
 from agentcreator.llm.types import ChatMessage, Usage
 
 
@@ -60,9 +60,14 @@ class RunState:
     # --- what happened -------------------------------------------------------------------------
 
     def add_round(self, model_round: ModelRound) -> None:
+        """The round's hosted tool calls (they ran before its text), its text, then what the text cites."""
         self.rounds += 1
+        self.parts.extend(model_round.hosted.parts.values())
         if model_round.text:
             self.parts.append(TextPart(text=model_round.text))
+        if model_round.citations:
+            cited = {part.url for part in self.parts if isinstance(part, CitationPart) and part.url}
+            self.parts.extend(c for c in model_round.citations if not (c.url and c.url in cited))
         if self.first_token_at is None:
             self.first_token_at = model_round.first_token_at
         self.finish_reason = model_round.finish_reason or self.finish_reason

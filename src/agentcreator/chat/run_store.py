@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agentcreator.billing import Billing, Reservation
 from agentcreator.billing.meter import USEFUL_REPLY_TOKENS
 from agentcreator.chat import events as ev
+from agentcreator.chat.hosted_calls import HostedFees
 from agentcreator.chat.model_step import ModelRound
 from agentcreator.chat.run_state import MESSAGE_STATUS, RunState, RunStatus
 from agentcreator.chat.tool_step import ToolStepContext, record_settlements
@@ -44,6 +45,26 @@ class RunStore:
                                  "round": model_round.index, "finish_reason": model_round.finish_reason,
                                  "usage": model_round.usage.model_dump() if model_round.usage else None,
                                  "tool_calls": [call.call_id for call in model_round.tool_calls]})
+        return cost
+
+    async def save_hosted_step(self, plan: Any, state: RunState, model_round: ModelRound, fees: HostedFees,
+                               finished: float) -> int:
+        """The calls the provider ran inside the round's model call (chat/hosted_calls), in one
+        transaction: their fees (the round's hold settled), the answer so far, the run, and a
+        ``tool_calls`` step marked ``hosted``. Returns what the fees came to."""
+        hosted = model_round.hosted
+        async with transaction(self._sessions) as session:
+            cost = await fees.charge(session, state.open_call, hosted, message_id=plan.turn.assistant_message_id,
+                                     run_id=state.run_id, step_index=state.steps)
+            state.cost_micros += cost
+            await self._save_answer(session, plan, state, "streaming")
+            await self._save_run(session, plan, state)
+            calls = list(hosted.parts.values())
+            status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
+            await self._add_step(session, state, "tool_calls", status, min(hosted.started.values()), finished, cost, {
+                "hosted": True, "calls": [{"call_id": p.call_id, "name": p.name, "status": p.status,
+                                           "duration_ms": p.duration_ms, "cost_micros": p.cost_micros,
+                                           "is_error": p.is_error} for p in calls]})
         return cost
 
     async def save_tool_round(self, plan: Any, state: RunState, model_round: ModelRound | None,

@@ -125,6 +125,8 @@ class TurnRunner:
             return ToolSet()
         if plan.turn.stop_reason is not None:
             return ToolSet()
+        # Hosted tools: those the model declares that its provider's protocol can send (OpenAI's only).
+        can_host = frozenset(plan.model_info.hosted_tools) & plan.provider.hosted_tool_types
         return await self._tools.build(plan.tool_configs, ToolContext(
             user_id=plan.owner_id, conversation_id=plan.conversation_id, assistant_id=plan.assistant_id,
-            run_id=plan.run_id))
+            run_id=plan.run_id), can_host)

@@ -217,6 +217,19 @@ class WebSearchSettings(BaseModel):
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("WEB_SEARCH__BASE_URL must start with http:// or https://")
         return self
+class HostedToolSettings(BaseModel):
+    """OpenAI's hosted tools (docs/tools.md): which may run on the provider (``HOSTED_TOOLS__ENABLED=
+    web_search,file_search,code_interpreter``; none by default, they are paid per call on the admin's
+    account) and the provider's vector stores assistants may search (``HOSTED_TOOLS__VECTOR_STORE_IDS``)."""
+
+    enabled: Annotated[list[Literal["web_search", "file_search", "code_interpreter"]], NoDecode,
+                       BeforeValidator(_host_list)] = []
+    vector_store_ids: Annotated[list[Annotated[str, Field(pattern=r"^vs_[A-Za-z0-9_-]{1,100}$")]], NoDecode,
+                                BeforeValidator(_host_list)] = []
+    # Sent as the call's max_tool_calls; the round holds this many calls' fees in the budgets first.
+    max_calls_per_round: int = Field(8, ge=1, le=100)
+
+
 class SandboxSettings(BaseModel):
     """The code interpreter's sandboxes (docs/sandbox.md). ``SANDBOX__MEMORY_BYTES=...`` etc."""
 
@@ -382,6 +395,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     outbound: OutboundSettings = OutboundSettings()
     web_search: WebSearchSettings = WebSearchSettings()
+    hosted_tools: HostedToolSettings = HostedToolSettings()
     sandbox: SandboxSettings = SandboxSettings()
     mcp: McpSettings = McpSettings()
     files: FileSettings = FileSettings()

@@ -71,6 +71,10 @@ def ensure_capabilities(info: ModelInfo, request: ModelRequest) -> None:
         raise CapabilityError(f"Model '{info.id}' cannot read images", provider=info.provider)
     if request.tools and not info.tools:
         raise CapabilityError(f"Model '{info.id}' cannot call tools", provider=info.provider)
+    missing = sorted({tool.type for tool in request.hosted_tools} - set(info.hosted_tools))
+    if missing:
+        raise CapabilityError(f"Model '{info.id}' cannot run the hosted tools {', '.join(missing)}",
+                              provider=info.provider)
 
 
 class OpenedStream:
@@ -101,6 +105,9 @@ class OpenedStream:
 
 class ModelProvider(ABC):
     name: str
+    # The hosted tools this provider's protocol can send (``ModelRequest.hosted_tools``): none but
+    # OpenAI's Responses API. A model's ``ModelInfo.hosted_tools`` outside this set is never used.
+    hosted_tool_types: frozenset[str] = frozenset()
 
     @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:

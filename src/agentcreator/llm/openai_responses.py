@@ -6,6 +6,7 @@ Event mapping (SDK event -> ours):
 * ``response.output_item.added`` (``function_call``) -> ``ToolCallStarted`` (``index`` counts tool calls)
 * ``response.function_call_arguments.delta`` -> ``ToolCallDelta``
 * ``response.output_item.done`` (``function_call``) -> ``ToolCallDone`` with the item's full arguments
+* hosted tools (web search, file search, code interpreter) and citations: ``llm/openai_hosted``
 * ``response.completed`` -> ``UsageReported`` + ``Completed("tool_calls" if calls were made else "stop")``
 * ``response.incomplete`` -> ``UsageReported`` + ``Completed("content_filter" | "length")``
 * ``response.failed`` / ``error`` -> ``Failed`` (retryable for ``server_error``/``rate_limit_exceeded``)
@@ -28,6 +29,7 @@ from agentcreator.llm._openai_common import (
     upstream_failure,
 )
 from agentcreator.llm.base import ModelProvider
+from agentcreator.llm.openai_hosted import HOSTED_TOOL_TYPES, HostedMapper, hosted_tool_params
 from agentcreator.llm.tokens import openai_token_counter
 from agentcreator.llm.types import (
     ChatMessage,
@@ -109,9 +111,15 @@ def request_params(request: ModelRequest) -> dict[str, Any]:
     params: dict[str, Any] = {"model": request.model, "input": input_items(request.messages), "store": False}
     if request.instructions:
         params["instructions"] = request.instructions
-    if request.tools:
+    if request.tools or request.hosted_tools:
         params["tools"] = [{"type": "function", "name": tool.name, "description": tool.description,
                             "parameters": tool.parameters, "strict": tool.strict} for tool in request.tools]
+        if request.hosted_tools:
+            hosted, include = hosted_tool_params(request.hosted_tools)
+            params["tools"].extend(hosted)
+            params["include"] = include
+            if request.max_hosted_calls is not None:
+                params["max_tool_calls"] = request.max_hosted_calls
         if request.tool_choice is not None:
             params["tool_choice"] = request.tool_choice
     if request.max_output_tokens is not None:
@@ -150,6 +158,7 @@ class _ResponsesMapper:
     by_key: dict[str, _Call] = field(default_factory=dict)  # by output item id and by "#output_index"
     text: list[str] = field(default_factory=list)
     finished: bool = False
+    hosted: HostedMapper = field(default_factory=HostedMapper)
 
     def _call(self, event: Any) -> _Call | None:
         return self.by_key.get(getattr(event, "item_id", None) or "") or self.by_key.get(
@@ -163,6 +172,9 @@ class _ResponsesMapper:
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             self.text.append(event.delta)
             return [TextDelta(text=event.delta)]
+        hosted = self.hosted.feed(event)
+        if hosted is not None:
+            return hosted
         if kind == "response.output_item.added" and event.item.type == "function_call":
             item = event.item
             call = _Call(len(self.calls), item.call_id, item.name)
@@ -205,6 +217,8 @@ class _ResponsesMapper:
 
 
 class OpenAIResponsesProvider(ModelProvider):
+    hosted_tool_types = HOSTED_TOOL_TYPES
+
     def __init__(self, api_key: str | None, base_url: str | None = None, name: str = "openai", *,
                  models: Sequence[ModelSpec] | None = None, discover: bool = False,
                  timeout: float = 600.0, max_retries: int = 2, client: openai.AsyncOpenAI | None = None) -> None:

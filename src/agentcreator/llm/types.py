@@ -86,11 +86,27 @@ class FunctionTool(_Frozen):
     strict: bool = False
 
 
+HostedToolType = Literal["web_search", "file_search", "code_interpreter"]
+
+
+class HostedTool(_Frozen):
+    """A tool the provider runs itself (OpenAI's hosted tools, Responses API only). ``vector_store_ids``:
+    the provider's own vector stores, for ``file_search``."""
+
+    type: HostedToolType
+    vector_store_ids: list[str] = Field(default_factory=list)
+
+
 class ModelRequest(_Frozen):
     model: str  # the provider's own model name, e.g. "gpt-4o-mini" (not "openai/gpt-4o-mini")
     instructions: str = ""
     messages: list[ChatMessage] = Field(default_factory=list)
     tools: list[FunctionTool] = Field(default_factory=list)
+    # Run by the provider inside this one call; only a provider that declares them gets any
+    # (``ModelProvider.hosted_tool_types``: ``ensure_capabilities`` refuses the rest).
+    hosted_tools: list[HostedTool] = Field(default_factory=list)
+    # The most hosted calls the provider may make in this one call (Responses ``max_tool_calls``).
+    max_hosted_calls: int | None = Field(None, ge=1)
     # With tools: "none" makes the model answer without calling any (a run's last round).
     tool_choice: Literal["auto", "none", "required"] | None = None
     temperature: float | None = Field(None, ge=0, le=2)
@@ -160,6 +176,31 @@ class ToolCallDone(_Frozen):
         return ToolCall(call_id=self.call_id, name=self.name, arguments=self.arguments)
 
 
+class HostedToolCall(_Frozen):
+    """A call of a hosted tool, run by the provider inside this model call: sent when it starts, when
+    its status changes and when it is done (``done``: its final status, arguments and results).
+    ``call_id`` is the provider's output item id. ``arguments`` is JSON text (the query, the code);
+    ``results`` are citation-shaped dicts (web sources, file passages) or code outputs, when given."""
+
+    type: Literal["hosted_tool_call"] = "hosted_tool_call"
+    call_id: str
+    tool: HostedToolType
+    status: Literal["in_progress", "searching", "interpreting", "completed", "incomplete", "failed"]
+    arguments: str = "{}"
+    results: list[dict[str, Any]] = Field(default_factory=list)
+    container_id: str | None = None  # code_interpreter: the session it ran in (billed once per session)
+    done: bool = False
+
+
+class CitationAdded(_Frozen):
+    """The answer's text cites a source (a ``url_citation`` / ``file_citation`` annotation)."""
+
+    type: Literal["citation"] = "citation"
+    title: str = ""
+    url: str | None = None
+    filename: str | None = None
+
+
 class UsageReported(_Frozen):
     type: Literal["usage"] = "usage"
     usage: Usage
@@ -184,7 +225,8 @@ class Failed(_Frozen):
 
 
 StreamEvent = Annotated[
-    TextDelta | ToolCallStarted | ToolCallDelta | ToolCallDone | UsageReported | Queued | Completed | Failed,
+    TextDelta | ToolCallStarted | ToolCallDelta | ToolCallDone | HostedToolCall | CitationAdded | UsageReported
+    | Queued | Completed | Failed,
     Field(discriminator="type"),
 ]
 TERMINAL_EVENT_TYPES = frozenset({"completed", "failed"})

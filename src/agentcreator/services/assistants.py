@@ -140,6 +140,7 @@ class AssistantService:
         refuse_blocked_endpoints(tools, self.settings.outbound.allow_hosts)
         await check_mcp_tools(self.session, tools)
         await self._check_knowledge_bases(tools)
+        self._check_vector_stores(tools)
         refs = [(i, t["assistant_id"]) for i, t in enumerate(tools) if t.get("type") == "assistant"]
         if not refs:
             return
@@ -154,6 +155,19 @@ class AssistantService:
                 raise ValidationFailed(f"tools.{index}.assistant_id: Assistant not found",
                                        details=[{"loc": ["body", "tools", index, "assistant_id"],
                                                  "msg": "Assistant not found", "type": "not_found"}])
+
+    def _check_vector_stores(self, tools: list[dict[str, Any]]) -> None:
+        """Hosted file search reaches only the provider's vector stores the admin shares
+        (HOSTED_TOOLS__VECTOR_STORE_IDS): any other id is refused as not found."""
+        shared = set(self.settings.hosted_tools.vector_store_ids)
+        for index, tool in enumerate(tools):
+            if tool.get("type") != "file_search":
+                continue
+            for position, ref in enumerate(tool.get("vector_store_ids") or []):
+                if ref not in shared:
+                    raise ValidationFailed(f"tools.{index}.vector_store_ids.{position}: Vector store not found",
+                                           details=[{"loc": ["body", "tools", index, "vector_store_ids", position],
+                                                     "msg": "Vector store not found", "type": "not_found"}])
 
     async def _check_knowledge_bases(self, tools: list[dict[str, Any]]) -> None:
         refs = [(i, n, ref) for i, t in enumerate(tools) if t.get("type") == "file_search"

@@ -38,12 +38,23 @@ BudgetMicros = Annotated[int, Field(ge=0, le=10**15)]
 BudgetTokens = Annotated[int, Field(ge=0, le=10**15)]
 
 
+# Where web search, file search and the code interpreter run (tools/hosted.py, docs/tools.md): "auto"
+# on the model's provider when it can run them (OpenAI, enabled by the admin), else on this server;
+# "provider": hosted only; "server": this server only. Left out of answers when "auto".
+Hosting = Literal["auto", "provider", "server"]
+_HOSTING = Field("auto", exclude_if=lambda value: value == "auto")
+
+
 class FileSearchTool(StrictInput):
-    """Search the owner's knowledge bases (each id must name one of them)."""
+    """Search the owner's knowledge bases (each id must name one of them) and, hosted on OpenAI, the
+    provider's vector stores the admin shares (``vector_store_ids``)."""
 
     type: Literal["file_search"]
     knowledge_base_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
                                   Field(max_length=20)] = Field(default_factory=list)
+    vector_store_ids: Annotated[list[Annotated[str, StringConstraints(pattern=r"^vs_[A-Za-z0-9_-]{1,100}$")]],
+                                Field(max_length=10)] = Field(default_factory=list, exclude_if=lambda value: not value)
+    hosting: Hosting = _HOSTING
     top_k: Annotated[int, Field(ge=1, le=50)] = 5
     # Minimum cosine similarity of a passage to the query (0..1); null: none.
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -51,10 +62,12 @@ class FileSearchTool(StrictInput):
 
 class CodeInterpreterTool(StrictInput):
     type: Literal["code_interpreter"]
+    hosting: Hosting = _HOSTING
 
 
 class WebSearchTool(StrictInput):
     type: Literal["web_search"]
+    hosting: Hosting = _HOSTING
 
 
 def _json_schema_object(value: dict[str, Any]) -> dict[str, Any]:
