@@ -137,6 +137,9 @@ async def setup(base: str, users: int, levels: list[int], modes: list[str], toke
                 r = await client.post("/api/auth/register", json={
                     "name": f"Bench {i}", "email": f"bench{i}@example.com", "password": password,
                     "confirmPassword": password})
+                r.raise_for_status()  # no tokens: sign in (docs/security.md)
+                r = await client.post("/api/auth/login", json={"email": f"bench{i}@example.com",
+                                                                "password": password})
                 r.raise_for_status()
                 headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
                 r = await client.post("/api/assistants", headers=headers, json={
@@ -491,10 +494,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def result_token(server_port: int) -> str:
-    """A fresh user for the local-model part (registration, no login: no rate limit involved)."""
+    """A fresh user for the local-model part (registration, then one successful sign-in)."""
     password = "Bench-pass-123"
     r = httpx.post(f"http://127.0.0.1:{server_port}/api/auth/register", timeout=60, json={
         "name": "Local", "email": "bench-local@example.com", "password": password, "confirmPassword": password})
+    r.raise_for_status()
+    r = httpx.post(f"http://127.0.0.1:{server_port}/api/auth/login", timeout=60,
+                   json={"email": "bench-local@example.com", "password": password})
     r.raise_for_status()
     return r.json()["access_token"]
 

@@ -82,6 +82,9 @@ async def setup(base: str, users: int, stub_port: int, tokens: int) -> list[dict
                 r = await client.post("/api/auth/register", json={
                     "name": f"Runner {i}", "email": f"runner{i}@example.com", "password": password,
                     "confirmPassword": password})
+                r.raise_for_status()  # no tokens: sign in (docs/security.md)
+                r = await client.post("/api/auth/login", json={"email": f"runner{i}@example.com",
+                                                                "password": password})
                 r.raise_for_status()
                 headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
                 out: dict[str, Any] = {"token": r.json()["access_token"]}

@@ -241,10 +241,19 @@ class UserSession:
 
 async def register(client: httpx.AsyncClient, email: str, name: str = "Test",
                    password: str = PASSWORD) -> UserSession:
-    response = await client.post("/api/auth/register", json={
+    """Register (no tokens come back: docs/security.md) and sign in."""
+    return UserSession(client, await register_and_sign_in(client, email, name, password), email, password)
+
+
+async def register_and_sign_in(client: httpx.AsyncClient, email: str, name: str = "Test",
+                               password: str = PASSWORD, *, base: str = "") -> dict[str, Any]:
+    """The token pair of a new account: registration, then sign-in, as the web app does."""
+    response = await client.post(f"{base}/api/auth/register", json={
         "name": name, "email": email, "password": password, "confirmPassword": password})
-    assert response.status_code == 201, response.text
-    return UserSession(client, response.json(), email, password)
+    assert response.status_code == 202 and response.json()["status"] == "created", response.text
+    signed_in = await client.post(f"{base}/api/auth/login", json={"email": email, "password": password})
+    assert signed_in.status_code == 200, signed_in.text
+    return dict(signed_in.json())
 
 
 @pytest.fixture

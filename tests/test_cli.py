@@ -16,7 +16,7 @@ from agentcreator.db.models import User
 from agentcreator.db.session import create_engine
 from agentcreator.services.accounts import create_admin
 from agentcreator.state import AppState
-from tests.conftest import PASSWORD, UserSession
+from tests.conftest import PASSWORD, UserSession, register_and_sign_in
 
 
 @pytest.fixture
@@ -99,14 +99,26 @@ async def test_create_admin_reenables_a_disabled_user(client: httpx.AsyncClient,
     assert login.status_code == 200 and login.json()["user"]["is_admin"] is True
 
 
+async def test_create_admin_approves_an_account_waiting_for_approval(
+        client: httpx.AsyncClient, app_state: AppState, alice: UserSession) -> None:
+    await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_requires_approval": True})
+    registered = await client.post("/api/auth/register", json={
+        "name": "Pat", "email": "pat@example.com", "password": PASSWORD, "confirmPassword": PASSWORD})
+    assert registered.json()["status"] == "pending_approval"
+    assert (await client.post("/api/auth/login", json={"email": "pat@example.com", "password": PASSWORD})
+            ).status_code == 403
+    message = await create_admin(app_state, email="pat@example.com", name="Pat", password=PASSWORD)
+    assert message.startswith("promoted existing user")
+    login = await client.post("/api/auth/login", json={"email": "pat@example.com", "password": PASSWORD})
+    assert login.status_code == 200 and login.json()["user"]["is_admin"] is True
+
+
 async def test_an_admin_created_first_means_the_first_registrant_is_not_admin(
         client: httpx.AsyncClient, app_state: AppState) -> None:
     message = await create_admin(app_state, email="ops@example.com", name="Ops", password=PASSWORD)
     assert message == "created administrator ops@example.com"
-    response = await client.post("/api/auth/register", json={
-        "name": "First", "email": "first@example.com", "password": PASSWORD, "confirmPassword": PASSWORD})
-    assert response.status_code == 201
-    assert response.json()["user"]["is_admin"] is False
+    body = await register_and_sign_in(client, "first@example.com", "First", PASSWORD)
+    assert body["user"]["is_admin"] is False
     login = await client.post("/api/auth/login", json={"email": "ops@example.com", "password": PASSWORD})
     assert login.json()["user"]["is_admin"] is True
 
@@ -129,13 +141,11 @@ async def _sign_up_with_a_provider(password: str) -> dict[str, str]:
     try:
         await state.start(recover_interrupted=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cli") as client:
-            body = (await client.post("/api/auth/register", json={
-                "name": "Root", "email": "root@example.com", "password": password,
-                "confirmPassword": password})).json()
+            body = await register_and_sign_in(client, "root@example.com", "Root", password)
             headers = {"Authorization": f"Bearer {body['access_token']}"}
             created = await client.post("/api/admin/providers", headers=headers, json={
                 "name": "lab", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
-                "api_key": "sk-rotated-along", "models": [{"name": "m", "context_length": 4096}]})
+                "allow_private_network": True, "api_key": "sk-rotated-along", "models": [{"name": "m", "context_length": 4096}]})
             assert created.status_code == 201, created.text
         return {"access": body["access_token"], "refresh": body["refresh_token"]}
     finally:

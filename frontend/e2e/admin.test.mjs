@@ -27,6 +27,12 @@ test('an administrator adds, tests, edits and deletes a provider; the key is nev
   await dialog.getByRole('button', { name: 'Add model' }).click()
   await dialog.getByLabel('Model 1 name').fill('acme-chat')
   await dialog.getByRole('button', { name: 'Add provider' }).click()
+  // A loopback address is asked about, not silently refused (docs/security.md).
+  const ask = dialog.getByTestId('private-network-ask')
+  await ask.waitFor()
+  assert.match(await ask.textContent(), /loopback address/)
+  await shot(page, 'admin-provider-private-network')
+  await ask.getByRole('button', { name: 'Allow the private network and save' }).click()
   const card = page.getByTestId('provider').filter({ hasText: 'acme' })
   await card.getByText('key saved').waitFor()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,7 +20,7 @@ from agentcreator.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from agentcreator.core.security import PasswordHasher, SecretBox, TokenSigner
 from agentcreator.db.session import create_engine, create_session_factory
 from agentcreator.files.storage import LocalFileStorage
-from agentcreator.llm.registry import ModelRegistry
+from agentcreator.llm.registry import ModelRegistry, build_provider
 from agentcreator.rag.knowledge import Knowledge
 from agentcreator.sandbox import SandboxManager
 from agentcreator.services.code_files import CodeFiles
@@ -74,11 +75,11 @@ class AppState:
         retention = settings.chat.replay_retention_seconds
         bus: EventBus = RedisEventBus(redis, retention) if redis else MemoryEventBus(retention)
         turns = TurnRegistry()
-        models = ModelRegistry()
+        outbound = OutboundGuard(settings.outbound)
+        models = ModelRegistry(factory=partial(build_provider, guard=outbound))
         worker_id = new_worker_id()
         billing = Billing(sessions, settings.billing, worker_id)
         leases = TurnLeases(sessions, billing, bus, turns, settings.chat, worker_id)
-        outbound = OutboundGuard(settings.outbound)
         sandbox = SandboxManager.from_settings(settings)
         mcp = McpServerService(sessions, secrets, settings.mcp)
         knowledge = Knowledge.build(sessions, settings, billing, redis)
@@ -105,7 +106,7 @@ class AppState:
             bus=bus,
             turns=turns,
             models=models,
-            providers=ProviderService(sessions, models, settings, secrets),
+            providers=ProviderService(sessions, models, settings, secrets, outbound),
             billing=billing,
             outbound=outbound,
             sandbox=sandbox,

@@ -132,7 +132,7 @@ async def test_admin_update_refuses_unknown_or_invalid_fields(client: httpx.Asyn
 
 
 async def test_platform_settings_round_trip(client: httpx.AsyncClient, alice: UserSession) -> None:
-    limits = {"max_concurrent_turns": 3, "turns_per_minute": 20}
+    limits = {"max_concurrent_turns": 3, "turns_per_minute": 20, "registration_requires_approval": False}
     assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {
         "registration_open": True, **limits}
     closed = await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_open": False})
@@ -155,8 +155,8 @@ async def test_every_auth_and_admin_route_has_a_stable_operation_id(client: http
     assert ids == {
         "auth_options", "auth_register", "auth_login", "auth_refresh", "auth_logout", "auth_logout_all",
         "auth_me", "auth_update_me", "auth_change_password", "auth_link_info", "auth_redeem_invite",
-        "auth_redeem_reset",
-        "admin_list_users", "admin_create_user", "admin_invite_user", "admin_password_reset_link",
+        "auth_redeem_reset", "auth_list_notices", "auth_dismiss_notice",
+        "admin_list_users", "admin_approve_user", "admin_decline_user", "admin_create_user", "admin_invite_user", "admin_password_reset_link",
         "admin_delete_user", "admin_audit_log", "admin_update_user", "admin_get_settings", "admin_update_settings",
         "admin_list_providers", "admin_create_provider", "admin_update_provider", "admin_delete_provider",
         "admin_test_provider",

@@ -42,16 +42,22 @@ async def test_register_with_the_exact_front_end_payload(client: httpx.AsyncClie
         "/api/auth/register", headers={"Content-Type": "application/json"},
         content=b'{"name":"Test","email":"test@example.com","password":"Quiet-Harbor-2041","confirmPassword":"Quiet-Harbor-2041"}',
     )
-    assert response.status_code == 201, response.text
-    body = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "created", "message": "Your account is ready: sign in with your email "
+                               "and password."}
+    assert "set-cookie" not in response.headers  # no tokens: signing in is the next step
+    signed_in = await _login(client, "test@example.com", "Quiet-Harbor-2041")
+    assert signed_in.status_code == 200, signed_in.text
+    body = signed_in.json()
     assert set(body) == {"user", "access_token", "refresh_token", "token_type", "expires_in"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == app_state.settings.auth.access_token_minutes * 60
-    assert set(body["user"]) == {"id", "email", "name", "is_admin", "is_disabled", "created_at", "last_login_at"}
+    assert set(body["user"]) == {"id", "email", "name", "is_admin", "is_disabled", "is_pending", "created_at",
+                                 "last_login_at"}
     assert body["user"]["email"] == "test@example.com"
     assert body["user"]["name"] == "Test"
-    assert "password_hash" not in response.text
-    # The access token works right away.
+    assert body["user"]["is_pending"] is False
+    assert "password_hash" not in signed_in.text
     me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["id"] == body["user"]["id"]
@@ -60,8 +66,8 @@ async def test_register_with_the_exact_front_end_payload(client: httpx.AsyncClie
 async def test_register_accepts_snake_case_confirm_password(client: httpx.AsyncClient) -> None:
     body = {"name": "Snake", "email": "snake@example.com", "password": PASSWORD, "confirm_password": PASSWORD}
     response = await client.post("/api/auth/register", json=body)
-    assert response.status_code == 201, response.text
-    assert response.json()["user"]["name"] == "Snake"
+    assert response.status_code == 202, response.text
+    assert (await _login(client, "snake@example.com")).json()["user"]["name"] == "Snake"
 
 
 async def test_register_creates_a_session_and_stores_only_hashes(client: httpx.AsyncClient,
@@ -85,16 +91,19 @@ async def test_first_user_is_admin_and_second_is_not(alice: UserSession, bob: Us
     assert bob.user["is_admin"] is False
 
 
-async def test_email_is_normalised_and_duplicates_are_refused_case_insensitively(
-        client: httpx.AsyncClient) -> None:
+async def test_email_is_normalised_and_a_duplicate_changes_nothing(
+        client: httpx.AsyncClient, app_state: AppState) -> None:
     first = await client.post("/api/auth/register", json=_register_body("  Carol@Example.COM "))
-    assert first.status_code == 201, first.text
-    assert first.json()["user"]["email"] == "carol@example.com"
-    again = await client.post("/api/auth/register", json=_register_body("CAROL@example.com"))
-    assert again.status_code == 409
-    assert again.json()["error"]["code"] == "email_taken"
-    # Login works with any casing.
-    assert (await _login(client, "cArOl@example.com")).status_code == 200
+    assert first.status_code == 202, first.text
+    signed_in = await _login(client, "cArOl@example.com")  # any casing
+    assert signed_in.status_code == 200 and signed_in.json()["user"]["email"] == "carol@example.com"
+    again = await client.post("/api/auth/register", json=_register_body("CAROL@example.com", "Other-Lantern-7731"))
+    assert again.status_code == 202 and again.json() == first.json()
+    async with app_state.sessions() as session:
+        users = list((await session.execute(select(User).where(User.email == "carol@example.com"))).scalars())
+    assert len(users) == 1
+    assert (await _login(client, "carol@example.com", "Other-Lantern-7731")).status_code == 401
+    assert (await _login(client, "carol@example.com")).status_code == 200
 
 
 @pytest.mark.parametrize(("password", "fragment"), [
@@ -122,7 +131,7 @@ async def test_weak_passwords_are_refused_with_a_clear_message(client: httpx.Asy
 async def test_long_passphrases_and_uncommon_passwords_are_accepted(client: httpx.AsyncClient,
                                                                     password: str) -> None:
     response = await client.post("/api/auth/register", json=_register_body("phrase@example.com", password))
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     assert (await _login(client, "phrase@example.com", password)).status_code == 200
 
 
@@ -164,7 +173,8 @@ async def test_mass_assignment_on_register_is_refused(client: httpx.AsyncClient,
 async def test_registration_closed_is_403_and_reported_by_options(client: httpx.AsyncClient,
                                                                    alice: UserSession) -> None:
     options = await client.get("/api/auth/options")
-    assert options.json() == {"registration_open": True, "password_min_length": 10, "first_account_admin": False}
+    assert options.json() == {"registration_open": True, "registration_requires_approval": False,
+                              "password_min_length": 10, "first_account_admin": False}
     closed = await client.patch("/api/admin/settings", json={"registration_open": False}, headers=alice.headers)
     assert closed.status_code == 200
     assert (await client.get("/api/auth/options")).json()["registration_open"] is False
@@ -273,13 +283,13 @@ async def test_login_is_throttled_per_address_across_accounts(client: httpx.Asyn
 async def test_registration_is_rate_limited_per_address(client: httpx.AsyncClient, app_state: AppState) -> None:
     limit = app_state.settings.auth.registrations_per_address
     for i in range(limit):
-        assert (await client.post("/api/auth/register", json=_register_body(f"r{i}@example.com"))).status_code == 201
+        assert (await client.post("/api/auth/register", json=_register_body(f"r{i}@example.com"))).status_code == 202
     refused = await client.post("/api/auth/register", json=_register_body("one-more@example.com"))
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "registrations" in refused.json()["error"]["message"]
     async with _from(client, "198.51.100.40") as elsewhere:
         response = await elsewhere.post("/api/auth/register", json=_register_body("one-more@example.com"))
-        assert response.status_code == 201
+        assert response.status_code == 202
 
 
 @pytest.fixture
@@ -311,7 +321,8 @@ async def test_forwarded_for_is_honoured_when_trusted(proxied_client: httpx.Asyn
     # The session records the forwarded address.
     response = await proxied_client.post("/api/auth/register", json=_register_body("px@example.com"),
                                          headers={"X-Forwarded-For": "198.51.100.7"})
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    response = await _login(proxied_client, "px@example.com", headers={"X-Forwarded-For": "198.51.100.7"})
     session_id = response.json()["refresh_token"].split(".")[0]
     async with app_state.sessions() as session:
         row = (await session.execute(select(AuthSession).where(AuthSession.id == session_id))).scalar_one()
@@ -321,16 +332,17 @@ async def test_forwarded_for_is_honoured_when_trusted(proxied_client: httpx.Asyn
 async def test_concurrent_first_registrations_make_exactly_one_admin(client: httpx.AsyncClient) -> None:
     responses = await asyncio.gather(*(
         client.post("/api/auth/register", json=_register_body(f"racer{i}@example.com")) for i in range(5)))
-    assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
-    assert sum(r.json()["user"]["is_admin"] for r in responses) == 1
+    assert [r.status_code for r in responses] == [202] * 5, [r.text for r in responses]
+    signed_in = [(await _login(client, f"racer{i}@example.com")).json() for i in range(5)]
+    assert sum(body["user"]["is_admin"] for body in signed_in) == 1
 
 
 async def test_concurrent_duplicate_registrations_give_one_account(client: httpx.AsyncClient,
                                                                    app_state: AppState) -> None:
     responses = await asyncio.gather(*(
         client.post("/api/auth/register", json=_register_body("twin@example.com")) for _ in range(4)))
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [201, 409, 409, 409], [r.text for r in responses]
+    assert [r.status_code for r in responses] == [202] * 4, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
     async with app_state.sessions() as session:
         users = (await session.execute(select(User).where(User.email == "twin@example.com"))).scalars().all()
     assert len(users) == 1
@@ -368,5 +380,5 @@ async def test_login_rate_limit_with_the_redis_limiter(client: httpx.AsyncClient
 async def test_options_say_whether_the_first_account_becomes_the_administrator(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/auth/options")).json()["first_account_admin"] is True
     first = await client.post("/api/auth/register", json=_register_body("first@example.com"))
-    assert first.status_code == 201, first.text
+    assert first.status_code == 202, first.text
     assert (await client.get("/api/auth/options")).json()["first_account_admin"] is False

@@ -27,7 +27,7 @@ async def test_models_lists_every_provider_with_capabilities(
 async def test_admin_adds_a_provider_whose_key_is_encrypted_and_never_returned(
         client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
     created = await client.post("/api/admin/providers", headers=alice.headers, json={
-        "name": "lab", "kind": "openai_compatible", "base_url": openai_double.base_url + "/",
+        "name": "lab", "kind": "openai_compatible", "base_url": openai_double.base_url + "/", "allow_private_network": True,
         "api_key": "sk-very-secret", "models": [{"name": "gpt-4o-mini", "context_length": 32000}]})
     assert created.status_code == 201, created.text
     body = created.json()
@@ -65,7 +65,8 @@ async def test_provider_names_are_unique_and_validated(client: httpx.AsyncClient
 
 async def test_providers_are_admin_only(client: httpx.AsyncClient, alice: UserSession, bob: UserSession) -> None:
     created = await client.post("/api/admin/providers", headers=alice.headers, json={
-        "name": "mine", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"})
+        "name": "mine", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+        "allow_private_network": True})
     provider_id = created.json()["id"]
     for method, path, body in (("GET", "", None), ("POST", "", {"name": "b", "kind": "openai"}),
                                ("PATCH", f"/{provider_id}", {"enabled": False}),
@@ -87,7 +88,8 @@ async def test_an_assistant_with_an_unknown_model_is_refused_when_saved_and_when
     ok = await client.post("/api/assistants", headers=alice.headers, json={"name": "Y", "model": "lab2/gpt-4o-mini"})
     assert ok.status_code == 422  # provider lab2 does not exist yet
     created = await client.post("/api/admin/providers", headers=alice.headers, json={
-        "name": "lab2", "kind": "openai_compatible", "base_url": openai_double.base_url})
+        "name": "lab2", "kind": "openai_compatible", "base_url": openai_double.base_url,
+        "allow_private_network": True})
     assistant = await client.post("/api/assistants", headers=alice.headers,
                                   json={"name": "Y", "model": "lab2/gpt-4o-mini"})
     assert assistant.status_code == 201, assistant.text
@@ -111,7 +113,8 @@ async def test_an_openai_compatible_provider_without_base_url_is_refused(client:
     listed = (await client.get("/api/admin/providers", headers=alice.headers)).json()
     assert "nourl" not in {p["name"] for p in listed}
     created = await client.post("/api/admin/providers", headers=alice.headers, json={
-        "name": "withurl", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"})
+        "name": "withurl", "kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+        "allow_private_network": True})
     assert created.status_code == 201
     cleared = await client.patch(f"/api/admin/providers/{created.json()['id']}", headers=alice.headers,
                                  json={"base_url": None})

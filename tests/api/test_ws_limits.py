@@ -30,7 +30,7 @@ from agentcreator.main import create_app
 from agentcreator.state import AppState
 from tests.api.chat_helpers import make_chat
 from tests.api.test_ws import authed, recv, ws_url
-from tests.conftest import PASSWORD, UserSession, make_settings
+from tests.conftest import PASSWORD, UserSession, make_settings, register_and_sign_in
 
 
 async def _closed_with(ws: Any, within: float = 5) -> int:
@@ -109,8 +109,7 @@ async def test_an_unexpected_error_closes_with_1011_and_a_log_line(
     socket with 1011 and a log line (an unexpected error used to drop it with no close frame)."""
     base, state, db_dir = breakable_server
     async with httpx.AsyncClient(base_url=base) as client:
-        body = (await client.post("/api/auth/register", json={
-            "name": "A", "email": "a@example.com", "password": PASSWORD, "confirmPassword": PASSWORD})).json()
+        body = await register_and_sign_in(client, "a@example.com", "A", PASSWORD)
         user = UserSession(client, body, "a@example.com", PASSWORD)
         async with await authed(base, user) as ws:
             await state.engine.dispose()

@@ -26,7 +26,7 @@ from tests.api.chat_helpers import SseEvent, sse_events
 SHARED_SECRET_KEY = secrets.token_urlsafe(48)
 
 ROOT = Path(__file__).resolve().parents[2]
-from tests.conftest import PASSWORD  # noqa: E402 - the suite's password (the policy of docs/security.md)
+from tests.conftest import PASSWORD, register_and_sign_in  # noqa: E402 - the suite's password (the policy of docs/security.md)
 
 # Short leases and sweeps for tests (settings; production defaults: docs/operations.md).
 FAST = {"CHAT__LEASE_SECONDS": "1.5", "CHAT__LEASE_RENEW_SECONDS": "0.3", "CHAT__SWEEP_SECONDS": "0.5",
@@ -120,10 +120,8 @@ class AppProcess:
 
 async def register(client: httpx.AsyncClient, base: str) -> dict[str, str]:
     email = f"u{uuid.uuid4().hex[:10]}@example.com"
-    response = await client.post(f"{base}/api/auth/register", json={
-        "name": "Crash", "email": email, "password": PASSWORD, "confirmPassword": PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    body = await register_and_sign_in(client, email, "Crash", PASSWORD, base=base)
+    return {"Authorization": f"Bearer {body['access_token']}"}
 
 
 async def new_conversation(client: httpx.AsyncClient, base: str, headers: dict[str, str]) -> str:

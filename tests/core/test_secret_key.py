@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from agentcreator.core import secret_key as keys
 from agentcreator.main import create_app
 from agentcreator.state import AppState
-from tests.conftest import PASSWORD, make_settings
+from tests.conftest import PASSWORD, make_settings, register_and_sign_in
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,11 +50,7 @@ async def test_without_secret_key_the_server_generates_one_and_workers_share_it(
         async with httpx.AsyncClient(transport=transports[0], base_url="http://w1") as w1, \
                 httpx.AsyncClient(transport=transports[1], base_url="http://w2") as w2, \
                 httpx.AsyncClient(transport=transports[2], base_url="http://w3") as w3:
-            registered = await w1.post("/api/auth/register", json={
-                "name": "K", "email": f"k{tmp_path.name}@example.com", "password": PASSWORD,
-                "confirmPassword": PASSWORD})
-            assert registered.status_code == 201, registered.text
-            body = registered.json()
+            body = await register_and_sign_in(w1, f"k{tmp_path.name}@example.com", "K", PASSWORD)
             headers = {"Authorization": f"Bearer {body['access_token']}"}
             assert (await w2.get("/api/auth/me", headers=headers)).status_code == 200  # same key
             assert (await w3.get("/api/auth/me", headers=headers)).status_code == 401  # another key

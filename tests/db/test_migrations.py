@@ -6,15 +6,17 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Boolean, String, column, inspect, table, text
 from sqlalchemy.engine import make_url
 
 from agentcreator.db.base import Base
 from agentcreator.db.migrate import current_revisions, downgrade, head_revisions, upgrade
 from agentcreator.db.session import create_engine
+from agentcreator.db.types import SafeJSON, UTCDateTime
 
 
 @pytest.fixture
@@ -73,5 +75,31 @@ async def test_downgrade_to_base_and_upgrade_again(scratch_url: str) -> None:
         assert tables <= {"alembic_version"}
         await upgrade(engine)
         assert await current_revisions(engine) == head_revisions()
+    finally:
+        await engine.dispose()
+
+
+async def test_0018_keeps_providers_on_this_machine_working(scratch_url: str) -> None:
+    """Providers saved before the private-network flag existed: those whose base URL names this machine
+    or a literal private address get it; public hosts and plain names do not."""
+    engine = create_engine(scratch_url)
+    urls = {"ollama": "http://localhost:11434/v1", "lan": "http://192.168.1.20:8000/v1", "v6": "http://[::1]:8080/v1",
+            "cloud": "https://api.example.com/v1", "svc": "http://ollama:11434/v1", "openai": None}
+    try:
+        await upgrade(engine, "0013")
+        providers = table("providers", column("id", String()), column("name", String()), column("kind", String()),
+                          column("base_url", String()), column("models", SafeJSON()), column("enabled", Boolean()),
+                          column("created_at", UTCDateTime()), column("updated_at", UTCDateTime()))
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        async with engine.begin() as conn:
+            await conn.execute(providers.insert(), [
+                {"id": f"p{i}", "name": name, "kind": "openai_compatible", "base_url": url, "models": [],
+                 "enabled": True, "created_at": now, "updated_at": now} for i, (name, url) in enumerate(urls.items())])
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT name, allow_private_network, allowed_user_ids FROM providers"))).all()
+        flags = {name: bool(flag) for name, flag, _ in rows}
+        assert flags == {"ollama": True, "lan": True, "v6": True, "cloud": False, "svc": False, "openai": False}
+        assert all(allowed is None for _, _, allowed in rows)
     finally:
         await engine.dispose()

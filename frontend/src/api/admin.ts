@@ -1,8 +1,8 @@
 import { client, unwrap } from '@/api/client'
-import type { UserCreateAdmin, UserUpdateAdmin } from '@/api/types'
+import type { PlatformSettingsUpdate, UserCreateAdmin, UserUpdateAdmin } from '@/api/types'
 
 export const adminApi = {
-  users: (query: { q?: string; limit?: number; offset?: number } = {}) =>
+  users: (query: { q?: string; pending?: boolean; limit?: number; offset?: number } = {}) =>
     unwrap(client.GET('/api/admin/users', { params: { query } })),
   updateUser: (user_id: string, body: UserUpdateAdmin) =>
     unwrap(client.PATCH('/api/admin/users/{user_id}', { params: { path: { user_id } }, body })),
@@ -15,6 +15,9 @@ export const adminApi = {
   audit: (query: { limit?: number; offset?: number } = {}) =>
     unwrap(client.GET('/api/admin/audit', { params: { query } })),
   settings: () => unwrap(client.GET('/api/admin/settings')),
-  updateSettings: (registration_open: boolean) =>
-    unwrap(client.PATCH('/api/admin/settings', { body: { registration_open } })),
+  updateSettings: (body: PlatformSettingsUpdate) => unwrap(client.PATCH('/api/admin/settings', { body })),
+  approve: (user_id: string) =>
+    unwrap(client.POST('/api/admin/users/{user_id}/approve', { params: { path: { user_id } } })),
+  decline: (user_id: string) =>
+    unwrap(client.POST('/api/admin/users/{user_id}/decline', { params: { path: { user_id } } })),
 }

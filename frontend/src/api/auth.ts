@@ -7,6 +7,10 @@ export const authApi = {
     unwrap(client.POST('/api/auth/login', { body: { email, password } })),
   register: (body: RegisterRequest) => unwrap(client.POST('/api/auth/register', { body })),
   me: () => unwrap(client.GET('/api/auth/me')),
+  /** What happened to the account that its owner should know (e.g. a registration with its email). */
+  notices: () => unwrap(client.GET('/api/auth/notices')),
+  dismissNotice: (notice_id: string) =>
+    unwrap(client.POST('/api/auth/notices/{notice_id}/dismiss', { params: { path: { notice_id } } })),
   updateMe: (name: string) => unwrap(client.PATCH('/api/auth/me', { body: { name } })),
   changePassword: (current_password: string, new_password: string, confirm_password: string) =>
     unwrap(

@@ -317,6 +317,46 @@ export interface paths {
         patch: operations["admin_update_user"];
         trace?: never;
     };
+    "/api/admin/users/{user_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve User
+         * @description Let an account that registered while approval was required sign in (409 if it is not waiting).
+         */
+        post: operations["admin_approve_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{user_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline User
+         * @description Delete an account that is waiting for approval (409 if it is not waiting).
+         */
+        post: operations["admin_decline_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/users/{user_id}/reset-link": {
         parameters: {
             query?: never;
@@ -578,6 +618,43 @@ export interface paths {
         patch: operations["auth_update_me"];
         trace?: never;
     };
+    "/api/auth/notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Notices
+         * @description What happened to this account that its owner should know (not dismissed yet), newest first.
+         */
+        get: operations["auth_list_notices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/notices/{notice_id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dismiss Notice */
+        post: operations["auth_dismiss_notice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/options": {
         parameters: {
             query?: never;
@@ -643,7 +720,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register */
+        /**
+         * Register
+         * @description Ask for an account. No tokens: sign in afterwards (``created``) or once an administrator approved
+         *     the account (``pending_approval``). The answer is the same whether or not the email already has an
+         *     account; that account's owner finds a notice at their next sign-in (GET /api/auth/notices).
+         */
         post: operations["auth_register"];
         delete?: never;
         options?: never;
@@ -1244,7 +1326,8 @@ export interface paths {
         };
         /**
          * List Models
-         * @description The models assistants can use, with their capabilities.
+         * @description The models this user's assistants can use, with their capabilities: a provider restricted to
+         *     some users is invisible to the others, its failures included.
          */
         get: operations["models_list"];
         put?: never;
@@ -1264,7 +1347,8 @@ export interface paths {
         };
         /**
          * Current Prices
-         * @description The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls).
+         * @description The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls), without the
+         *     models of providers this user may not use.
          */
         get: operations["prices_current"];
         put?: never;
@@ -1393,6 +1477,35 @@ export interface components {
              * @enum {string}
              */
             purpose: "invite" | "reset";
+        };
+        /**
+         * AccountNoticePublic
+         * @description Something that happened to the account that its owner should know (shown at sign-in).
+         */
+        AccountNoticePublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description registration_attempt: someone tried to register with this account's email
+             */
+            kind: string;
+        };
+        /** AccountNoticesPublic */
+        AccountNoticesPublic: {
+            /** Count */
+            count: number;
+            /** Data */
+            data: components["schemas"]["AccountNoticePublic"][];
         };
         /** AssistantCreate */
         AssistantCreate: {
@@ -1589,6 +1702,11 @@ export interface components {
             password_min_length: number;
             /** Registration Open */
             registration_open: boolean;
+            /**
+             * Registration Requires Approval
+             * @default false
+             */
+            registration_requires_approval?: boolean;
         };
         /**
          * BudgetLimits
@@ -2830,6 +2948,11 @@ export interface components {
             /** Registration Open */
             registration_open: boolean;
             /**
+             * Registration Requires Approval
+             * @description New accounts wait for an administrator's approval
+             */
+            registration_requires_approval: boolean;
+            /**
              * Turns Per Minute
              * @description Turns one user may start per minute
              */
@@ -2844,6 +2967,11 @@ export interface components {
              * @description Allow anyone to create an account
              */
             registration_open?: boolean | null;
+            /**
+             * Registration Requires Approval
+             * @description New accounts from registration cannot sign in until an administrator approves them
+             */
+            registration_requires_approval?: boolean | null;
             /** Turns Per Minute */
             turns_per_minute?: number | null;
         };
@@ -2912,6 +3040,17 @@ export interface components {
         /** ProviderCreate */
         ProviderCreate: {
             /**
+             * Allow Private Network
+             * @description Let the base URL's host be on a loopback or private address (a server you run, such as Ollama on localhost); otherwise only public addresses are reached
+             * @default false
+             */
+            allow_private_network?: boolean;
+            /**
+             * Allowed User Ids
+             * @description Only administrators and these users see and use the provider's models; null: every user
+             */
+            allowed_user_ids?: string[] | null;
+            /**
              * Api Key
              * @description Stored encrypted; never returned
              */
@@ -2938,6 +3077,16 @@ export interface components {
         };
         /** ProviderPublic */
         ProviderPublic: {
+            /**
+             * Allow Private Network
+             * @default false
+             */
+            allow_private_network?: boolean;
+            /**
+             * Allowed User Ids
+             * @description Only administrators and these users see and use the provider's models; null: every user
+             */
+            allowed_user_ids?: string[] | null;
             /** Base Url */
             base_url: string | null;
             /** Created At */
@@ -2967,6 +3116,16 @@ export interface components {
         };
         /** ProviderUpdate */
         ProviderUpdate: {
+            /**
+             * Allow Private Network
+             * @description Let the base URL's host be on a loopback or private address (a server you run, such as Ollama on localhost); otherwise only public addresses are reached
+             */
+            allow_private_network?: boolean | null;
+            /**
+             * Allowed User Ids
+             * @description Only administrators and these users see and use the provider's models; null: every user; null: every user again
+             */
+            allowed_user_ids?: string[] | null;
             /**
              * Api Key
              * @description Empty string removes the key
@@ -3027,6 +3186,20 @@ export interface components {
             name: string;
             /** Password */
             password: string;
+        };
+        /**
+         * RegistrationAccepted
+         * @description The same answer whether or not the email already had an account (docs/security.md).
+         */
+        RegistrationAccepted: {
+            /** Message */
+            message: string;
+            /**
+             * Status
+             * @description created: sign in now; pending_approval: sign in once an administrator approved the account
+             * @enum {string}
+             */
+            status: "created" | "pending_approval";
         };
         /** ResetRedeem */
         ResetRedeem: {
@@ -3768,6 +3941,12 @@ export interface components {
             is_admin: boolean;
             /** Is Disabled */
             is_disabled: boolean;
+            /**
+             * Is Pending
+             * @description Registered while approval was required; cannot sign in yet
+             * @default false
+             */
+            is_pending?: boolean;
             /** Last Login At */
             last_login_at?: string | null;
             /** Name */
@@ -5783,6 +5962,8 @@ export interface operations {
             query?: {
                 /** @description Part of an email or name */
                 q?: string | null;
+                /** @description Only accounts waiting for approval (true) or the others */
+                pending?: boolean | null;
                 limit?: number;
                 offset?: number;
             };
@@ -6087,6 +6268,228 @@ export interface operations {
             };
             /** @description Not found (or owned by someone else) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    admin_approve_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    admin_decline_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7120,6 +7523,21 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not allowed (administrators only, or closed) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -7397,6 +7815,121 @@ export interface operations {
             };
         };
     };
+    auth_list_notices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountNoticesPublic"];
+                };
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    auth_dismiss_notice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the token is invalid, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or owned by someone else) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
     auth_options: {
         parameters: {
             query?: never;
@@ -7616,31 +8149,16 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPair"];
+                    "application/json": components["schemas"]["RegistrationAccepted"];
                 };
             };
             /** @description Not allowed (administrators only, or closed) */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            code: string;
-                            details?: unknown;
-                            message: string;
-                        };
-                    };
-                };
-            };
-            /** @description Conflicts with the current state */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };

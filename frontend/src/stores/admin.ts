@@ -2,13 +2,16 @@ import { ref } from 'vue'
 import { defineStore } from 'pinia'
 import { adminApi } from '@/api/admin'
 import { errorMessage } from '@/api/errors'
-import type { AccountLink, PlatformSettings, User, UserCreateAdmin, UserUpdateAdmin } from '@/api/types'
+import type {
+  AccountLink, PlatformSettings, PlatformSettingsUpdate, User, UserCreateAdmin, UserUpdateAdmin,
+} from '@/api/types'
 import type { LoadStatus } from '@/stores/assistants'
 
 export const useAdminStore = defineStore('admin', () => {
   const users = ref<User[]>([])
   const count = ref(0)
   const query = ref('')
+  const pendingOnly = ref(false)
   const settings = ref<PlatformSettings | null>(null)
   const status = ref<LoadStatus>('idle')
   const error = ref<string | null>(null)
@@ -18,7 +21,7 @@ export const useAdminStore = defineStore('admin', () => {
     status.value = 'loading'
     error.value = null
     try {
-      const page = await adminApi.users({ q: q || undefined, limit: 100 })
+      const page = await adminApi.users({ q: q || undefined, pending: pendingOnly.value || undefined, limit: 100 })
       users.value = page.data
       count.value = page.count
       status.value = 'ready'
@@ -54,12 +57,27 @@ export const useAdminStore = defineStore('admin', () => {
     settings.value = await adminApi.settings()
   }
 
-  async function setRegistrationOpen(open: boolean): Promise<void> {
-    settings.value = await adminApi.updateSettings(open)
+  async function updateSettings(body: PlatformSettingsUpdate): Promise<void> {
+    settings.value = await adminApi.updateSettings(body)
+  }
+
+  /** Let a waiting account sign in. */
+  async function approve(id: string): Promise<void> {
+    const approved = await adminApi.approve(id)
+    const i = users.value.findIndex((u) => u.id === id)
+    if (i >= 0) users.value[i] = approved
+    if (pendingOnly.value) await loadUsers()
+  }
+
+  /** Delete a waiting account. */
+  async function decline(id: string): Promise<void> {
+    await adminApi.decline(id)
+    users.value = users.value.filter((u) => u.id !== id)
+    count.value = Math.max(0, count.value - 1)
   }
 
   return {
-    users, count, query, settings, status, error, loadUsers, updateUser, createUser, invite, resetLink, deleteUser,
-    loadSettings, setRegistrationOpen,
+    users, count, query, pendingOnly, settings, status, error, loadUsers, updateUser, createUser, invite, resetLink,
+    deleteUser, loadSettings, updateSettings, approve, decline,
   }
 })

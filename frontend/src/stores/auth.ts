@@ -2,7 +2,12 @@ import { computed, ref } from 'vue'
 import { defineStore } from 'pinia'
 import { authApi } from '@/api/auth'
 import { clearTokens, hasRefreshToken, onSessionChange, refreshTokens, setTokens } from '@/api/session'
-import type { AuthOptions, RegisterRequest, User } from '@/api/types'
+import { ApiError } from '@/api/errors'
+import type { AuthOptions, RegisterRequest, RegistrationAccepted, User } from '@/api/types'
+
+export const SIGN_IN_AFTER_REGISTRATION_FAILED =
+  'We could not sign you in with this email and password. If you already have an account, sign in with its ' +
+  'password, or ask an administrator for a reset link.'
 
 export type AuthStatus = 'unknown' | 'authenticated' | 'anonymous'
 
@@ -43,8 +48,22 @@ export const useAuthStore = defineStore('auth', () => {
     setTokens(await authApi.login(email, password))
   }
 
-  async function register(body: RegisterRequest): Promise<void> {
-    setTokens(await authApi.register(body))
+  /**
+   * Ask for an account, then sign in when it is ready. The server answers the same whether or not the
+   * email already had an account (docs/security.md), so a sign-in that fails here means just that.
+   */
+  async function register(body: RegisterRequest): Promise<RegistrationAccepted> {
+    const accepted = await authApi.register(body)
+    if (accepted.status !== 'created') return accepted
+    try {
+      await login(body.email, body.password)
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'invalid_credentials') {
+        throw new ApiError(401, 'registration_sign_in_failed', SIGN_IN_AFTER_REGISTRATION_FAILED)
+      }
+      throw e
+    }
+    return accepted
   }
 
   async function updateName(name: string): Promise<void> {

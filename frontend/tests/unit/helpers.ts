@@ -18,6 +18,6 @@ export function json(status: number, body: unknown): Response {
 export function tokenPair(access = 'a1', refresh = 'r1') {
   return {
     access_token: access, refresh_token: refresh, token_type: 'bearer' as const, expires_in: 900,
-    user: { id: 'u1', email: 'ann@example.com', name: 'Ann', is_admin: false, is_disabled: false, created_at: '2025-01-01T00:00:00Z', last_login_at: null },
+    user: { id: 'u1', email: 'ann@example.com', name: 'Ann', is_admin: false, is_disabled: false, is_pending: false, created_at: '2025-01-01T00:00:00Z', last_login_at: null },
   }
 }

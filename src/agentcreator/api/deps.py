@@ -17,7 +17,7 @@ from agentcreator.core.security import AccessClaims, TokenSigner, check_access
 from agentcreator.db.models import Assistant, Conversation, User
 from agentcreator.db.session import session_scope
 from agentcreator.files.storage import LocalFileStorage
-from agentcreator.llm.errors import ProviderError
+from agentcreator.llm.errors import ModelNotFound, ProviderError
 from agentcreator.repositories import assistants as assistant_repo
 from agentcreator.repositories import conversations as conversation_repo
 from agentcreator.repositories import users as user_repo
@@ -204,11 +204,15 @@ async def file_service(state: AppStateDep) -> FileService:
 FileServiceDep = Annotated[FileService, Depends(file_service)]
 
 
-async def model_validator(state: AppStateDep) -> ModelValidator | None:
-    """An assistant's model must be one the platform can serve right now (see GET /api/models)."""
+async def model_validator(state: AppStateDep, session: SessionDep, user: CurrentUser) -> ModelValidator | None:
+    """An assistant's (or a conversation's) model must be one the platform can serve right now and this
+    user may use (see GET /api/models); a provider restricted to other users reads as not configured."""
 
     async def check(model: str) -> None:
         try:
+            if not await state.providers.may_use(session, user, model):  # worded as for a missing provider
+                name = model.partition("/")[0]
+                raise ModelNotFound(f"Model '{model}' is not available: provider '{name}' is not configured")
             await state.models.resolve(model)
         except ProviderError as exc:
             raise ValidationFailed(f"{exc.message}. Pick a model from the list of available models.",

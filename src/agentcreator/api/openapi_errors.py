@@ -27,8 +27,8 @@ _PUBLIC = {"auth_options", "auth_register", "auth_login", "auth_refresh", "healt
 _TURNS = {"chat_send", "chat_regenerate", "chat_edit", "chat_submit_tool_outputs"}
 # Codes only some operations give.
 _EXTRA: dict[str, set[int]] = {
-    "auth_register": {403, 409, 429},
-    "auth_login": {401, 429},
+    "auth_register": {403, 429},
+    "auth_login": {401, 403, 429},
     "auth_refresh": {401, 403},
     "auth_change_password": {400, 429},
     # send and edit: an image URL to a blocked destination (400) or not an image (415).
@@ -38,6 +38,8 @@ _EXTRA: dict[str, set[int]] = {
     "chat_submit_tool_outputs": {402, 409, 429},
     "chat_events": {400},
     "admin_update_user": {400},
+    "admin_approve_user": {409},
+    "admin_decline_user": {409},
     "admin_create_provider": {409},
     "admin_update_provider": {409},
     "usage_report": {403},

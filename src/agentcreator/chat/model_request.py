@@ -3,6 +3,8 @@ token counts), the context window plan, and the report of what was kept and drop
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from agentcreator.db.types import utcnow
 from agentcreator.llm.base import ModelProvider
 from agentcreator.llm.types import ChatMessage, ModelInfo, ModelRequest, ToolCall
 
-__all__ = ["PromptCache", "build_model_request", "context_report", "history_messages", "text_of", "to_chat_message"]
+__all__ = ["PromptCache", "StagedPrompts", "build_model_request", "context_report", "history_messages", "text_of", "to_chat_message"]
 from agentcreator.repositories.turns import AssistantConfig
 
 
@@ -68,34 +70,102 @@ class PromptCache:
     id: a turn sends the same history as the one before plus two messages. A message never changes
     once it is in a history (edits and regenerations add new ones; streaming answers are not sent),
     except a run's answer that continues after ``requires_action`` (chat/tool_outputs): that copy carries
-    its ``updated_at``, which is part of the key."""
+    its ``updated_at``, which is part of the key.
+
+    Bounded by entries and by bytes (the messages' serialised size plus the key), least recently used
+    out first. A turn reads through :meth:`staged`: what it adds reaches the cache only when the turn
+    is accepted (:meth:`StagedPrompts.commit`), so refused requests (over budget, over a limit, a
+    conversation that moved) never grow it. Instructions are kept by their SHA-256, not their text."""
 
     MAX_ITEMS = 20_000
+    MAX_BYTES = 64 * 1024 * 1024
+    ENTRY_OVERHEAD = 200  # the key, the tuple and the dict slot, roughly
 
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str, Any], tuple[list[ChatMessage], int]] = {}
-        self._instructions: dict[tuple[str, str, str], int] = {}  # an assistant's instructions change rarely
+    def __init__(self, *, max_items: int = MAX_ITEMS, max_bytes: int = MAX_BYTES) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[Any, ...], tuple[list[ChatMessage], int, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def staged(self) -> StagedPrompts:
+        return StagedPrompts(self)
 
     def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[list[ChatMessage], int]:
-        key = (provider.name, model, message.id, getattr(message, "updated_at", None))
-        item = self._items.get(key)
-        if item is None:
-            chat = history_messages(message)
-            item = (chat, provider.count_tokens(model, chat, ""))
-            if len(self._items) >= self.MAX_ITEMS:
-                del self._items[next(iter(self._items))]  # the oldest
-            self._items[key] = item
+        """Read and keep at once (no staging)."""
+        staged = self.staged()
+        item = staged.get(provider, model, message)
+        staged.commit()
         return item
 
     def instructions_tokens(self, provider: ModelProvider, model: str, instructions: str) -> int:
-        key = (provider.name, model, instructions)
-        count = self._instructions.get(key)
-        if count is None:
-            count = provider.count_tokens(model, [], instructions) if instructions else 0
-            if len(self._instructions) >= self.MAX_ITEMS // 10:
-                del self._instructions[next(iter(self._instructions))]
-            self._instructions[key] = count
+        staged = self.staged()
+        count = staged.instructions_tokens(provider, model, instructions)
+        staged.commit()
         return count
+
+    def _lookup(self, key: tuple[Any, ...]) -> tuple[list[ChatMessage], int] | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0], item[1]
+
+    def _put(self, key: tuple[Any, ...], chat: list[ChatMessage], tokens: int, size: int) -> None:
+        if size > self.max_bytes // 4:
+            return  # one huge message is not worth pushing everything else out for
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[2]
+        self._items[key] = (chat, tokens, size)
+        self.bytes += size
+        while self._items and (len(self._items) > self.max_items or self.bytes > self.max_bytes):
+            _, (_, _, dropped) = self._items.popitem(last=False)  # the least recently used
+            self.bytes -= dropped
+
+
+class StagedPrompts:
+    """One turn's view of the :class:`PromptCache`: reads hit the cache, new entries wait here until
+    :meth:`commit` (the turn was accepted); dropped with the turn otherwise."""
+
+    def __init__(self, cache: PromptCache) -> None:
+        self._cache = cache
+        self._new: dict[tuple[Any, ...], tuple[list[ChatMessage], int, int]] = {}
+
+    def get(self, provider: ModelProvider, model: str, message: Any) -> tuple[list[ChatMessage], int]:
+        key = ("m", provider.name, model, message.id, getattr(message, "updated_at", None))
+        found = self._new.get(key)
+        if found is not None:
+            return found[0], found[1]
+        cached = self._cache._lookup(key)
+        if cached is not None:
+            return cached
+        chat = history_messages(message)
+        tokens = provider.count_tokens(model, chat, "")
+        size = PromptCache.ENTRY_OVERHEAD + sum(len(m.model_dump_json()) for m in chat)
+        self._new[key] = (chat, tokens, size)
+        return chat, tokens
+
+    def instructions_tokens(self, provider: ModelProvider, model: str, instructions: str) -> int:
+        if not instructions:
+            return 0
+        key = ("i", provider.name, model, hashlib.sha256(instructions.encode()).hexdigest())
+        found = self._new.get(key)
+        if found is not None:
+            return found[1]
+        cached = self._cache._lookup(key)
+        if cached is not None:
+            return cached[1]
+        count = provider.count_tokens(model, [], instructions)
+        self._new[key] = ([], count, PromptCache.ENTRY_OVERHEAD)
+        return count
+
+    def commit(self) -> None:
+        for key, (chat, tokens, size) in self._new.items():
+            self._cache._put(key, chat, tokens, size)
+        self._new.clear()
 
 
 @dataclass(frozen=True)
@@ -111,7 +181,7 @@ class PlannedRequest:
         return self.plan.total_tokens
 
 
-def build_model_request(prompts: PromptCache, assistant: AssistantConfig, provider: ModelProvider,
+def build_model_request(prompts: PromptCache | StagedPrompts, assistant: AssistantConfig, provider: ModelProvider,
                         info: ModelInfo, branch: list[Any], summary: str | None = None,
                         window_summary: str | None = None,
                         attachments: dict[str, tuple[ChatMessage, int]] | None = None,

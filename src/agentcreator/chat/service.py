@@ -221,6 +221,8 @@ class ChatService:
                 raise
             if written is not None:
                 started, reservation = written
+                if draft.prompts is not None:
+                    draft.prompts.commit()  # accepted: refused turns leave the prompt-token cache as it was
                 if early is not None and reservation.capped_output_tokens is not None:
                     # Not expected (an early call goes out only when no budget has a limit), but never let a
                     # call sent with the full allowance run against a capped reservation.

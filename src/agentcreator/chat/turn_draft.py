@@ -19,7 +19,13 @@ from agentcreator.chat import events as ev
 from agentcreator.chat import retrieval as chat_retrieval
 from agentcreator.chat.continuation import counted, read_only
 from agentcreator.chat.early_call import EarlyCall
-from agentcreator.chat.model_request import PromptCache, build_model_request, context_report, to_chat_message
+from agentcreator.chat.model_request import (
+    PromptCache,
+    StagedPrompts,
+    build_model_request,
+    context_report,
+    to_chat_message,
+)
 from agentcreator.chat.title_text import DEFAULT_TITLE
 from agentcreator.chat.tool_outputs import ToolOutput, load_paused, reopen
 from agentcreator.chat.turn_start import Draft, Mode, check, turn_in_progress, user_side
@@ -37,6 +43,7 @@ from agentcreator.llm.registry import ModelRegistry
 from agentcreator.llm.types import ModelInfo, ModelRequest
 from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import messages as message_repo
+from agentcreator.repositories import providers as provider_repo
 from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
@@ -67,7 +74,8 @@ class TurnDrafts:
         self._files = files  # attachments in the history are read through it
         self._knowledge = knowledge  # automatic retrieval for models without tool calling
         self._under_load = under_load
-        self._prompts = PromptCache()
+        self._prompts = PromptCache(max_items=settings.chat.prompt_cache_entries,
+                                    max_bytes=settings.chat.prompt_cache_bytes)
 
     def _may_call_early(self) -> bool:
         """Whether to call the model while the turn is saved (chat/early_call), if no budget can refuse
@@ -79,6 +87,7 @@ class TurnDrafts:
                     target_id: str | None, access: AccessClaims | None,
                     outputs: list[ToolOutput] | None = None) -> Draft:
         early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
+        prompts = self._prompts.staged()  # kept by the cache only if the turn is written
         try:
             async with session_scope(self._sessions) as session:
                 if access is None:
@@ -106,6 +115,11 @@ class TurnDrafts:
                 shown = turn_repo.branch_to(rows, conversation.active_leaf_id) if mode == "send" else []
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise CapReached
+                provider_name = assistant.model.partition("/")[0]
+                if not await provider_repo.usable_by(session, provider_name, user_id):  # as if not configured
+                    raise ValidationFailed(f"Model '{assistant.model}' is not available: provider '{provider_name}' "
+                                           "is not configured. Pick another model for this assistant.",
+                                           code="model_unavailable")
                 provider, info = await self.resolve(assistant.model)
                 user_message, answer_parent = user_side(conversation, rows, shown, mode, parts, target_id) \
                     if paused is None else (None, paused.question)
@@ -125,7 +139,8 @@ class TurnDrafts:
                     if self._knowledge is not None and why_no_tools(assistant, info) else None
                 if stored is None and search is None:
                     planned, quote, early, tools_unavailable, target = await self._plan(
-                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides)
+                        session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
+                        prompts=prompts)
             resolved = retrieved = None
             if stored is not None or search is not None:  # files and passages are read with no session open
                 if stored is not None and self._files is not None:
@@ -138,7 +153,8 @@ class TurnDrafts:
                 async with session_scope(self._sessions) as session:
                     planned, quote, early, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
-                        resolved.messages if resolved else None, retrieved.text if retrieved else None)
+                        resolved.messages if resolved else None, retrieved.text if retrieved else None,
+                        prompts=prompts)
             report = context_report(planned, assistant, info, summary=bool(conversation.summary),
                                     window_summary=bool(window_summary))
             report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
@@ -154,7 +170,8 @@ class TurnDrafts:
             return Draft(conversation.active_leaf_id, conversation.message_count, first_seq, assistant, provider,
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
-                          retrieved.citations if retrieved else [], planned.prompt_tokens, resumed=paused)
+                          retrieved.citations if retrieved else [], planned.prompt_tokens, resumed=paused,
+                          prompts=prompts)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -164,10 +181,11 @@ class TurnDrafts:
                     assistant: AssistantConfig, provider: ModelProvider, info: ModelInfo, branch: list[Any],
                     window_summary: str | None, overrides: dict[str, Any],
                     attachments: dict[str, Any] | None = None,
-                    retrieved: str | None = None) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
+                    retrieved: str | None = None, *,
+                    prompts: StagedPrompts) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
         """The request for ``branch`` and its quote; the model call goes out now if it can (the quote, the
         report and the write follow while the model works on its first token)."""
-        planned = build_model_request(self._prompts, assistant, provider, info, branch, conversation.summary,
+        planned = build_model_request(prompts, assistant, provider, info, branch, conversation.summary,
                                       window_summary, attachments, retrieved, user=user_id)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
         tools_unavailable = why_no_tools(assistant, info)

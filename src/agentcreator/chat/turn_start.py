@@ -9,7 +9,7 @@ from typing import Any, Literal
 from agentcreator.billing import CallTarget
 from agentcreator.billing.meter import Quote
 from agentcreator.chat.early_call import EarlyCall
-from agentcreator.chat.model_request import text_of
+from agentcreator.chat.model_request import StagedPrompts, text_of
 from agentcreator.chat.turns import RunningTurn, TurnRegistry
 from agentcreator.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from agentcreator.core.security import AccessClaims, check_access
@@ -45,6 +45,7 @@ class Draft:
     citations: list[dict[str, Any]]  # passages retrieved for the turn (automatic retrieval), cited by the answer
     prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
     resumed: Any = None  # PausedRun: the run this turn continues with the caller's tool outputs
+    prompts: StagedPrompts | None = None  # what the prompt-token cache keeps once the turn is written
 
 
 def new_user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:

@@ -95,6 +95,10 @@ class ChatSettings(BaseModel):
     # closes within this (plus the query). api/ws_auth.py.
     ws_auth_check_seconds: float = Field(0.5, gt=0)
     ws_auth_timeout_seconds: float = Field(10.0, gt=0)
+    # The history messages as sent to the model with their token counts (chat/model_request.PromptCache),
+    # least recently used out first past either bound.
+    prompt_cache_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
+    prompt_cache_entries: int = Field(20_000, ge=100)
     # Mark answers left "streaming" by a crash as interrupted at start-up. With several workers,
     # `agentcreator serve` does it once before they start and turns it off in the workers.
     recover_on_startup: bool = True

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import openai
 
+from agentcreator.core.errors import BlockedDestination
 from agentcreator.llm.errors import (
     ContextTooLong,
     ModelNotFound,
@@ -22,17 +24,37 @@ RETRYABLE_UPSTREAM_CODES = frozenset({"server_error", "rate_limit_exceeded", "ov
 
 
 def make_client(*, api_key: str | None, base_url: str | None, timeout: float, max_retries: int,
-                default_base_url: str | None = OPENAI_BASE_URL) -> openai.AsyncOpenAI:
+                default_base_url: str | None = OPENAI_BASE_URL,
+                http_client: httpx.AsyncClient | None = None) -> openai.AsyncOpenAI:
     """Values are always passed explicitly so the SDK never falls back to environment variables.
 
     The HTTP transport is the SDK's aiohttp one (``openai[aiohttp]``, ``DefaultAioHttpClient``): its
     C HTTP parser reads a streamed answer for about half the CPU of the default transport
-    (docs/performance.md)."""
+    (docs/performance.md). ``http_client``: the SSRF guard's client for providers an administrator
+    added (core/outbound; every connection checked), used instead."""
     url = base_url or default_base_url
     if url is None:
         raise ValueError("base_url is required for an OpenAI-compatible provider")
     return openai.AsyncOpenAI(api_key=api_key or NO_KEY, base_url=url, timeout=timeout, max_retries=max_retries,
-                              http_client=openai.DefaultAioHttpClient(timeout=timeout))
+                              http_client=http_client or openai.DefaultAioHttpClient(timeout=timeout))
+
+
+class GuardRefusalTransport(httpx.AsyncBaseTransport):
+    """Wraps the SSRF guard's transport for the SDK: a refused destination becomes an
+    ``APIConnectionError`` (an ``OpenAIError``, which the SDK passes on at once instead of retrying),
+    translated like any other into a ``ProviderError`` with code ``blocked_destination``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except BlockedDestination as exc:
+            raise openai.APIConnectionError(message=exc.message, request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _error_fields(body: Any) -> tuple[str | None, str | None]:
@@ -57,6 +79,10 @@ def translate_openai_error(exc: openai.OpenAIError, provider: str) -> ProviderEr
             return ProviderUnavailable(f"{label} is unreachable: {refused}", provider=provider)
         return ProviderUnavailable(f"{label} timed out", provider=provider)
     if isinstance(exc, openai.APIConnectionError):
+        blocked = _blocked_destination(exc)
+        if blocked is not None:
+            return ProviderError(f"{label} is not reachable: {blocked.message}", provider=provider,
+                                 code="blocked_destination")
         return ProviderUnavailable(f"{label} is unreachable: {exc.message}", provider=provider)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -82,6 +108,16 @@ def translate_openai_error(exc: openai.OpenAIError, provider: str) -> ProviderEr
         code, detail = _error_fields(exc.body)
         return upstream_failure(provider, code, detail or exc.message)
     return ProviderError(f"{label}: {exc}", provider=provider)
+
+
+def _blocked_destination(exc: BaseException) -> BlockedDestination | None:
+    """The SSRF guard's refusal behind ``exc`` (the SDK wraps it in a connection error), if any."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, BlockedDestination):
+            return cause
+        cause = cause.__cause__
+    return None
 
 
 def _connection_failure(exc: BaseException) -> OSError | None:

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentcreator.core.outbound import OutboundGuard
+from agentcreator.llm._openai_common import OPENAI_BASE_URL, GuardRefusalTransport, make_client
 from agentcreator.llm.base import ModelProvider
 from agentcreator.llm.errors import ModelNotFound, ProviderError
 from agentcreator.llm.local_llamacpp import SMOLLM2_NAME, LocalLlamaProvider, find_default_gguf
@@ -45,21 +48,46 @@ class ProviderConfig(BaseModel):
     n_threads: int | None = Field(None, ge=1)
     timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(2, ge=0)
+    # Providers an administrator added connect through the SSRF guard (core/outbound): public addresses
+    # only, unless the administrator allowed this provider's own host on the private network.
+    guarded: bool = False
+    allow_private_network: bool = False
 
 
-def build_provider(config: ProviderConfig) -> ModelProvider:
+def guarded_http_client(config: ProviderConfig, guard: OutboundGuard) -> httpx.AsyncClient:
+    """The guard's client for ``config``: with ``allow_private_network``, the base URL's host and port
+    (by the name it uses) are admitted even on a private address; nothing else is."""
+    if config.allow_private_network and config.base_url:
+        url = httpx.URL(config.base_url)
+        host = url.host if ":" not in url.host else f"[{url.host}]"
+        guard = guard.with_allowed([f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"])
+    return httpx.AsyncClient(transport=GuardRefusalTransport(guard.transport()), trust_env=False,
+                             follow_redirects=False,
+                             timeout=httpx.Timeout(config.timeout, connect=guard.settings.connect_timeout_seconds))
+
+
+def build_provider(config: ProviderConfig, guard: OutboundGuard | None = None) -> ModelProvider:
+    """The provider for ``config``; a ``guarded`` one needs the ``guard``."""
+    if config.guarded and guard is None:
+        raise ValueError(f"Provider '{config.name}' must connect through the outbound guard")
+    client = None
+    if config.guarded and guard is not None and config.kind != "local":
+        client = make_client(api_key=config.api_key, base_url=config.base_url, timeout=config.timeout,
+                             max_retries=config.max_retries,
+                             default_base_url=OPENAI_BASE_URL if config.kind == "openai" else None,
+                             http_client=guarded_http_client(config, guard))
     if config.kind == "local":
         return LocalLlamaProvider(config.local_models, name=config.name, n_ctx=config.n_ctx,
                                   max_concurrent=config.max_concurrent, n_threads=config.n_threads)
     if config.kind == "openai":
         return OpenAIResponsesProvider(config.api_key, config.base_url, name=config.name, models=config.models,
                                        discover=bool(config.discover), timeout=config.timeout,
-                                       max_retries=config.max_retries)
+                                       max_retries=config.max_retries, client=client)
     if not config.base_url:
         raise ValueError(f"Provider '{config.name}' (openai_compatible) needs a base_url")
     return OpenAICompatibleProvider(config.name, config.base_url, config.api_key, models=config.models,
                                     discover=config.discover is not False, timeout=config.timeout,
-                                    max_retries=config.max_retries)
+                                    max_retries=config.max_retries, client=client)
 
 
 def configs_from_settings(*, openai_api_key: str | None = None, openai_base_url: str | None = None,

@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentcreator.db.models import PlatformSetting
 
 REGISTRATION_OPEN = "registration_open"
+# New accounts from open registration wait for an administrator's approval.
+REGISTRATION_REQUIRES_APPROVAL = "registration_requires_approval"
 # Claimed (insert-once, guarded by the primary key) by the registration that makes the first admin.
 FIRST_ADMIN = "first_admin"
 
-DEFAULTS: dict[str, Any] = {REGISTRATION_OPEN: True}
+DEFAULTS: dict[str, Any] = {REGISTRATION_OPEN: True, REGISTRATION_REQUIRES_APPROVAL: False}
 
 
 async def get(session: AsyncSession, key: str) -> Any:

@@ -64,9 +64,13 @@ def _search_filter(q: str | None) -> list[Any]:
                 func.lower(User.name).contains(needle, autoescape=True))]
 
 
-async def search(session: AsyncSession, q: str | None, *, limit: int, offset: int) -> tuple[list[User], int]:
-    """Users whose email or name contains ``q`` (case-insensitive), oldest first, with the total count."""
+async def search(session: AsyncSession, q: str | None, *, limit: int, offset: int,
+                 pending: bool | None = None) -> tuple[list[User], int]:
+    """Users whose email or name contains ``q`` (case-insensitive), oldest first, with the total count;
+    ``pending``: only accounts awaiting approval (True) or only the others (False)."""
     filters = _search_filter(q)
+    if pending is not None:
+        filters.append(User.is_pending.is_(pending))
     total = int((await session.execute(select(func.count()).select_from(User).where(*filters))).scalar_one())
     rows = (await session.execute(
         select(User).where(*filters).order_by(User.created_at, User.id).limit(limit).offset(offset)
@@ -74,9 +78,10 @@ async def search(session: AsyncSession, q: str | None, *, limit: int, offset: in
     return list(rows), total
 
 
-def add(session: AsyncSession, *, email: str, name: str, password_hash: str, is_admin: bool = False) -> User:
+def add(session: AsyncSession, *, email: str, name: str, password_hash: str, is_admin: bool = False,
+        is_pending: bool = False) -> User:
     user = User(id=new_id(), email=email.lower(), name=name, password_hash=password_hash, is_admin=is_admin,
-                is_disabled=False, token_version=1)
+                is_disabled=False, is_pending=is_pending, token_version=1)
     session.add(user)
     return user
 

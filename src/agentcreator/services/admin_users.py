@@ -118,6 +118,30 @@ async def delete_user(session: AsyncSession, actor: User, user_id: str, *, confi
     await session.commit()
 
 
+async def _pending(session: AsyncSession, user_id: str) -> User:
+    user = await _target(session, user_id)
+    if not user.is_pending:
+        raise Conflict("This account is not waiting for approval", code="not_pending")
+    return user
+
+
+async def approve(session: AsyncSession, actor: User, user_id: str) -> User:
+    """Let an account registered while approval was required sign in."""
+    user = await _pending(session, user_id)
+    user.is_pending = False
+    _audit(session, actor, "user_approved", user)
+    await session.commit()
+    return user
+
+
+async def decline(session: AsyncSession, actor: User, user_id: str) -> None:
+    """Delete an account that is waiting for approval (it never signed in, so it owns nothing)."""
+    user = await _pending(session, user_id)
+    _audit(session, actor, "registration_declined", user, name=user.name)
+    await session.execute(delete(User).where(User.id == user.id))
+    await session.commit()
+
+
 async def audit_log(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[AdminAuditEvent], int]:
     total = (await session.execute(select(func.count()).select_from(AdminAuditEvent))).scalar_one()
     rows = await session.execute(select(AdminAuditEvent).order_by(AdminAuditEvent.created_at.desc(),

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.core.errors import BadRequest, RateLimited, Unauthorized
+from agentcreator.core.errors import BadRequest, Forbidden, RateLimited, Unauthorized
 from agentcreator.core.ratelimit import Backoff
 from agentcreator.core.security import hash_token, new_refresh_secret, tokens_equal
 from agentcreator.db.models import User
@@ -109,6 +109,9 @@ async def login(state: AppState, session: AsyncSession, *, email: str, password:
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if user.is_disabled:
         raise Unauthorized("This account is disabled", code="account_disabled")
+    if user.is_pending:  # told only to whoever knows the password
+        raise Forbidden("Your account is waiting for an administrator's approval; you can sign in once it is "
+                        "approved", code="account_pending")
     if new_hash is not None:
         user.password_hash = new_hash  # e.g. an imported bcrypt hash upgraded to argon2id
     issued = start_session(state, session, user, client)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentcreator.core.config import Settings
-from agentcreator.core.errors import Conflict, NotFound, ValidationFailed
+from agentcreator.core.errors import (
+    BlockedDestination,
+    Conflict,
+    NotFound,
+    UpstreamUnreachable,
+    ValidationFailed,
+)
+from agentcreator.core.outbound import OutboundGuard
 from agentcreator.core.security import SecretBox
-from agentcreator.db.models import Provider
+from agentcreator.db.models import Provider, User
 from agentcreator.db.session import session_scope
+from agentcreator.llm.errors import ProviderError
 from agentcreator.llm.registry import ModelRegistry, ProviderConfig, build_provider, configs_from_settings
 from agentcreator.llm.types import ModelSpec
 from agentcreator.repositories import providers as provider_repo
@@ -47,16 +57,63 @@ def _check_complete(row: Provider) -> None:
 
 
 def db_config(row: Provider, secrets: SecretBox) -> ProviderConfig:
+    """An administrator's provider: it connects through the SSRF guard."""
     return ProviderConfig(
         name=row.name, kind=row.kind, base_url=row.base_url,  # type: ignore[arg-type]
         api_key=secrets.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None,
-        models=[ModelSpec.model_validate(m) for m in row.models or []], enabled=row.enabled)
+        models=[ModelSpec.model_validate(m) for m in row.models or []], enabled=row.enabled,
+        guarded=True, allow_private_network=row.allow_private_network)
+
+
+def _private_network_refusal(url: str, problem: str) -> ValidationFailed:
+    reason = problem.split(";")[0]
+    return ValidationFailed(
+        f"{reason}. Providers reach only public addresses unless you allow this one on the private network: "
+        "do that only for a server you run there (such as Ollama on this machine).", code="private_network",
+        details=[{"loc": ["body", "allow_private_network"], "msg": reason, "type": "private_network",
+                  "base_url": url}])
+
+
+async def check_destination(guard: OutboundGuard, row: Provider) -> None:
+    """Refuse a base URL with credentials in it, and one on a loopback, private or link-local address
+    (literally or by what its name resolves to now) unless ``allow_private_network``. A name that does
+    not resolve is left to the connection test; every connection is checked again when it opens."""
+    if not row.base_url:
+        return
+    try:
+        url = httpx.URL(row.base_url)
+    except httpx.InvalidURL as exc:
+        raise ValidationFailed("base_url is not a valid URL", code="invalid_base_url") from exc
+    if url.userinfo:
+        raise ValidationFailed("Put the API key in api_key, not in the base_url", code="invalid_base_url")
+    if row.allow_private_network:
+        return
+    try:
+        guard.check_url(url)
+        await guard.policy.addresses_for(url.host, url.port or (443 if url.scheme == "https" else 80))
+    except BlockedDestination as exc:
+        raise _private_network_refusal(row.base_url, exc.message) from exc
+    except UpstreamUnreachable:
+        return
+
+
+async def _check_users(session: AsyncSession, user_ids: list[str] | None) -> None:
+    """Every id in a provider's allowed users must be an account."""
+    if not user_ids:
+        return
+    found = set((await session.execute(select(User.id).where(User.id.in_(set(user_ids))))).scalars())
+    unknown = sorted(set(user_ids) - found)
+    if unknown:
+        raise ValidationFailed("Some allowed users do not exist", code="unknown_user",
+                               details=[{"loc": ["body", "allowed_user_ids"], "msg": "no such user",
+                                         "type": "unknown_user", "ids": unknown[:20]}])
 
 
 class ProviderService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], registry: ModelRegistry,
-                 settings: Settings, secrets: SecretBox) -> None:
+                 settings: Settings, secrets: SecretBox, guard: OutboundGuard) -> None:
         self._sessions = sessions
+        self._guard = guard
         self._registry = registry
         self._settings = settings
         self._secrets = secrets
@@ -86,6 +143,8 @@ class ProviderService:
         api_key = fields.pop("api_key", None)
         row = Provider(**fields, api_key_encrypted=self._secrets.encrypt(api_key) if api_key else None)
         _check_complete(row)
+        await _check_users(session, row.allowed_user_ids)
+        await check_destination(self._guard, row)
         session.add(row)
         await session.commit()
         await self.reload()
@@ -99,6 +158,9 @@ class ProviderService:
         for key, value in changes.items():
             setattr(row, key, value)
         _check_complete(row)
+        if "allowed_user_ids" in changes:
+            await _check_users(session, row.allowed_user_ids)
+        await check_destination(self._guard, row)
         await session.commit()
         await self.reload()
         return row
@@ -112,12 +174,27 @@ class ProviderService:
     async def test_connection(self, session: AsyncSession, provider_id: str) -> int:
         """Ask the provider for its models with its stored credentials; returns how many it offers."""
         row = await self._get(session, provider_id)
-        provider = build_provider(db_config(row, self._secrets).model_copy(update={"enabled": True}))
+        await session.commit()  # nothing held open while the provider answers
+        try:
+            await check_destination(self._guard, row)
+        except ValidationFailed as exc:
+            raise ProviderError(exc.message, provider=row.name, code=exc.code) from exc
+        provider = build_provider(db_config(row, self._secrets).model_copy(update={"enabled": True}), self._guard)
         try:
             await provider.check()
             return len(await provider.list_models())
         finally:
             await provider.aclose()
+
+    async def restrictions_for(self, session: AsyncSession, user: User) -> set[str]:
+        """The providers ``user`` may not use."""
+        if user.is_admin:
+            return set()
+        return {name for name, allowed in (await provider_repo.restrictions(session)).items() if user.id not in allowed}
+
+    async def may_use(self, session: AsyncSession, user: User, model_id: str) -> bool:
+        provider_name, _, _ = model_id.partition("/")
+        return user.is_admin or await provider_repo.usable_by(session, provider_name, user.id)
 
     async def _get(self, session: AsyncSession, provider_id: str) -> Provider:
         row = await provider_repo.get(session, provider_id)

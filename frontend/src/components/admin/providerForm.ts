@@ -15,6 +15,10 @@ export interface ProviderFormState {
   removeKey: boolean
   enabled: boolean
   models: ModelRow[]
+  /** The base URL's host may be on a loopback or private address (asked, never assumed). */
+  allow_private_network: boolean
+  /** null: every user; else administrators and these user ids. */
+  allowed_user_ids: string[] | null
 }
 
 export function formFrom(p: Provider | null): ProviderFormState {
@@ -25,6 +29,8 @@ export function formFrom(p: Provider | null): ProviderFormState {
     api_key: '',
     removeKey: false,
     enabled: p?.enabled ?? true,
+    allow_private_network: p?.allow_private_network ?? false,
+    allowed_user_ids: p?.allowed_user_ids ? [...p.allowed_user_ids] : null,
     models: (p?.models ?? []).map((m) => ({
       name: m.name, context_length: m.context_length ? String(m.context_length) : '',
       vision: m.vision ?? false, tools: m.tools ?? false,
@@ -44,12 +50,16 @@ export function toCreate(form: ProviderFormState): ProviderCreate {
   return {
     name: form.name.trim(), kind: form.kind, base_url: form.base_url.trim() || null,
     api_key: form.api_key || null, models: models(form), enabled: form.enabled,
+    allow_private_network: form.allow_private_network, allowed_user_ids: form.allowed_user_ids,
   }
 }
 
 /** Only send the key when a new one was typed (it is never shown back), or "" to remove it. */
 export function toUpdate(form: ProviderFormState): ProviderUpdate {
-  const body: ProviderUpdate = { base_url: form.base_url.trim() || null, models: models(form), enabled: form.enabled }
+  const body: ProviderUpdate = {
+    base_url: form.base_url.trim() || null, models: models(form), enabled: form.enabled,
+    allow_private_network: form.allow_private_network, allowed_user_ids: form.allowed_user_ids,
+  }
   if (form.removeKey) body.api_key = ''
   else if (form.api_key) body.api_key = form.api_key
   return body

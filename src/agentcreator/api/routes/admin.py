@@ -35,10 +35,11 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 async def list_users(
     _: AdminUser, session: SessionDep,
     q: Annotated[str | None, Query(max_length=200, description="Part of an email or name")] = None,
+    pending: Annotated[bool | None, Query(description="Only accounts waiting for approval (true) or the others")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> UsersPublic:
-    users, count = await accounts.list_users(session, q=q, limit=limit, offset=offset)
+    users, count = await accounts.list_users(session, q=q, limit=limit, offset=offset, pending=pending)
     return UsersPublic(data=[UserPublic.model_validate(u) for u in users], count=count)
 
 
@@ -49,16 +50,19 @@ async def update_user(user_id: str, body: UserUpdateAdmin, admin: AdminUser, ses
     return UserPublic.model_validate(user)
 
 
-async def _settings_public(state: AppStateDep, session: SessionDep, registration_open: bool) -> PlatformSettingsPublic:
+async def _settings_public(state: AppStateDep, session: SessionDep,
+                           current: accounts.PlatformSettings) -> PlatformSettingsPublic:
     limits = await fair_use.load_limits(session, state.settings.fair_use)
-    return PlatformSettingsPublic(registration_open=registration_open, max_concurrent_turns=limits.max_concurrent_turns,
+    return PlatformSettingsPublic(registration_open=current.registration_open,
+                                  registration_requires_approval=current.registration_requires_approval,
+                                  max_concurrent_turns=limits.max_concurrent_turns,
                                   turns_per_minute=limits.turns_per_minute)
 
 
 @router.get("/settings", operation_id="admin_get_settings")
 async def get_settings(_: AdminUser, state: AppStateDep, session: SessionDep) -> PlatformSettingsPublic:
     current = await accounts.get_platform_settings(session)
-    return await _settings_public(state, session, current.registration_open)
+    return await _settings_public(state, session, current)
 
 
 @router.patch("/settings", operation_id="admin_update_settings")
@@ -67,9 +71,11 @@ async def update_settings(body: PlatformSettingsUpdate, _: AdminUser, state: App
     if body.max_concurrent_turns is not None or body.turns_per_minute is not None:
         await fair_use.save_limits(session, state.settings.fair_use, max_concurrent_turns=body.max_concurrent_turns,
                                    turns_per_minute=body.turns_per_minute)
-    current = await accounts.update_platform_settings(session, registration_open=body.registration_open)
+    current = await accounts.update_platform_settings(
+        session, registration_open=body.registration_open,
+        registration_requires_approval=body.registration_requires_approval)
     state.fair_use.invalidate()
-    return await _settings_public(state, session, current.registration_open)
+    return await _settings_public(state, session, current)
 
 
 
@@ -99,6 +105,19 @@ async def password_reset_link(user_id: str, admin: AdminUser, state: AppStateDep
                               session: SessionDep) -> AccountLinkPublic:
     """A one-time link to set a new password (no email is sent: the administrator passes it on)."""
     return _link(await admin_users.reset_link(state, session, admin, user_id))
+
+
+@router.post("/users/{user_id}/approve", operation_id="admin_approve_user")
+async def approve_user(user_id: str, admin: AdminUser, session: SessionDep) -> UserPublic:
+    """Let an account that registered while approval was required sign in (409 if it is not waiting)."""
+    return UserPublic.model_validate(await admin_users.approve(session, admin, user_id))
+
+
+@router.post("/users/{user_id}/decline", operation_id="admin_decline_user", status_code=status.HTTP_204_NO_CONTENT)
+async def decline_user(user_id: str, admin: AdminUser, session: SessionDep) -> Response:
+    """Delete an account that is waiting for approval (409 if it is not waiting)."""
+    await admin_users.decline(session, admin, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/users/{user_id}", operation_id="admin_delete_user", status_code=status.HTTP_204_NO_CONTENT)

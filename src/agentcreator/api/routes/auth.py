@@ -20,9 +20,10 @@ from agentcreator.api.schemas.auth import (
     PasswordChangeRequest,
     RefreshRequest,
     RegisterRequest,
+    RegistrationAccepted,
     TokenPair,
 )
-from agentcreator.api.schemas.users import UserPublic, UserUpdateMe
+from agentcreator.api.schemas.users import AccountNoticePublic, AccountNoticesPublic, UserPublic, UserUpdateMe
 from agentcreator.services import accounts, admin_users
 from agentcreator.services import auth as auth_service
 from agentcreator.services.auth import ClientInfo, IssuedTokens
@@ -45,18 +46,22 @@ def _pair(issued: IssuedTokens, state: AppStateDep, request: Request, response: 
 @router.get("/options", operation_id="auth_options")
 async def options(state: AppStateDep, session: SessionDep) -> AuthOptions:
     return AuthOptions(registration_open=await accounts.registration_open(session),
+                       registration_requires_approval=await accounts.approval_required(session),
                        password_min_length=state.settings.auth.password_min_length,
                        first_account_admin=not await accounts.any_account(session))
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, operation_id="auth_register")
+@router.post("/register", status_code=status.HTTP_202_ACCEPTED, operation_id="auth_register")
 async def register(body: RegisterRequest, state: AppStateDep, session: SessionDep, address: ClientAddress,
-                   request: Request, response: Response, user_agent: UserAgent = None) -> TokenPair:
-    issued = await accounts.register(
+                   user_agent: UserAgent = None) -> RegistrationAccepted:
+    """Ask for an account. No tokens: sign in afterwards (``created``) or once an administrator approved
+    the account (``pending_approval``). The answer is the same whether or not the email already has an
+    account; that account's owner finds a notice at their next sign-in (GET /api/auth/notices)."""
+    result = await accounts.register(
         state, session, name=body.name, email=body.email, password=body.password,
         confirm_password=body.confirm_password, client=ClientInfo(address, user_agent),
     )
-    return _pair(issued, state, request, response)
+    return RegistrationAccepted(status=result, message=accounts.REGISTRATION_MESSAGES[result])
 
 
 @router.post("/login", operation_id="auth_login")
@@ -102,6 +107,20 @@ async def me(user: CurrentUser) -> UserPublic:
 @router.patch("/me", operation_id="auth_update_me")
 async def update_me(body: UserUpdateMe, session: SessionDep, user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(await accounts.update_profile(session, user, name=body.name))
+
+
+@router.get("/notices", operation_id="auth_list_notices")
+async def list_notices(session: SessionDep, user: CurrentUser) -> AccountNoticesPublic:
+    """What happened to this account that its owner should know (not dismissed yet), newest first."""
+    notices = await accounts.open_notices(session, user)
+    return AccountNoticesPublic(data=[AccountNoticePublic.model_validate(n) for n in notices], count=len(notices))
+
+
+@router.post("/notices/{notice_id}/dismiss", status_code=status.HTTP_204_NO_CONTENT,
+             operation_id="auth_dismiss_notice")
+async def dismiss_notice(notice_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    await accounts.dismiss_notice(session, user, notice_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/password", operation_id="auth_change_password")

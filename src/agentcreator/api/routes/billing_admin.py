@@ -28,10 +28,15 @@ prices_router = APIRouter(prefix="/api/prices", tags=["billing"])
 
 
 @prices_router.get("", operation_id="prices_current")
-async def current_prices(_: CurrentUser, session: SessionDep, state: AppStateDep) -> CurrentPricesPublic:
-    """The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls)."""
-    return CurrentPricesPublic.model_validate(await price_service.get_prices(session, state.billing),
-                                              from_attributes=True)
+async def current_prices(user: CurrentUser, session: SessionDep, state: AppStateDep) -> CurrentPricesPublic:
+    """The price table in force (micro-dollars per 1M tokens, tool fees per 1,000 calls), without the
+    models of providers this user may not use."""
+    current = CurrentPricesPublic.model_validate(await price_service.get_prices(session, state.billing),
+                                                 from_attributes=True)
+    hidden = await state.providers.restrictions_for(session, user)
+    if hidden:
+        current.models = [m for m in current.models if m.pattern.partition("/")[0] not in hidden]
+    return current
 
 
 @router.get("/prices", operation_id="admin_get_prices")

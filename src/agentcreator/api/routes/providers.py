@@ -13,6 +13,7 @@ from agentcreator.api.schemas.providers import (
     ProviderPublic,
     ProviderUpdate,
 )
+from agentcreator.core.errors import OutboundError
 from agentcreator.db.models import Provider
 from agentcreator.llm.errors import ProviderError
 from agentcreator.llm.registry import ProviderConfig
@@ -24,6 +25,7 @@ models_router = APIRouter(prefix="/api/models", tags=["models"])
 def _from_row(row: Provider) -> ProviderPublic:
     return ProviderPublic(id=row.id, name=row.name, kind=row.kind, base_url=row.base_url,
                           has_api_key=bool(row.api_key_encrypted), models=row.models or [], enabled=row.enabled,
+                          allow_private_network=row.allow_private_network, allowed_user_ids=row.allowed_user_ids,
                           source="admin", created_at=row.created_at, updated_at=row.updated_at)
 
 
@@ -53,6 +55,9 @@ async def create_provider(body: ProviderCreate, _: AdminUser, state: AppStateDep
 async def update_provider(provider_id: str, body: ProviderUpdate, _: AdminUser, state: AppStateDep,
                           session: SessionDep) -> ProviderPublic:
     changes = body.model_dump(exclude_unset=True)
+    for flag in ("enabled", "allow_private_network"):  # null: leave as it is
+        if changes.get(flag, False) is None:
+            del changes[flag]
     if body.models is not None:
         changes["models"] = [m.model_dump(exclude_none=True) for m in body.models]
     return _from_row(await state.providers.update(session, provider_id, changes))
@@ -69,15 +74,19 @@ async def test_provider(provider_id: str, _: AdminUser, state: AppStateDep, sess
     """Test the connection with the stored credentials."""
     try:
         count = await state.providers.test_connection(session, provider_id)
-    except ProviderError as exc:
+    except (ProviderError, OutboundError) as exc:
         return ConnectionTest(ok=False, error={"code": exc.code, "message": exc.message})
     return ConnectionTest(ok=True, models=count)
 
 
 @models_router.get("", operation_id="models_list", response_model=ModelsPublic)
-async def list_models(_: CurrentUser, state: AppStateDep) -> ModelsPublic:
-    """The models assistants can use, with their capabilities."""
+async def list_models(user: CurrentUser, state: AppStateDep, session: SessionDep) -> ModelsPublic:
+    """The models this user's assistants can use, with their capabilities: a provider restricted to
+    some users is invisible to the others, its failures included."""
+    hidden = await state.providers.restrictions_for(session, user)
+    await session.commit()  # nothing held open while the providers are asked
     listing = await state.models.list_models()
-    data = [ModelPublic.model_validate(m.model_dump()) for m in listing.models]
+    data = [ModelPublic.model_validate(m.model_dump()) for m in listing.models if m.provider not in hidden]
     return ModelsPublic(data=data, count=len(data), default_model=state.settings.llm.default_model,
-                        unavailable={k: {"code": v.code, "message": v.message} for k, v in listing.errors.items()})
+                        unavailable={k: {"code": v.code, "message": v.message} for k, v in listing.errors.items()
+                                     if k not in hidden})

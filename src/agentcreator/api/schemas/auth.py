@@ -45,8 +45,17 @@ class TokenPair(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Lifetime of the access token, in seconds")
 
+class RegistrationAccepted(BaseModel):
+    """The same answer whether or not the email already had an account (docs/security.md)."""
+
+    status: Literal["created", "pending_approval"] = Field(
+        description="created: sign in now; pending_approval: sign in once an administrator approved the account")
+    message: str
+
+
 class AuthOptions(BaseModel):
     registration_open: bool
+    registration_requires_approval: bool = False
     password_min_length: int
     # True while no account exists: the next registration becomes the administrator.
     first_account_admin: bool = False

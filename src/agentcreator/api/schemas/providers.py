@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from agentcreator.api.schemas.common import StrictInput
+
+PRIVATE_NETWORK = ("Let the base URL's host be on a loopback or private address (a server you run, such as "
+                   "Ollama on localhost); otherwise only public addresses are reached")
+ALLOWED_USERS = "Only administrators and these users see and use the provider's models; null: every user"
+UserId = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class ModelSpecIn(StrictInput):
@@ -30,6 +35,8 @@ class ProviderCreate(StrictInput):
     api_key: str | None = Field(None, max_length=2000, description="Stored encrypted; never returned")
     models: list[ModelSpecIn] = Field(default_factory=list, max_length=200)
     enabled: bool = True
+    allow_private_network: bool = Field(False, description=PRIVATE_NETWORK)
+    allowed_user_ids: list[UserId] | None = Field(None, max_length=1000, description=ALLOWED_USERS)
 
     _url = field_validator("base_url")(classmethod(lambda cls, v: _check_url(v)))
 
@@ -39,6 +46,9 @@ class ProviderUpdate(StrictInput):
     api_key: str | None = Field(None, max_length=2000, description="Empty string removes the key")
     models: list[ModelSpecIn] | None = Field(None, max_length=200)
     enabled: bool | None = None
+    allow_private_network: bool | None = Field(None, description=PRIVATE_NETWORK)
+    allowed_user_ids: list[UserId] | None = Field(None, max_length=1000, description=ALLOWED_USERS + "; "
+                                                  "null: every user again")
 
     _url = field_validator("base_url")(classmethod(lambda cls, v: _check_url(v)))
 
@@ -51,6 +61,8 @@ class ProviderPublic(BaseModel):
     has_api_key: bool
     models: list[ModelSpecIn]
     enabled: bool
+    allow_private_network: bool = False
+    allowed_user_ids: list[str] | None = Field(None, description=ALLOWED_USERS)
     source: Literal["environment", "admin"]
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -21,6 +21,7 @@ class UserPublic(BaseModel):
     name: str
     is_admin: bool
     is_disabled: bool
+    is_pending: bool = Field(False, description="Registered while approval was required; cannot sign in yet")
     created_at: datetime
     last_login_at: datetime | None = None
 
@@ -41,11 +42,29 @@ class UserUpdateAdmin(StrictInput):
 
 class PlatformSettingsPublic(BaseModel):
     registration_open: bool
+    registration_requires_approval: bool = Field(description="New accounts wait for an administrator's approval")
     max_concurrent_turns: int = Field(description="Answers one user may have running at once")
     turns_per_minute: int = Field(description="Turns one user may start per minute")
 
 
 class PlatformSettingsUpdate(StrictInput):
     registration_open: bool | None = Field(None, description="Allow anyone to create an account")
+    registration_requires_approval: bool | None = Field(
+        None, description="New accounts from registration cannot sign in until an administrator approves them")
     max_concurrent_turns: int | None = Field(None, ge=1, le=1000)
     turns_per_minute: int | None = Field(None, ge=1, le=100_000)
+
+
+class AccountNoticePublic(BaseModel):
+    """Something that happened to the account that its owner should know (shown at sign-in)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str = Field(description="registration_attempt: someone tried to register with this account's email")
+    detail: dict[str, Any] | None
+    created_at: datetime
+
+
+class AccountNoticesPublic(Page[AccountNoticePublic]):
+    pass

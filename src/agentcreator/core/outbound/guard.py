@@ -78,7 +78,7 @@ class OutboundGuard:
         self._client: httpx.AsyncClient | None = None
 
     def with_allowed(self, hosts: Iterable[str]) -> OutboundGuard:
-        return OutboundGuard(self.settings, resolver=self._resolver, allow=self.policy.allow.extended(hosts),
+        return OutboundGuard(self.settings, resolver=self.policy.resolver, allow=self.policy.allow.extended(hosts),
                              ssl_context=self._ssl_context)
 
     def check_url(self, url: str | httpx.URL) -> httpx.URL:
@@ -97,12 +97,16 @@ class OutboundGuard:
         s = self.settings
         return httpx.Timeout(s.read_timeout_seconds, connect=s.connect_timeout_seconds)
 
+    def transport(self) -> GuardedTransport:
+        """A new guarded transport (for a caller that builds its own client around it)."""
+        return GuardedTransport(self.policy, ssl_context=self._ssl_context)
+
     def client(self, *, follow_redirects: bool = False, headers: Mapping[str, str] | None = None,
                timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
         """A new guarded client (the caller closes it). No proxies from the environment, no cookies
         kept, redirects (if followed) capped at ``max_redirects`` and checked hop by hop."""
         return httpx.AsyncClient(
-            transport=GuardedTransport(self.policy, ssl_context=self._ssl_context),
+            transport=self.transport(),
             trust_env=False,
             follow_redirects=follow_redirects,
             max_redirects=self.settings.max_redirects,

@@ -24,9 +24,9 @@ from agentcreator.db.models.platform import PlatformSetting
 from agentcreator.db.models.provider import Provider
 from agentcreator.db.models.run import ChatWorker, Run, RunStep
 from agentcreator.db.models.usage import UsageRecord
-from agentcreator.db.models.user import AuthSession, User
+from agentcreator.db.models.user import AccountNotice, AuthSession, User
 
-__all__ = ["AccountLink", "AdminAuditEvent", "Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker",
+__all__ = ["AccountLink", "AccountNotice", "AdminAuditEvent", "Assistant", "AuthSession", "BudgetLedger", "BudgetReservation", "ChatWorker",
            "Conversation", "File", "KnowledgeBase", "KnowledgeChunk", "KnowledgeDocument", "KnowledgeJob", "KnowledgePage",
            "McpServer", "Message", "ModelPrice", "PlatformSetting", "PriceVersion", "Provider", "Run", "RunStep",
            "ToolPrice", "UsageRecord", "User", "UserBudget"]

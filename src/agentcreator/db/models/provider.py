@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
@@ -22,3 +22,9 @@ class Provider(IdMixin, TimestampMixin, Base):
     # Declared models with capabilities: [{"name", "context_length", "vision", "tools"}].
     models: Mapped[list[dict[str, Any]]] = mapped_column(SafeJSON(), default=list, nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # The SSRF guard admits the base URL's host on a loopback or private address only when the
+    # administrator said so (Ollama on localhost); every other connection must reach a public address.
+    allow_private_network: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                                        nullable=False)
+    # Who may use the provider's models: None for every user; else administrators and these user ids.
+    allowed_user_ids: Mapped[list[str] | None] = mapped_column(SafeJSON(), nullable=True)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentcreator.db.base import MYSQL_TABLE_ARGS, Base, IdMixin, TimestampMixin
-from agentcreator.db.types import SafeString, UTCDateTime
+from agentcreator.db.types import SafeJSON, SafeString, UTCDateTime, utcnow
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -18,6 +19,8 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Registered while administrators approve new accounts: cannot sign in until approved.
+    is_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     # Bumped to revoke every access token at once (password change, disable, logout-all).
     token_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -40,3 +43,17 @@ class AuthSession(IdMixin, TimestampMixin, Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(SafeString(400), nullable=True)
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AccountNotice(IdMixin, Base):
+    """Something the owner of an account should know at their next sign-in, told by no other means
+    (no mail here): e.g. someone tried to register with their email (``registration_attempt``)."""
+
+    __tablename__ = "account_notices"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
