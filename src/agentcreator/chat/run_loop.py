@@ -28,6 +28,7 @@ from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.bus import EventBus
 from agentcreator.chat.checkpoints import Checkpointer
+from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.hosted_calls import HostedFees
 from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
@@ -35,6 +36,7 @@ from agentcreator.chat.run_state import RunState, RunStatus
 from agentcreator.chat.run_store import RunStore, message_status
 from agentcreator.chat.tool_step import ToolStepContext, release_unsettled, run_tool_calls
 from agentcreator.core.errors import PaymentRequired
+from agentcreator.db.session import session_scope
 from agentcreator.llm.types import ChatMessage, ModelRequest, StreamEvent, Usage
 from agentcreator.tools import ToolContext, ToolSet
 
@@ -97,6 +99,8 @@ class RunLoop:
                 await asyncio.shield(state.open_call.release())
             if state.next_reservation is not None:  # made for a round that was never called
                 await asyncio.shield(self._billing.release(state.next_reservation))
+            if state.next_call is not None:  # sent for a round that never read it
+                await asyncio.shield(state.next_call[1].aclose())
         return state, snapshot
 
     async def _rounds(self, plan: Any, toolset: ToolSet, state: RunState) -> None:
@@ -104,18 +108,16 @@ class RunLoop:
             state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
             return
         definitions = toolset.definitions()
-        base: ModelRequest = plan.request
         first = min(state.rounds, self._max_rounds - 1)  # a continued run counts on from its rounds
         for index in range(first, self._max_rounds):
             last = index == self._max_rounds - 1
-            request = base.model_copy(update={"messages": state.messages, "tools": definitions,
-                                              "tool_choice": "none" if last and definitions else None,
-                                              "max_output_tokens": base.max_output_tokens if index == first else
-                                              _full_reply(plan, base),
-                                              "hosted_tools": toolset.hosted,
-                                              "max_hosted_calls": toolset.max_hosted_calls if toolset.hosted else None})
+            opened, state.next_call = state.next_call, None  # sent with the previous round's save
+            request = opened[0] if opened else self._round_request(plan, toolset, state, index, definitions,
+                                                                   first=index == first)
             call = await self._open_call(plan, state, request, index, definitions, first=index == first)
             if call is None:
+                if opened:
+                    await opened[1].aclose()
                 return
             state.open_call = call
             capped = call.reservation.capped_output_tokens if call.reservation is not None else None
@@ -123,7 +125,7 @@ class RunLoop:
                 request = request.model_copy(update={"max_output_tokens": capped})
                 state.reply_capped_to = min(capped, state.reply_capped_to or capped)
             stream: AsyncIterator[StreamEvent] = plan.first_call if index == first and plan.first_call else \
-                plan.provider.stream(request)
+                opened[1] if opened else plan.provider.stream(request)
             checkpoints = self._checkpointer(plan, state)
             try:
                 model_round = await run_model_step(paced(stream, self._pace_wait), self._bus_publisher(plan),
@@ -156,6 +158,21 @@ class RunLoop:
                 state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
                 return
 
+    def _round_request(self, plan: Any, toolset: ToolSet, state: RunState, index: int, definitions: list[Any], *,
+                       first: bool) -> ModelRequest:
+        last = index == self._max_rounds - 1
+        base: ModelRequest = plan.request
+        return base.model_copy(update={"messages": list(state.messages), "tools": definitions,
+                                       "tool_choice": "none" if last and definitions else None,
+                                       "max_output_tokens": base.max_output_tokens if first else _full_reply(plan, base),
+                                       "hosted_tools": toolset.hosted,
+                                       "max_hosted_calls": toolset.max_hosted_calls if toolset.hosted else None})
+
+    async def _may_refuse(self, plan: Any) -> bool:
+        """Whether a budget this run's calls count against has a limit (billing.may_refuse: cached)."""
+        async with session_scope(self._sessions) as session:
+            return await self._billing.may_refuse(session, plan.target)
+
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
                          definitions: list[Any], *, first: bool) -> MeteredCall | None:
         """The round's metered call: the turn's reservation for the first (topped up for the tool
@@ -164,6 +181,8 @@ class RunLoop:
         try:
             if first:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
+                if definition_tokens and not request.hosted_tools and not await self._may_refuse(plan):
+                    return call  # nothing can refuse it: the definitions are settled with the call's usage
                 try:
                     await call.top_up(prompt_tokens=definition_tokens)
                 except PaymentRequired:  # no room for the definitions too: the round is reserved anew below,
@@ -225,6 +244,11 @@ class RunLoop:
             state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
             state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
             next_prompt = self._next_prompt_tokens(plan, state, definitions) if going_on and not paused else None
+            if next_prompt is not None and not toolset.hosted and not await self._may_refuse(plan):
+                # Nothing can refuse the next call: it goes out now, and the round is saved (and the call
+                # reserved) while the model works on its first token (as a turn's early call).
+                request = self._round_request(plan, toolset, state, model_round.index + 1, definitions, first=False)
+                state.next_call = (request, await EarlyCall.start(plan.provider, request))
             try:
                 cost, state.next_reservation = await _finish_even_if_cancelled(self._store.save_tool_round(
                     plan, state, unsaved, context, started, finished, [part.call_id for part in parts], next_prompt,

@@ -15,7 +15,7 @@ from agentcreator.billing.metered import MeteredCall
 from agentcreator.chat import events as ev
 from agentcreator.chat.model_step import ModelRound
 from agentcreator.chat.parts import CitationPart, NoticePart, TextPart, ToolCallPart
-from agentcreator.llm.types import ChatMessage, Usage
+from agentcreator.llm.types import ChatMessage, ModelRequest, Usage
 
 
 class RunStatus(StrEnum):
@@ -54,6 +54,7 @@ class RunState:
     open_call: MeteredCall | None = None  # the latest model call, not settled yet
     open_round: ModelRound | None = None
     next_reservation: Reservation | None = None  # the next round's, made with the tool round's save
+    next_call: tuple[ModelRequest, Any] | None = None  # the next round's request and call (EarlyCall), sent
     cost_doc: dict[str, Any] = field(default_factory=dict)  # the last model call's pricing (version, local...)
     reply_capped_to: int | None = None  # the smallest reply allowance a budget capped a round to
 
