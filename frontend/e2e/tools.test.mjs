@@ -49,7 +49,7 @@ test('a tool call streams into a card, and the form says the model can call tool
   const card = page.getByTestId('tool-call').last()
   await card.waitFor()
   await page.locator('[data-testid="message"][data-role="assistant"]').last().locator('[data-status="requires_action"]').waitFor()
-  assert.equal(await card.getByTestId('tool-call-status').textContent(), 'Waiting for the caller')
+  assert.equal(await card.getByTestId('tool-call-status').textContent(), "Waiting for the caller's output")
   await card.getByRole('button').click()
   const args = await card.locator('pre').first().textContent()
   assert.deepEqual(JSON.parse(args), { city: 'Oslo', unit: 'celsius' })
