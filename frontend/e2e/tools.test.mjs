@@ -61,7 +61,7 @@ test('a tool call streams into a card, and the form says the model can call tool
   // After a reload the saved answer shows the same card.
   await page.reload()
   await page.getByTestId('tool-call').last().waitFor()
-  assert.equal(await page.getByTestId('tool-call-status').last().textContent(), 'Waiting for the caller')
+  assert.equal(await page.getByTestId('tool-call-status').last().textContent(), "Waiting for the caller's output")
   assert.deepEqual(errors, [])
   await context.close()
 })
