@@ -4,6 +4,7 @@ answer is 429 with Retry-After and a clear message (an error frame on the WebSoc
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
@@ -131,3 +132,32 @@ async def test_running_turns_are_counted_in_redis_with_a_lease() -> None:
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+async def test_uploads_over_the_per_minute_limit_get_429_and_store_nothing(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, app_state: Any) -> None:
+    from tests.api.files_helpers import stored_files, upload
+
+    assert (await client.get("/api/admin/settings", headers=alice.headers)).json()["uploads_per_minute"] == 30
+    for bad in ({"uploads_per_minute": 0}, {"uploads_per_minute": "lots"}):
+        assert (await client.patch("/api/admin/settings", headers=alice.headers, json=bad)).status_code == 422
+    assert (await client.patch("/api/admin/settings", headers=bob.headers,
+                               json={"uploads_per_minute": 1000})).status_code == 403
+    assert (await _limits(client, alice, uploads_per_minute=2))["uploads_per_minute"] == 2
+    for i in range(2):
+        assert (await upload(client, bob, f"n{i}.txt", f"note {i}\n".encode())).status_code == 201
+    on_disk = stored_files(app_state)
+    refused = await upload(client, bob, "n2.txt", b"one too many\n")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_uploads"
+    assert "2 files per minute" in refused.json()["error"]["message"]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert stored_files(app_state) == on_disk  # nothing of the refused upload was kept
+    listed = (await client.get("/api/files", headers=bob.headers)).json()
+    assert sorted(f["name"] for f in listed["data"]) == ["n0.txt", "n1.txt"]
+    # An upload into a knowledge base counts too; another user is not affected.
+    base = (await client.post("/api/knowledge-bases", headers=bob.headers, json={"name": "Notes"})).json()
+    into_base = await client.post(f"/api/knowledge-bases/{base['id']}/documents/upload", headers=bob.headers,
+                                  files={"file": ("n3.txt", b"more\n", "text/plain")})
+    assert into_base.status_code == 429 and into_base.json()["error"]["code"] == "too_many_uploads"
+    assert (await upload(client, alice, "mine.txt", b"alice's note\n")).status_code == 201

@@ -1033,7 +1033,8 @@ export interface paths {
         /**
          * Upload File
          * @description Upload one file (multipart field ``file``). The type is read from the content; 413 past the size
-         *     limit or the quota, 415 for a type not accepted or a content that contradicts the name.
+         *     limit or the quota, 415 for a type not accepted or a content that contradicts the name, 429 past the
+         *     uploads per minute (fair use).
          */
         post: operations["files_upload"];
         delete?: never;
@@ -2957,6 +2958,11 @@ export interface components {
              * @description Turns one user may start per minute
              */
             turns_per_minute: number;
+            /**
+             * Uploads Per Minute
+             * @description Files one user may upload per minute
+             */
+            uploads_per_minute: number;
         };
         /** PlatformSettingsUpdate */
         PlatformSettingsUpdate: {
@@ -2974,6 +2980,8 @@ export interface components {
             registration_requires_approval?: boolean | null;
             /** Turns Per Minute */
             turns_per_minute?: number | null;
+            /** Uploads Per Minute */
+            uploads_per_minute?: number | null;
         };
         /**
          * PriceVersionBrief
@@ -10875,6 +10883,21 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentPublic"];
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Not signed in, or the token is invalid, expired or revoked */
             401: {
                 headers: {
@@ -10920,8 +10943,38 @@ export interface operations {
                     };
                 };
             };
+            /** @description The file's type is not accepted */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -33,3 +33,23 @@ describe('a send over the fair-use limits (429)', () => {
     expect(banner.text()).toContain(LIMIT)
   })
 })
+
+describe('the admin fair-use limits', () => {
+  beforeEach(() => setActivePinia(createPinia()))
+
+  it('shows the saved limits and saves the edited ones', async () => {
+    const { useAdminStore } = await import('@/stores/admin')
+    const FairUseSettings = (await import('@/components/admin/FairUseSettings.vue')).default
+    const admin = useAdminStore()
+    admin.settings = { registration_open: true, registration_requires_approval: false, max_concurrent_turns: 3,
+                       turns_per_minute: 20, uploads_per_minute: 30 }
+    const saved: unknown[] = []
+    admin.updateSettings = vi.fn(async (body) => { saved.push(body) })
+    const w = mount(FairUseSettings)
+    const inputs = w.findAll('input[type="number"]')
+    expect(inputs.map((i) => (i.element as HTMLInputElement).value)).toEqual(['3', '20', '30'])
+    await inputs[2]!.setValue('5')
+    await w.get('form').trigger('submit')
+    expect(saved).toEqual([{ max_concurrent_turns: 3, turns_per_minute: 20, uploads_per_minute: 5 }])
+  })
+})

@@ -48,6 +48,7 @@ _EXTRA: dict[str, set[int]] = {
     "admin_get_prices": {404},
     "conversations_create": {404},
     "files_upload": {400, 415, 429},
+    "knowledge_documents_upload": {400, 415, 429},
 }
 
 

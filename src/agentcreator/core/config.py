@@ -144,6 +144,8 @@ class FairUseSettings(BaseModel):
 
     max_concurrent_turns: int = Field(3, ge=1, le=1000)
     turns_per_minute: int = Field(20, ge=1, le=100_000)
+    # Uploads one user may start per minute (the Files page, attachments, knowledge documents).
+    uploads_per_minute: int = Field(30, ge=1, le=100_000)
     # With Redis: a running turn stops counting after this long even if its worker died mid-turn.
     slot_lease_seconds: float = Field(900.0, ge=60)
 

@@ -36,6 +36,7 @@ from agentcreator.repositories import platform_settings as settings_repo
 class FairUseLimits:
     max_concurrent_turns: int
     turns_per_minute: int
+    uploads_per_minute: int
 
 
 class TurnSlots(ABC):
@@ -164,6 +165,17 @@ class FairUse:
         return Admission(self, user_id, slot)
 
 
+async def admit_upload(fair_use: FairUse, rate_limiter: RateLimiter, user_id: str) -> None:
+    """Count an upload of ``user_id`` (before its body is read), or raise RateLimited (429)."""
+    limits = await fair_use.limits()
+    decision = await rate_limiter.hit(f"uploads:{user_id}", limits.uploads_per_minute, 60)
+    if not decision.allowed:
+        raise RateLimited(
+            f"You can upload {limits.uploads_per_minute} files per minute; try again in "
+            f"{decision.retry_after} seconds", retry_after=decision.retry_after,
+            code="too_many_uploads", details={"limit": limits.uploads_per_minute})
+
+
 FAIR_USE_KEY = "fair_use"
 
 
@@ -171,17 +183,20 @@ async def load_limits(session: AsyncSession, defaults: FairUseSettings) -> FairU
     saved = await settings_repo.get(session, FAIR_USE_KEY) or {}
     return FairUseLimits(
         max_concurrent_turns=int(saved.get("max_concurrent_turns", defaults.max_concurrent_turns)),
-        turns_per_minute=int(saved.get("turns_per_minute", defaults.turns_per_minute)))
+        turns_per_minute=int(saved.get("turns_per_minute", defaults.turns_per_minute)),
+        uploads_per_minute=int(saved.get("uploads_per_minute", defaults.uploads_per_minute)))
 
 
 async def save_limits(session: AsyncSession, defaults: FairUseSettings, *, max_concurrent_turns: int | None,
-                      turns_per_minute: int | None) -> FairUseLimits:
+                      turns_per_minute: int | None, uploads_per_minute: int | None = None) -> FairUseLimits:
     current = await load_limits(session, defaults)
     updated = FairUseLimits(
         max_concurrent_turns if max_concurrent_turns is not None else current.max_concurrent_turns,
-        turns_per_minute if turns_per_minute is not None else current.turns_per_minute)
+        turns_per_minute if turns_per_minute is not None else current.turns_per_minute,
+        uploads_per_minute if uploads_per_minute is not None else current.uploads_per_minute)
     await settings_repo.put(session, FAIR_USE_KEY, {"max_concurrent_turns": updated.max_concurrent_turns,
-                                                    "turns_per_minute": updated.turns_per_minute})
+                                                    "turns_per_minute": updated.turns_per_minute,
+                                                    "uploads_per_minute": updated.uploads_per_minute})
     return updated
 
 

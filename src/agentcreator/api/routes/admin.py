@@ -56,7 +56,8 @@ async def _settings_public(state: AppStateDep, session: SessionDep,
     return PlatformSettingsPublic(registration_open=current.registration_open,
                                   registration_requires_approval=current.registration_requires_approval,
                                   max_concurrent_turns=limits.max_concurrent_turns,
-                                  turns_per_minute=limits.turns_per_minute)
+                                  turns_per_minute=limits.turns_per_minute,
+                                  uploads_per_minute=limits.uploads_per_minute)
 
 
 @router.get("/settings", operation_id="admin_get_settings")
@@ -68,9 +69,10 @@ async def get_settings(_: AdminUser, state: AppStateDep, session: SessionDep) ->
 @router.patch("/settings", operation_id="admin_update_settings")
 async def update_settings(body: PlatformSettingsUpdate, _: AdminUser, state: AppStateDep,
                           session: SessionDep) -> PlatformSettingsPublic:
-    if body.max_concurrent_turns is not None or body.turns_per_minute is not None:
+    if body.max_concurrent_turns is not None or body.turns_per_minute is not None \
+            or body.uploads_per_minute is not None:
         await fair_use.save_limits(session, state.settings.fair_use, max_concurrent_turns=body.max_concurrent_turns,
-                                   turns_per_minute=body.turns_per_minute)
+                                   turns_per_minute=body.turns_per_minute, uploads_per_minute=body.uploads_per_minute)
     current = await accounts.update_platform_settings(
         session, registration_open=body.registration_open,
         registration_requires_approval=body.registration_requires_approval)

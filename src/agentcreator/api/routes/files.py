@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from agentcreator.api.deps import CurrentUser, FileServiceDep
+from agentcreator.api.deps import AppStateDep, CurrentUser, FileServiceDep
 from agentcreator.api.schemas.files import FilePublic, FilesPublic, FileUse, StorageUse
 from agentcreator.db.models import File
 from agentcreator.files.names import content_disposition
+from agentcreator.services.fair_use import admit_upload
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -38,9 +39,11 @@ def _public(file: File, uses: list[dict[str, str]] | None = None) -> FilePublic:
 
 
 @router.post("", operation_id="files_upload", status_code=status.HTTP_201_CREATED, openapi_extra=UPLOAD_OPENAPI)
-async def upload_file(request: Request, user: CurrentUser, files: FileServiceDep) -> FilePublic:
+async def upload_file(request: Request, user: CurrentUser, files: FileServiceDep, state: AppStateDep) -> FilePublic:
     """Upload one file (multipart field ``file``). The type is read from the content; 413 past the size
-    limit or the quota, 415 for a type not accepted or a content that contradicts the name."""
+    limit or the quota, 415 for a type not accepted or a content that contradicts the name, 429 past the
+    uploads per minute (fair use)."""
+    await admit_upload(state.fair_use, state.rate_limiter, user.id)
     length = request.headers.get("content-length")
     stored = await files.upload(user.id, request.stream(), request.headers.get("content-type"),
                                 int(length) if length and length.isdigit() else None)

@@ -27,6 +27,7 @@ from agentcreator.api.schemas.knowledge import (
 )
 from agentcreator.core.errors import AppError
 from agentcreator.db.models import KnowledgeBase
+from agentcreator.services.fair_use import admit_upload
 from agentcreator.services.knowledge import KnowledgeService, split_pages
 from agentcreator.services.knowledge_files import add_file_to_base, cited_page
 
@@ -127,6 +128,7 @@ async def upload_document(base: OwnedBase, request: Request, user: CurrentUser, 
     ``POST /api/files`` (same types, size limit and quota; streamed), and its extracted text is queued.
     A file without text (an image, a blank file) is refused (422) and not kept."""
     base_id, user_id = base.id, user.id
+    await admit_upload(state.fair_use, state.rate_limiter, user_id)
     await service.session.rollback()  # no transaction held while the body streams in
     length = request.headers.get("content-length")
     stored = await files.upload(user_id, request.stream(), request.headers.get("content-type"),

@@ -45,6 +45,7 @@ class PlatformSettingsPublic(BaseModel):
     registration_requires_approval: bool = Field(description="New accounts wait for an administrator's approval")
     max_concurrent_turns: int = Field(description="Answers one user may have running at once")
     turns_per_minute: int = Field(description="Turns one user may start per minute")
+    uploads_per_minute: int = Field(description="Files one user may upload per minute")
 
 
 class PlatformSettingsUpdate(StrictInput):
@@ -53,6 +54,7 @@ class PlatformSettingsUpdate(StrictInput):
         None, description="New accounts from registration cannot sign in until an administrator approves them")
     max_concurrent_turns: int | None = Field(None, ge=1, le=1000)
     turns_per_minute: int | None = Field(None, ge=1, le=100_000)
+    uploads_per_minute: int | None = Field(None, ge=1, le=100_000)
 
 
 class AccountNoticePublic(BaseModel):
