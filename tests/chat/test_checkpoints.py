@@ -95,3 +95,34 @@ async def test_the_interval_may_grow_with_the_load() -> None:
     checkpoints.delta(["a", "b", "c"])
     await checkpoints.aclose()
     assert saves.texts == ["a"]
+
+
+async def test_a_due_checkpoint_waits_while_a_turn_starts_but_not_past_a_second_interval() -> None:
+    saves = _Saves()
+    starting = {"now": True}
+    checkpoints = Checkpointer(saves, seconds=0.05, tokens=1, defer=lambda: starting["now"])
+    await asyncio.sleep(0.06)  # due...
+    checkpoints.delta(["a"])  # ...but a turn is starting: it waits
+    await asyncio.sleep(0)
+    assert saves.texts == []
+    starting["now"] = False  # the start is written: the next delta saves
+    checkpoints.delta(["a", "b"])
+    await checkpoints.aclose()
+    assert saves.texts == ["ab"]
+    starting["now"] = True  # starts keep coming: after a second interval it saves all the same
+    await asyncio.sleep(0.11)
+    checkpoints.delta(["a", "b", "c"])
+    await checkpoints.aclose()
+    assert saves.texts == ["ab", "abc"]
+
+
+def test_the_registry_knows_when_a_turn_is_starting() -> None:
+    from agentcreator.chat.turns import RunningTurn, TurnRegistry
+
+    turns = TurnRegistry()
+    assert not turns.starting()
+    turn = RunningTurn(turn_id="t", conversation_id="c", assistant_message_id="")
+    turns.add(turn)
+    assert turns.starting()  # read and written, no runner task yet
+    turn.task = object()  # type: ignore[assignment]  # stands in for the runner's task (only its presence matters)
+    assert not turns.starting()

@@ -5,7 +5,11 @@ A checkpoint is due once ``chat.checkpoint_seconds`` have passed since the last 
 start) *and* ``chat.checkpoint_tokens`` deltas have arrived since: an answer done within the first
 interval is never checkpointed (its end is saved anyway). The save is one UPDATE of the answer's row
 in a transaction of its own, run beside the stream (at most one in flight; the relay never waits for
-it), and awaited when the round ends, so that it cannot land after the round's own save."""
+it), and awaited when the round ends, so that it cannot land after the round's own save.
+
+A turn's start comes first: while one is under way in this process (``defer``), a due checkpoint waits
+(up to a second interval), so that its write does not hold the database's write lock (SQLite) that
+the start's transaction needs, nor the event loop, on the way to a first token."""
 
 from __future__ import annotations
 
@@ -19,9 +23,12 @@ Save = Callable[[str], Awaitable[None]]
 
 
 class Checkpointer:
-    def __init__(self, save: Save, *, seconds: float | Callable[[], float], tokens: int) -> None:
-        """``seconds``: the interval, or a function giving it (it may grow with the load)."""
+    def __init__(self, save: Save, *, seconds: float | Callable[[], float], tokens: int,
+                 defer: Callable[[], bool] | None = None) -> None:
+        """``seconds``: the interval, or a function giving it (it may grow with the load); ``defer``:
+        whether a turn's start is under way (a due checkpoint then waits, up to one more interval)."""
         self._save = save
+        self._defer = defer
         self._interval = seconds if callable(seconds) else (lambda: seconds)
         self._tokens = tokens
         self._since = time.monotonic()  # the round's start, then the last checkpoint
@@ -35,8 +42,11 @@ class Checkpointer:
         if self._count < self._tokens:
             return
         now = time.monotonic()
-        if now - self._since < self._interval():
+        interval = self._interval()
+        if now - self._since < interval:
             return
+        if self._defer is not None and now - self._since < 2 * interval and self._defer():
+            return  # a turn is starting: its write and first token come first
         if self._task is not None and not self._task.done():
             return  # the previous save is still running: the next delta tries again
         self._count = 0

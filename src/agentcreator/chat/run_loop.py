@@ -47,7 +47,8 @@ class RunLoop:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], billing: Billing, bus: EventBus, *, max_rounds: int,
                  pace_wait: Callable[[], float], tool_output_max_chars: int = 20_000,
                  checkpoint_seconds: float | Callable[[], float] = 1.0, checkpoint_tokens: int = 16,
-                 fold_seconds: float = 0.5) -> None:
+                 fold_seconds: float = 0.5, checkpoint_defer: Callable[[], bool] | None = None) -> None:
+        self._checkpoint_defer = checkpoint_defer
         self._fold_seconds = fold_seconds  # tools done by then: their round is saved in one transaction
         self._checkpoint_seconds = checkpoint_seconds
         self._checkpoint_tokens = checkpoint_tokens
@@ -291,7 +292,8 @@ class RunLoop:
     def _checkpointer(self, plan: Any, state: RunState) -> Checkpointer:
         async def save(partial: str) -> None:
             await self._store.checkpoint(plan, state, partial)
-        return Checkpointer(save, seconds=self._checkpoint_seconds, tokens=self._checkpoint_tokens)
+        return Checkpointer(save, seconds=self._checkpoint_seconds, tokens=self._checkpoint_tokens,
+                            defer=self._checkpoint_defer)
 
     def _bus_publisher(self, plan: Any) -> Any:
         conversation_id = plan.conversation_id

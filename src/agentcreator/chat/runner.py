@@ -86,7 +86,7 @@ class TurnRunner:
         self._loop = RunLoop(sessions, billing, bus, max_rounds=max_rounds,
                              pace_wait=lambda: pace.wait(len(turns)), tool_output_max_chars=tool_output_max_chars,
                              checkpoint_seconds=lambda: max(checkpoint_seconds, len(turns) / checkpoints_per_second),
-                             checkpoint_tokens=checkpoint_tokens)
+                             checkpoint_tokens=checkpoint_tokens, checkpoint_defer=turns.starting)
 
     async def run(self, plan: TurnPlan) -> None:
         turn = plan.turn

@@ -53,6 +53,10 @@ class TurnRegistry:
     def __len__(self) -> int:
         return len(self._by_conversation)
 
+    def starting(self) -> bool:
+        """Whether a turn is being started here (read, written, its call opened: no runner task yet)."""
+        return any(turn.task is None for turn in self._by_conversation.values())
+
     async def stop_all(self, reason: StopReason, wait_seconds: float = 10.0) -> None:
         turns = list(self._by_conversation.values())
         for turn in turns:
