@@ -132,7 +132,8 @@ async def test_admin_update_refuses_unknown_or_invalid_fields(client: httpx.Asyn
 
 
 async def test_platform_settings_round_trip(client: httpx.AsyncClient, alice: UserSession) -> None:
-    limits = {"max_concurrent_turns": 3, "turns_per_minute": 20, "registration_requires_approval": False}
+    limits = {"max_concurrent_turns": 3, "turns_per_minute": 20, "uploads_per_minute": 30,
+              "registration_requires_approval": False}
     assert (await client.get("/api/admin/settings", headers=alice.headers)).json() == {
         "registration_open": True, **limits}
     closed = await client.patch("/api/admin/settings", headers=alice.headers, json={"registration_open": False})
