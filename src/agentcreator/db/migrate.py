@@ -68,19 +68,26 @@ async def _migration_lock(engine: AsyncEngine, conn: AsyncConnection) -> AsyncIt
             yield
         finally:
             await conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _MYSQL_LOCK})
-    else:
-        database = make_url(str(engine.url)).database
-        lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
-        if lock_path is None:
-            yield
-            return
-        handle = lock_path.open("a")
-        try:
-            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
+    else:  # SQLite: the file lock, taken before connecting (_file_lock)
+        yield
+
+
+@asynccontextmanager
+async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """SQLite: an exclusive lock on a file beside the database, taken before the first connection (a
+    connection's first statement switches a new database to WAL, which two processes cannot do at once)."""
+    database = make_url(str(engine.url)).database if engine.dialect.name == "sqlite" else None
+    lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
+    if lock_path is None:
+        yield
+        return
+    handle = lock_path.open("a")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
 
 
 def _upgrade(sync_conn: Connection, revision: str) -> None:
@@ -96,13 +103,13 @@ def _downgrade(sync_conn: Connection, revision: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.connect() as conn, _migration_lock(engine, conn):
+    async with _file_lock(engine), engine.connect() as conn, _migration_lock(engine, conn):
         await conn.run_sync(_upgrade, revision)
         await conn.commit()
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.connect() as conn, _migration_lock(engine, conn):
+    async with _file_lock(engine), engine.connect() as conn, _migration_lock(engine, conn):
         await conn.run_sync(_downgrade, revision)
         await conn.commit()
 

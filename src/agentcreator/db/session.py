@@ -23,8 +23,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    # The busy timeout first: switching a new database to WAL takes a lock that another process
+    # opening it at the same moment (two workers migrating at start) may hold for a while.
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
