@@ -78,8 +78,12 @@ fi
 
 cd frontend
 ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" BASE_URL="http://127.0.0.1:$PORT" SCREENSHOT_DIR="$SHOTS" DOUBLE_URL="$DOUBLE_URL" \
-  node --test --test-concurrency=1 --test-reporter=spec "${@:-e2e/}"
-rc=$?
-if [ "$rc" != 0 ]; then echo "-- backend log (tail) --"; tail -40 "$LOG"; fi
+  node --test --test-concurrency=1 --test-reporter=spec "${@:-e2e/}" 2>&1 | tee "$DATA/e2e.out"
+rc=${PIPESTATUS[0]}
+if [ "$rc" != 0 ]; then
+  echo "-- backend log (tail) --"; tail -40 "$LOG"
+  # The failures once more, last: a CI summary that shows only the end of the output still has them.
+  echo "-- failing tests (again) --"; sed -n '/failing tests:/,$p' "$DATA/e2e.out" | head -60
+fi
 echo "screenshots: $SHOTS"
 exit $rc

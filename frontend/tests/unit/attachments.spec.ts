@@ -100,4 +100,21 @@ describe('sending while files upload', () => {
     await nextTick()
     expect(w.emitted('send')).toBeUndefined()
   })
+
+  it('Enter while the conversation loads sends once it can; not when sending is refused for a reason', async () => {
+    const w = mount(ChatComposer, { props: { enabled: false, streaming: false, modelValue: 'Hello' } })
+    await w.find('textarea').trigger('keydown', { key: 'Enter' })
+    expect(w.emitted('send')).toBeUndefined()
+    expect(w.find('[data-testid="composer-queued"]').text()).toContain('as soon as the conversation is ready')
+    await w.setProps({ enabled: true })
+    expect(w.emitted('send')).toEqual([['Hello']])
+
+    const unavailable = mount(ChatComposer, {
+      props: { enabled: false, streaming: false, modelValue: 'Hello', notice: 'Replies are not available yet.' },
+    })
+    await unavailable.find('textarea').trigger('keydown', { key: 'Enter' })
+    expect(unavailable.find('[data-testid="composer-queued"]').exists()).toBe(false)
+    await unavailable.setProps({ enabled: true })
+    expect(unavailable.emitted('send')).toBeUndefined()
+  })
 })
