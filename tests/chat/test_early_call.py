@@ -15,11 +15,11 @@ from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.service import ChatService
 from agentcreator.chat.turns import TurnRegistry
 from agentcreator.core.errors import NotFound
-from agentcreator.db.models import Conversation, Message
+from agentcreator.db.models import Assistant, Conversation, Message, Run
 from agentcreator.db.session import transaction
 from agentcreator.llm.base import OpenedStream
 from agentcreator.llm.registry import ModelRegistry
-from agentcreator.llm.testing import Hang, ScriptedProvider, text_events
+from agentcreator.llm.testing import Hang, ScriptedProvider, text_events, tool_call_events
 from agentcreator.llm.types import ModelRequest, TextDelta
 from agentcreator.repositories import budgets as budget_repo
 from agentcreator.state import AppState
@@ -257,3 +257,56 @@ async def test_a_stop_waiting_on_a_turn_whose_start_failed_returns(
     await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
     await rig.service.aclose()
     await again.service.aclose()
+
+
+# --- a run's first call, with its tools --------------------------------------------------------
+
+async def _give_tools(app_state: AppState, conversation_id: str, tools: list[dict[str, Any]]) -> None:
+    async with transaction(app_state.sessions) as session:
+        assistant_id = (await session.execute(select(Conversation.assistant_id).where(
+            Conversation.id == conversation_id))).scalar_one()
+        await session.execute(update(Assistant).where(Assistant.id == assistant_id).values(tools=tools))
+
+
+CLIENT_FUNCTION = {"type": "function", "name": "lookup", "description": "Look it up in the app.",
+                   "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+
+
+async def test_a_run_whose_tools_build_from_their_config_sends_its_first_call_with_them_early(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    """Function tools are built from the saved config alone: the run's first call (with the tools'
+    definitions) goes out while the turn is saved, and the run goes on with the same tool set."""
+    user_id, conversation_id = ids
+    await _give_tools(app_state, conversation_id, [CLIENT_FUNCTION])
+    provider = ScriptedProvider([tool_call_events("lookup", '{"q": "x"}')])
+    service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
+                          app_state.settings, app_state.billing, tools=app_state.tools)
+    started = await service.send(user_id, conversation_id, [{"type": "text", "text": "look x up"}])
+    assert len(provider.requests) == 1  # before the runner task ever ran
+    assert [tool.name for tool in provider.requests[0].tools or []] == ["lookup"]
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    answer = await _answer(app_state, conversation_id)
+    async with app_state.sessions() as session:
+        run = (await session.execute(select(Run).where(Run.message_id == answer.id))).scalar_one()
+    assert run.status == "requires_action"  # the client-side function was called: the run waits for it
+    calls = [part for part in answer.content if part.get("type") == "tool_call"]
+    assert [(c["name"], c["status"]) for c in calls] == [("lookup", "requires_action")]
+    assert len(provider.requests) == 1
+    await service.aclose()
+
+
+async def test_a_run_with_a_tool_that_reads_the_database_calls_the_model_from_its_runner(
+        app_state: AppState, ids: tuple[str, str]) -> None:
+    """file_search checks its knowledge bases when built: the tools are built by the run, after the save."""
+    user_id, conversation_id = ids
+    await _give_tools(app_state, conversation_id, [CLIENT_FUNCTION, {"type": "file_search",
+                                                                     "knowledge_base_ids": ["0" * 32]}])
+    provider = ScriptedProvider([text_events("no tools needed")])
+    service = ChatService(app_state.sessions, MemoryEventBus(), TurnRegistry(), ModelRegistry.of(provider),
+                          app_state.settings, app_state.billing, tools=app_state.tools)
+    started = await service.send(user_id, conversation_id, [{"type": "text", "text": "hi"}])
+    assert provider.requests == []  # the runner builds the tools, then calls the model
+    await asyncio.wait_for(started.turn.finished.wait(), timeout=10)
+    assert [tool.name for tool in provider.requests[0].tools or []] == ["lookup"]  # file_search: none of yours
+    assert (await _answer(app_state, conversation_id)).text.startswith("no tools needed")
+    await service.aclose()

@@ -72,3 +72,19 @@ async def test_the_registry_builds_hosted_and_own_tools_with_reasons() -> None:
     # The same configs on a model whose provider cannot host anything: our own tools only.
     plain = await registry.build(configs, CONTEXT)
     assert plain.hosted == [] and sorted(plain.tools) == ["code_interpreter", "file_search", "web_search"]
+
+
+async def test_only_tools_built_from_their_config_alone_and_run_here_build_offline(app_state: Any) -> None:
+    """A run's first call goes out early only when its tools need no network or database to build and
+    none runs on the provider (tools/registry ``builds_offline``)."""
+    function = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+    kinds = ("function", "web_search", "file_search", "code_interpreter", "mcp")
+    registry = ToolRegistry([f for kind in kinds if (f := app_state.tools.factory(kind)) is not None], OPEN)
+    assert registry.builds_offline([function, {"type": "web_search"}])
+    assert registry.builds_offline([])
+    assert not registry.builds_offline([function, {"type": "web_search"}], ALL)  # the provider runs it
+    assert registry.builds_offline([{"type": "web_search", "hosting": "server"}], ALL)
+    assert not registry.builds_offline([function, {"type": "file_search", "knowledge_base_ids": ["kb"]}])
+    assert not registry.builds_offline([{"type": "code_interpreter"}])
+    assert not registry.builds_offline([{"type": "mcp", "server": "docs"}])  # lists its tools on the server
+    assert not registry.builds_offline([{"type": "no-such-type"}])

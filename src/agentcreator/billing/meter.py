@@ -135,9 +135,14 @@ class Billing:
         """Whether a budget this call counts against has a limit (the budgets of :meth:`quote`'s
         checks): a call that no budget can refuse may go out before its reservation is written."""
         limits = await self.user_limits(session, target.user_id, cached=True, overrides=user_overrides)
-        assistant = target.assistant
-        return any(value is not None for value in limits.as_dict().values()) or (
-            assistant is not None and (assistant.monthly_micros is not None or assistant.monthly_tokens is not None))
+        return _has_limit(limits, target)
+
+    def may_refuse_cached(self, target: CallTarget, user_overrides: dict[str, Any]) -> bool | None:
+        """:meth:`may_refuse` without a read, from the cached defaults and the overrides the caller read
+        (None when the defaults' copy is stale: ask :meth:`may_refuse`)."""
+        if self._defaults is None or time.monotonic() >= self._defaults[1]:
+            return None
+        return _has_limit(UserLimits.merged(self._defaults[0].as_dict(), user_overrides), target)
 
     async def quote(self, session: AsyncSession, target: CallTarget, *, prompt_tokens: int,
                     max_output_tokens: int, now: datetime | None = None,
@@ -371,3 +376,10 @@ def _unlimited(quote: Quote) -> bool:
 
 def usage_doc(usage: Usage, cost: Cost, extra: dict[str, Any]) -> dict[str, Any]:
     return usage.model_dump() | extra | cost.doc()
+
+
+def _has_limit(limits: UserLimits, target: CallTarget) -> bool:
+    """Whether any budget the call counts against has a limit (the user's, or its assistant's)."""
+    assistant = target.assistant
+    return any(value is not None for value in limits.as_dict().values()) or (
+        assistant is not None and (assistant.monthly_micros is not None or assistant.monthly_tokens is not None))

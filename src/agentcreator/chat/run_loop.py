@@ -32,6 +32,7 @@ from agentcreator.chat.early_call import EarlyCall
 from agentcreator.chat.hosted_calls import HostedFees
 from agentcreator.chat.model_step import ModelRound, paced, run_model_step
 from agentcreator.chat.parts import NO_RESULT_OUTPUT, CitationPart, ToolCallPart
+from agentcreator.chat.round_request import round_request
 from agentcreator.chat.run_state import RunState, RunStatus
 from agentcreator.chat.run_store import RunStore, message_status
 from agentcreator.chat.tool_step import ToolStepContext, release_unsettled, run_tool_calls
@@ -161,18 +162,21 @@ class RunLoop:
 
     def _round_request(self, plan: Any, toolset: ToolSet, state: RunState, index: int, definitions: list[Any], *,
                        first: bool) -> ModelRequest:
-        last = index == self._max_rounds - 1
-        base: ModelRequest = plan.request
-        return base.model_copy(update={"messages": list(state.messages), "tools": definitions,
-                                       "tool_choice": "none" if last and definitions else None,
-                                       "max_output_tokens": base.max_output_tokens if first else _full_reply(plan, base),
-                                       "hosted_tools": toolset.hosted,
-                                       "max_hosted_calls": toolset.max_hosted_calls if toolset.hosted else None})
+        return round_request(plan.request, toolset, state.messages, definitions, index=index,
+                             max_rounds=self._max_rounds, first=first, full_reply=_full_reply(plan, plan.request))
 
     async def _may_refuse(self, plan: Any) -> bool:
-        """Whether a budget this run's calls count against has a limit (billing.may_refuse: cached)."""
+        """Whether a budget this run's calls count against has a limit (billing.may_refuse: cached), from
+        the owner's overrides as read at the turn's start when the defaults' copy is fresh. An override
+        an administrator sets during the run counts from the next reservation (made with each round's
+        save, from a fresh read): at most the call sent with that save goes out before it."""
+        overrides = plan.budget_overrides
+        if overrides is not None:
+            known = self._billing.may_refuse_cached(plan.target, overrides)
+            if known is not None:
+                return known
         async with session_scope(self._sessions) as session:
-            return await self._billing.may_refuse(session, plan.target)
+            return await self._billing.may_refuse(session, plan.target, user_overrides=overrides)
 
     async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
                          definitions: list[Any], *, first: bool) -> MeteredCall | None:

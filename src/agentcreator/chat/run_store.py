@@ -77,29 +77,30 @@ class RunStore:
         Returns the model step's cost and the reservation."""
         reservation: Reservation | None = None
         async with transaction(self._sessions) as session:
-            cost = await self._tool_round(session, plan, state, model_round, tools, started, finished, call_ids)
+            next_round = (next_prompt_tokens, len(state.text)) if next_prompt_tokens is not None else None
+            cost = await self._tool_round(session, plan, state, model_round, tools, started, finished, call_ids,
+                                          next_round)
             if next_prompt_tokens is not None:
                 try:
                     async with session.begin_nested():  # a refusal rolls back the reservation only
                         reservation = await self._billing.reserve(
                             session, plan.target, prompt_tokens=next_prompt_tokens, max_output_tokens=next_reply_tokens,
                             run_id=state.run_id, min_output_tokens=USEFUL_REPLY_TOKENS)
-                        await run_repo.note_round(session, state.run_id, prompt_tokens=next_prompt_tokens,
-                                                  open_from=len(state.text))
                 except PaymentRequired as exc:
                     state.end(RunStatus.INCOMPLETE, "budget", ev.ErrorInfo(
                         code=exc.code, message=f"The run stopped before round {state.rounds + 1}: {exc.message}"))
         return cost, reservation
 
     async def _tool_round(self, session: AsyncSession, plan: Any, state: RunState, model_round: ModelRound | None,
-                          tools: ToolStepContext, started: float, finished: float, call_ids: list[str]) -> int:
+                          tools: ToolStepContext, started: float, finished: float, call_ids: list[str],
+                          next_round: tuple[int, int] | None) -> int:
         model_cost = await self._model_step(session, plan, state, model_round) if model_round is not None else 0
         await record_settlements(session, tools, state.steps)
         calls = [part for part in state.tool_calls if part.call_id in call_ids]
         cost = sum(part.cost_micros for part in calls)
         state.cost_micros += cost
         await self._save_answer(session, plan, state, "streaming")
-        await self._save_run(session, plan, state)
+        await self._save_run(session, plan, state, next_round=next_round)  # what a sweep needs if this process dies
         status = "cancelled" if any(p.status == "stopped" for p in calls) else "completed"
         details: dict[str, Any] = {"calls": [
             {"call_id": p.call_id, "name": p.name, "status": p.status, "duration_ms": p.duration_ms,
@@ -161,12 +162,13 @@ class RunStore:
             return None
         return fields
 
-    async def _save_run(self, session: AsyncSession, plan: Any, state: RunState, *, finished: bool = False) -> None:
+    async def _save_run(self, session: AsyncSession, plan: Any, state: RunState, *, finished: bool = False,
+                        next_round: tuple[int, int] | None = None) -> None:
         error = state.error.model_dump() if state.error else None
         if state.saved:
             await run_repo.update_run(session, state.run_id, status=state.status.value, rounds=state.rounds,
                                       cost_micros=state.cost_micros, ended_by=state.ended_by, error=error,
-                                      finished=finished)
+                                      finished=finished, next_round=next_round)
             return
         await run_repo.insert_run(session, run_id=state.run_id, owner_id=plan.owner_id,
                                   conversation_id=plan.conversation_id, message_id=plan.turn.assistant_message_id,

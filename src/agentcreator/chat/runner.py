@@ -50,6 +50,8 @@ class TurnPlan:
     tools_unavailable: str | None = None  # why the run goes without the assistant's tools, if it does
     citations: list[dict[str, Any]] = field(default_factory=list)  # passages retrieved before the turn
     resumed: Any = None  # RunState: a run paused in requires_action going on (chat/tool_outputs)
+    budget_overrides: dict[str, Any] | None = None  # the owner's budget overrides as read at the turn's start
+    toolset: ToolSet | None = None  # the run's tools, when the turn's start built them (its early first call)
 
 
 
@@ -121,12 +123,14 @@ class TurnRunner:
     async def _toolset(self, plan: TurnPlan) -> ToolSet:
         """The assistant's tools for this run; none (with the reason in the answer) on a model that
         cannot call tools."""
+        if plan.toolset is not None:  # built with the run's early first call (chat/turn_draft)
+            return plan.toolset
         if not plan.tool_configs or plan.tools_unavailable:
             return ToolSet()
         if plan.turn.stop_reason is not None:
             return ToolSet()
         # Hosted tools: those the model declares that its provider's protocol can send (OpenAI's only).
-        can_host = frozenset(plan.model_info.hosted_tools) & plan.provider.hosted_tool_types
+        can_host = ToolRegistry.can_host(plan.model_info.hosted_tools, plan.provider.hosted_tool_types)
         return await self._tools.build(plan.tool_configs, ToolContext(
             user_id=plan.owner_id, conversation_id=plan.conversation_id, assistant_id=plan.assistant_id,
             run_id=plan.run_id), can_host)

@@ -71,7 +71,7 @@ class ChatService:
                                   checkpoint_tokens=settings.chat.checkpoint_tokens,
                                   checkpoints_per_second=settings.chat.checkpoints_per_second)
         self._drafts = TurnDrafts(sessions, settings, models, billing, files=files, knowledge=knowledge,
-                                  under_load=self._under_load)
+                                  under_load=self._under_load, tools=tools)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._drafts.resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self.leases: TurnLeases | None = None  # set by the app state: finishes dead processes' turns
@@ -211,7 +211,8 @@ class ChatService:
         counts it). If something moved, read again."""
         run_id = (target_id or "") if mode == "resume" else new_id()  # a paused run goes on as itself
         for _ in range(MAX_START_ATTEMPTS):
-            draft = await self._drafts.read(user_id, conversation_id, mode, parts, target_id, access, outputs)
+            draft = await self._drafts.read(user_id, conversation_id, mode, parts, target_id, access, outputs,
+                                            run_id=run_id)
             early = draft.early
             try:
                 written = await self._write(turn, user_id, conversation_id, draft, run_id)
@@ -240,7 +241,8 @@ class ChatService:
                         generate_title_from=draft.title_from, summarize_dropped=draft.assistant.summarize_dropped,
                         placeholder=started.assistant_message, first_call=early,
                         tools_unavailable=draft.tools_unavailable, citations=draft.citations, run_id=run_id,
-                        resumed=draft.resumed.state(draft.request.messages) if draft.resumed else None)
+                        resumed=draft.resumed.state(draft.request.messages) if draft.resumed else None,
+                        budget_overrides=draft.budget_overrides, toolset=draft.toolset)
         return started, plan
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str, draft: Any,

@@ -26,6 +26,7 @@ from agentcreator.chat.model_request import (
     context_report,
     to_chat_message,
 )
+from agentcreator.chat.round_request import round_request
 from agentcreator.chat.title_text import DEFAULT_TITLE
 from agentcreator.chat.tool_outputs import ToolOutput, load_paused, reopen
 from agentcreator.chat.turn_start import Draft, Mode, check, turn_in_progress, user_side
@@ -48,6 +49,7 @@ from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.services.files import FileService
+from agentcreator.tools import ToolContext, ToolRegistry, ToolSet
 
 
 @dataclass
@@ -66,8 +68,9 @@ class CapReached(Exception):  # a signal inside ChatService.send(), never raised
 class TurnDrafts:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, models: ModelRegistry,
                  billing: Billing, *, files: FileService | None, knowledge: Knowledge | None,
-                 under_load: Callable[[], bool]) -> None:
+                 under_load: Callable[[], bool], tools: ToolRegistry | None = None) -> None:
         self._sessions = sessions
+        self._tools = tools  # a run whose tools build offline sends its first call early
         self._settings = settings
         self._models = models
         self._billing = billing
@@ -85,7 +88,8 @@ class TurnDrafts:
 
     async def read(self, user_id: str, conversation_id: str, mode: Mode, parts: list[dict[str, Any]] | None,
                     target_id: str | None, access: AccessClaims | None,
-                    outputs: list[ToolOutput] | None = None) -> Draft:
+                    outputs: list[ToolOutput] | None = None, run_id: str | None = None) -> Draft:
+        """``run_id``: the new run's id (a run's first call may go out early with its tools)."""
         early: EarlyCall | None = None  # the model call, when it goes out before the turn is written
         prompts = self._prompts.staged()  # kept by the cache only if the turn is written
         try:
@@ -138,9 +142,9 @@ class TurnDrafts:
                 search = chat_retrieval.file_search_config(assistant.tools) \
                     if self._knowledge is not None and why_no_tools(assistant, info) else None
                 if stored is None and search is None:
-                    planned, quote, early, tools_unavailable, target = await self._plan(
+                    planned, quote, early, toolset, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
-                        prompts=prompts)
+                        prompts=prompts, run_id=run_id if paused is None else None)
             resolved = retrieved = None
             if stored is not None or search is not None:  # files and passages are read with no session open
                 if stored is not None and self._files is not None:
@@ -151,10 +155,10 @@ class TurnDrafts:
                         self._knowledge, user_id, search, answer_parent.text, min(2000, info.context_length // 4),
                         assistant_id=assistant.id, conversation_id=conversation_id)
                 async with session_scope(self._sessions) as session:
-                    planned, quote, early, tools_unavailable, target = await self._plan(
+                    planned, quote, early, toolset, tools_unavailable, target = await self._plan(
                         session, user_id, conversation, assistant, provider, info, branch, window_summary, overrides,
                         resolved.messages if resolved else None, retrieved.text if retrieved else None,
-                        prompts=prompts)
+                        prompts=prompts, run_id=run_id if paused is None else None)
             report = context_report(planned, assistant, info, summary=bool(conversation.summary),
                                     window_summary=bool(window_summary))
             report["reserved"] = {"micros": quote.micros, "tokens": quote.tokens}
@@ -171,7 +175,7 @@ class TurnDrafts:
                           planned.request, report, target, quote, user_message, placeholder,
                           answer_parent.text if needs_title else None, early, info, tools_unavailable,
                           retrieved.citations if retrieved else [], planned.prompt_tokens, resumed=paused,
-                          prompts=prompts)
+                          prompts=prompts, budget_overrides=overrides, toolset=toolset)
         except BaseException:
             if early is not None:
                 await early.aclose()
@@ -182,18 +186,33 @@ class TurnDrafts:
                     window_summary: str | None, overrides: dict[str, Any],
                     attachments: dict[str, Any] | None = None,
                     retrieved: str | None = None, *,
-                    prompts: StagedPrompts) -> tuple[Any, Quote, EarlyCall | None, str | None, CallTarget]:
+                    prompts: StagedPrompts, run_id: str | None,
+                    ) -> tuple[Any, Quote, EarlyCall | None, ToolSet | None, str | None, CallTarget]:
         """The request for ``branch`` and its quote; the model call goes out now if it can (the quote, the
-        report and the write follow while the model works on its first token)."""
+        report and the write follow while the model works on its first token). A new run (``run_id``)
+        whose tools are all built from their saved configs (tools/registry ``builds_offline``) sends its
+        first round that way too, with its tool set built here (returned: the run uses it)."""
         planned = build_model_request(prompts, assistant, provider, info, branch, conversation.summary,
                                       window_summary, attachments, retrieved, user=user_id)
         target = CallTarget.of(user_id, assistant, local=info.local, conversation_id=conversation.id)
         tools_unavailable = why_no_tools(assistant, info)
         has_tools = bool(assistant.tools) and tools_unavailable is None
         early: EarlyCall | None = None
-        if not has_tools and self._may_call_early() and not await self._billing.may_refuse(
+        toolset: ToolSet | None = None
+        can_host = ToolRegistry.can_host(info.hosted_tools, provider.hosted_tool_types)
+        offline = not has_tools or (self._tools is not None and run_id is not None
+                                    and self._tools.builds_offline(assistant.tools, can_host))
+        if offline and self._may_call_early() and not await self._billing.may_refuse(
                 session, target, user_overrides=overrides):
-            early = await EarlyCall.start(provider, planned.request)
+            request = planned.request
+            if has_tools and self._tools is not None and run_id is not None:
+                toolset = await self._tools.build(assistant.tools, ToolContext(
+                    user_id=user_id, conversation_id=conversation.id, assistant_id=assistant.id, run_id=run_id),
+                    can_host)
+                request = round_request(request, toolset, request.messages, toolset.definitions(), index=0,
+                                        max_rounds=self._settings.chat.max_rounds, first=True,
+                                        full_reply=planned.reply_budget)
+            early = await EarlyCall.start(provider, request)
         try:
             quote = await self._billing.quote(session, target, prompt_tokens=planned.prompt_tokens,
                                               max_output_tokens=planned.reply_budget, user_overrides=overrides,
@@ -202,7 +221,7 @@ class TurnDrafts:
             if early is not None:
                 await early.aclose()
             raise
-        return planned, quote, early, tools_unavailable, target
+        return planned, quote, early, toolset, tools_unavailable, target
 
     async def write(self, turn: RunningTurn, user_id: str, conversation_id: str,
                      draft: Draft, run_id: str) -> tuple[StartedTurn, Reservation] | None:

@@ -46,6 +46,8 @@ class Draft:
     prompt_tokens: int = 0  # the first model call's prompt, as counted for its quote
     resumed: Any = None  # PausedRun: the run this turn continues with the caller's tool outputs
     prompts: StagedPrompts | None = None  # what the prompt-token cache keeps once the turn is written
+    budget_overrides: dict[str, Any] | None = None  # the owner's budget overrides, as read for the quote
+    toolset: Any = None  # ToolSet: the run's tools, when its first call went out early with them
 
 
 def new_user_message(conversation_id: str, parts: list[dict[str, Any]], parent_id: str | None) -> NewMessage:

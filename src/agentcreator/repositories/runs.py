@@ -35,12 +35,15 @@ _NO_SYNC = {"synchronize_session": False}
 
 async def update_run(session: AsyncSession, run_id: str, *, status: str, rounds: int, cost_micros: int,
                      ended_by: str | None = None, error: dict[str, Any] | None = None,
-                     finished: bool = False) -> None:
+                     finished: bool = False, next_round: tuple[int, int] | None = None) -> None:
+    """``next_round``: the next model round opens, ``(prompt_tokens, open_from)`` (see :func:`note_round`)."""
     now = utcnow()
     values: dict[str, Any] = {"status": status, "rounds": rounds, "cost_micros": cost_micros,
                               "ended_by": ended_by, "error": error, "updated_at": now}
     if finished:
         values["finished_at"] = now
+    if next_round is not None:
+        values["prompt_tokens"], values["open_from"] = next_round
     await session.execute(update(Run).where(Run.id == run_id).values(**values), execution_options=_NO_SYNC)
 
 
@@ -48,10 +51,13 @@ async def add_step(session: AsyncSession, *, run_id: str, index: int, kind: str,
                    details: dict[str, Any], cost_micros: int, started_at: datetime,
                    finished_at: datetime) -> str:
     step_id = new_id()
-    session.add(RunStep(id=step_id, run_id=run_id, step_index=index, kind=kind, status=status, details=details,
-                        cost_micros=cost_micros, started_at=started_at, finished_at=finished_at))
-    await session.flush()
+    await session.execute(_INSERT_STEP, {"id": step_id, "run_id": run_id, "step_index": index, "kind": kind,
+                                         "status": status, "details": details, "cost_micros": cost_micros,
+                                         "started_at": started_at, "finished_at": finished_at})
     return step_id
+
+
+_INSERT_STEP = RunStep.__table__.insert()  # a Core insert: steps are never read back in the session
 
 
 async def owned_run(session: AsyncSession, owner_id: str, run_id: str) -> Run | None:

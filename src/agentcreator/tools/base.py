@@ -90,7 +90,9 @@ class ToolFactory(Protocol):
     """Builds tools from one entry of an assistant's ``tools`` config (``{"type": ..., ...}``).
 
     Registered by ``type`` in the :class:`~agentcreator.tools.registry.ToolRegistry`; built in the
-    app's lifespan with whatever the tools need (settings, DB sessions, the sandbox manager)."""
+    app's lifespan with whatever the tools need (settings, DB sessions, the sandbox manager). A factory
+    whose ``tools_for`` reads nothing but the config (no network, no database) says so with a class
+    attribute ``builds_offline = True``: a run with only such tools sends its first call early."""
 
     type: str
 

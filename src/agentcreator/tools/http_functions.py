@@ -172,6 +172,7 @@ class FunctionToolFactory:
     """``{"type": "function", "name", "description", "parameters", "endpoint"?}`` -> one tool."""
 
     type = "function"
+    builds_offline = True  # from the config alone (tools/registry)
 
     def __init__(self, guard: OutboundGuard, secrets: SecretBox) -> None:
         self.guard = guard

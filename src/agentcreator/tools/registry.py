@@ -63,6 +63,23 @@ class ToolRegistry:
     def types(self) -> frozenset[str]:
         return frozenset(self._factories)
 
+    @staticmethod
+    def can_host(model_hosted_tools: list[str], provider_hosted_types: frozenset[str]) -> frozenset[str]:
+        """The hosted tools a model declares that its provider's protocol can send (OpenAI's only)."""
+        return frozenset(model_hosted_tools) & provider_hosted_types
+
+    def builds_offline(self, configs: list[dict[str, Any]], model_can_host: frozenset[str] = frozenset()) -> bool:
+        """Whether :meth:`build` makes these tools from the saved configs alone (no network, no
+        database: factories with ``builds_offline``) and none runs on the provider: then a run's first
+        model call can go out before the turn is written (chat/turn_draft)."""
+        for config in configs:
+            kind = str(config.get("type", ""))
+            if kind in HOSTABLE_TYPES and choose_hosting(config, self.hosted, model_can_host).hosted is not None:
+                return False
+            if not getattr(self._factories.get(kind), "builds_offline", False):
+                return False
+        return True
+
     async def build(self, configs: list[dict[str, Any]], context: ToolContext,
                     model_can_host: frozenset[str] = frozenset()) -> ToolSet:
         """The tools of ``configs``. A type with no factory, or a factory that fails, is skipped with a

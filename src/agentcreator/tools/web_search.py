@@ -134,6 +134,7 @@ class WebSearchToolFactory:
     """``{"type": "web_search"}`` -> ``web_search`` and ``fetch_page``, or a refusal with the reason."""
 
     type = "web_search"
+    builds_offline = True  # from the config alone (tools/registry)
 
     def __init__(self, guard: OutboundGuard, settings: WebSearchSettings) -> None:
         self.guard = guard
