@@ -16,7 +16,7 @@ import pytest
 
 from agentcreator.state import AppState
 from tests.api.chat_helpers import make_chat, messages
-from tests.api.files_helpers import empty_storage, uploaded
+from tests.api.files_helpers import empty_storage, stored_files, uploaded
 from tests.conftest import UserSession
 from tests.files import samples
 from tests.llm.openai_double import OpenAIDouble, Script
@@ -154,6 +154,40 @@ async def test_a_deleted_file_is_marked_deleted_in_every_format(
     assert archive.namelist() == ["conversation.md", f"files/{photo['id']}-photo.png", "conversation.json"]
     zipped = json.loads(archive.read("conversation.json"))["messages"][0]["attachments"]
     assert [a["deleted"] for a in zipped] == [False, True] and "archive" not in zipped[1]
+
+
+async def test_a_file_whose_bytes_are_gone_is_listed_as_deleted_in_the_zip(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble, app_state: AppState) -> None:
+    conversation, photo, _ = await _chat_with_files(client, alice, openai_double)
+    lost = [path for path in stored_files(app_state) if path.read_bytes() == NOTES]
+    assert len(lost) == 1
+    lost[0].unlink()
+    response = await _export(client, alice, conversation["id"], "zip")
+    assert response.status_code == 200, response.text
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.namelist() == ["conversation.md", f"files/{photo['id']}-photo.png", "conversation.json"]
+    attachments = json.loads(archive.read("conversation.json"))["messages"][0]["attachments"]
+    assert [(a["name"], a["deleted"]) for a in attachments] == [("photo.png", False), ("notes.docx", True)]
+    assert "- notes.docx — *file deleted*" in archive.read("conversation.md").decode()
+
+
+async def test_a_large_attachment_goes_into_the_zip_intact(
+        client: httpx.AsyncClient, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    """Several storage chunks (256 KiB each) of text that compresses: the bytes come out the same."""
+    data = b"".join(f"line {i:07d}: the quick brown fox\n".encode() for i in range(40_000))
+    assert len(data) > 1024 * 1024
+    log = await uploaded(client, alice, "server.log.txt", data)
+    _, conversation = await make_chat(client, alice, model="openai/gpt-4o-mini")  # a long context
+    await client.patch(f"/api/conversations/{conversation['id']}", headers=alice.headers, json={"title": "Logs"})
+    openai_double.push(Script(text=["Looks fine."]))
+    sent = await client.post(f"/api/conversations/{conversation['id']}/messages", headers=alice.headers,
+                             json={"content": "Anything odd?", "file_ids": [log["id"]]})
+    assert sent.status_code == 201, sent.text
+    response = await _export(client, alice, conversation["id"], "zip")
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    member = archive.getinfo(f"files/{log['id']}-server.log.txt")
+    assert member.compress_size < member.file_size
+    assert _sha(archive.read(member)) == _sha(data) == log["sha256"]
 
 
 async def test_only_the_branch_being_shown_is_exported(
