@@ -112,7 +112,8 @@ class ConversationExport:
             "conversation": self.conversation,
             "messages": [{
                 "id": m.id, "role": m.role, "status": m.status, "created_at": iso(m.created_at), "model": m.model,
-                "text": m.text, "parts": [_marked(p, self.files) for p in m.parts], "attachments": [attachment(i) for i in m.attachments],
+                "text": m.text, "parts": [_marked(p, self.files) for p in m.parts],
+                "attachments": [attachment(i) for i in m.attachments],
                 "citations": m.citations, "usage": m.usage, "cost_micros": m.cost_micros,
                 **({"error": m.error} if m.error else {}),
             } for m in self.messages],
