@@ -61,6 +61,8 @@ DIRECT = [
     ("conversations_update", "PATCH", "/api/conversations/{conversation}", {"title": "pwned", "archived": True}),
     ("conversations_delete", "DELETE", "/api/conversations/{conversation}", None),
     ("conversations_list_messages", "GET", "/api/conversations/{conversation}/messages", None),
+    ("conversations_export_json", "GET", "/api/conversations/{conversation}/export?format=json", None),
+    ("conversations_export_zip", "GET", "/api/conversations/{archived}/export?format=zip", None),
 ]
 
 LISTINGS = [

@@ -1,5 +1,11 @@
 import { client, unwrap } from '@/api/client'
+import { toApiError } from '@/api/errors'
+import { filenameFromDisposition, saveBlob } from '@/lib/download'
 import type { ConversationUpdate } from '@/api/types'
+
+/** markdown: a transcript; json: the versioned document; zip: both and the attached files. */
+export type ExportFormat = 'markdown' | 'json' | 'zip'
+const EXPORT_EXTENSIONS: Record<ExportFormat, string> = { markdown: 'md', json: 'json', zip: 'zip' }
 
 export interface ConversationQuery {
   assistant_id?: string
@@ -31,4 +37,22 @@ export const conversationsApi = {
         params: { path: { conversation_id: id }, query: { limit, offset } },
       }),
     ),
+}
+
+/** Download the conversation's export under the name the server gives it (from the title); returns
+ * that name. The bytes are fetched with the bearer token, then saved from memory. */
+export async function downloadConversationExport(id: string, format: ExportFormat): Promise<string> {
+  let result: { data?: Blob; error?: unknown; response: Response }
+  try {
+    result = await client.GET('/api/conversations/{conversation_id}/export', {
+      params: { path: { conversation_id: id }, query: { format } }, parseAs: 'blob',
+    })
+  } catch {
+    throw toApiError(0, null)
+  }
+  const { data, response } = result
+  if (!response.ok || !data) throw toApiError(response.status, result.error)
+  const name = filenameFromDisposition(response.headers.get('content-disposition')) ?? `conversation.${EXPORT_EXTENSIONS[format]}`
+  saveBlob(data, name)
+  return name
 }

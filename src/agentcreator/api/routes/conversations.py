@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from agentcreator.api.deps import (
     AppStateDep,
@@ -25,7 +26,10 @@ from agentcreator.api.schemas.conversations import (
     MessageSearchResults,
     MessagesPublic,
 )
+from agentcreator.files.names import content_disposition
 from agentcreator.repositories.conversations import ArchivedFilter
+from agentcreator.services.conversation_export import ExportFormat, export_filename, load_export
+from agentcreator.services.conversation_export_formats import json_bytes, markdown, zip_stream
 from agentcreator.services.conversations import ConversationService
 from agentcreator.services.files import files_of_conversation
 from agentcreator.tools.code_interpreter import conversation_session_key
@@ -111,3 +115,32 @@ async def list_messages(
 ) -> MessagesPublic:
     items, count = await service.messages(conversation, limit=limit, offset=offset)
     return MessagesPublic(data=[MessagePublic.model_validate(m) for m in items], count=count)
+
+
+EXPORT_MEDIA_TYPES: dict[str, str] = {"json": "application/json", "markdown": "text/markdown; charset=utf-8",
+                                      "zip": "application/zip"}
+EXPORT_EXTENSIONS = {"json": "json", "markdown": "md", "zip": "zip"}
+_EXPORT_DOC: dict[int | str, dict[str, object]] = {200: {
+    "description": "The export, as a download",
+    "content": {"application/json": {}, "text/markdown": {}, "application/zip": {}}}}
+
+
+@router.get("/{conversation_id}/export", operation_id="conversations_export", response_class=StreamingResponse,
+            responses=_EXPORT_DOC)
+async def export_conversation(
+    conversation: OwnedConversation, session: SessionDep, files: FileServiceDep,
+    export_format: Annotated[ExportFormat, Query(
+        alias="format", description="json: the versioned document; markdown: a transcript; zip: both and the files")],
+) -> Response:
+    """The branch being shown, with each attachment's metadata (a deleted file marked deleted), as a
+    download named after the title. The ZIP is streamed; it holds ``conversation.md``, the files under
+    ``files/`` and ``conversation.json``."""
+    export = await load_export(session, conversation)
+    filename = export_filename(export.title, EXPORT_EXTENSIONS[export_format])
+    headers = {"Content-Disposition": content_disposition(filename, inline=False),
+               "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+    media_type = EXPORT_MEDIA_TYPES[export_format]
+    if export_format == "zip":  # the session closes when this returns, before the first byte is streamed
+        return StreamingResponse(zip_stream(export, files.storage), media_type=media_type, headers=headers)
+    body = json_bytes(export.document()) if export_format == "json" else markdown(export).encode("utf-8")
+    return Response(body, media_type=media_type, headers=headers)
