@@ -110,13 +110,14 @@ class RunLoop:
             state.end(RunStatus.CANCELLED, plan.turn.stop_reason)
             return
         definitions = toolset.definitions()
+        state.definition_tokens = _definition_tokens(plan, definitions)  # counted once per run
         first = min(state.rounds, self._max_rounds - 1)  # a continued run counts on from its rounds
         for index in range(first, self._max_rounds):
             last = index == self._max_rounds - 1
             opened, state.next_call = state.next_call, None  # sent with the previous round's save
             request = opened[0] if opened else self._round_request(plan, toolset, state, index, definitions,
                                                                    first=index == first)
-            call = await self._open_call(plan, state, request, index, definitions, first=index == first)
+            call = await self._open_call(plan, state, request, index, first=index == first)
             if call is None:
                 if opened:
                     await opened[1].aclose()
@@ -178,11 +179,11 @@ class RunLoop:
         async with session_scope(self._sessions) as session:
             return await self._billing.may_refuse(session, plan.target, user_overrides=overrides)
 
-    async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int,
-                         definitions: list[Any], *, first: bool) -> MeteredCall | None:
+    async def _open_call(self, plan: Any, state: RunState, request: ModelRequest, index: int, *,
+                         first: bool) -> MeteredCall | None:
         """The round's metered call: the turn's reservation for the first (topped up for the tool
         definitions), a new one for the next; None when a budget refuses it (the run ends there)."""
-        definition_tokens = _definition_tokens(plan, definitions)
+        definition_tokens = state.definition_tokens
         try:
             if first:
                 call = MeteredCall(self._billing, plan.target, plan.reservation, run_id=state.run_id)
@@ -248,7 +249,7 @@ class RunLoop:
             paused = any(part.status == "requires_action" for part in parts)
             state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
             state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
-            next_prompt = self._next_prompt_tokens(plan, state, definitions) if going_on and not paused else None
+            next_prompt = self._next_prompt_tokens(plan, state) if going_on and not paused else None
             if next_prompt is not None and not toolset.hosted and not await self._may_refuse(plan):
                 # Nothing can refuse the next call: it goes out now, and the round is saved (and the call
                 # reserved) while the model works on its first token (as a turn's early call).
@@ -283,9 +284,9 @@ class RunLoop:
         if plan.turn.stop_reason is not None:  # a stop that came while the calls were saved (not lost)
             model_round.stopped = True
 
-    def _next_prompt_tokens(self, plan: Any, state: RunState, definitions: list[Any]) -> int:
+    def _next_prompt_tokens(self, plan: Any, state: RunState) -> int:
         return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
-            + _definition_tokens(plan, definitions)
+            + state.definition_tokens
 
     async def _step_finished(self, plan: Any, state: RunState, index: int, kind: str, cost: int,
                              usage: Usage | None) -> None:

@@ -39,6 +39,7 @@ class RunState:
     messages: list[ChatMessage]
     parts: list[BaseModel] = field(default_factory=list)
     status: RunStatus = RunStatus.IN_PROGRESS
+    definition_tokens: int = 0  # the tools' definitions, as counted for every round's prompt
     ended_by: str | None = None  # "answer", "max_rounds", "budget", "user", "shutdown", "client_gone", "error"
     error: ev.ErrorInfo | None = None
     rounds: int = 0
