@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +28,7 @@ from agentcreator.services.code_files import CodeFiles
 from agentcreator.services.fair_use import FairUse, MemoryTurnSlots, RedisTurnSlots
 from agentcreator.services.files import FileService, sweep_at_startup
 from agentcreator.services.mcp_servers import McpServerService
+from agentcreator.services.provider_access import ProviderAccess
 from agentcreator.services.providers import ProviderService
 from agentcreator.tools import ToolRegistry
 from agentcreator.tools.code_interpreter import CodeInterpreterFactory
@@ -62,6 +64,7 @@ class AppState:
     knowledge: Knowledge
     fair_use: FairUse
     leases: TurnLeases  # this process's lease; finishes the turns of processes whose lease expired
+    provider_watch: asyncio.Task[None] | None = None  # picks up other processes' provider changes
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -91,7 +94,9 @@ class AppState:
                              HostedToolPolicy(frozenset(settings.hosted_tools.enabled),
                                               frozenset(settings.hosted_tools.vector_store_ids),
                                               settings.hosted_tools.max_calls_per_round))
-        chat = ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge)
+        access = ProviderAccess()  # filled by the provider service's loads, read by each turn's start
+        chat = ChatService(sessions, bus, turns, models, settings, billing, tools, files, knowledge,
+                           provider_access=access)
         chat.leases = leases
         return cls(
             settings=settings,
@@ -106,7 +111,7 @@ class AppState:
             bus=bus,
             turns=turns,
             models=models,
-            providers=ProviderService(sessions, models, settings, secrets, outbound),
+            providers=ProviderService(sessions, models, settings, secrets, outbound, access),
             billing=billing,
             outbound=outbound,
             sandbox=sandbox,
@@ -123,12 +128,16 @@ class AppState:
         """Load the providers (environment and database); take this process's lease and (unless told
         not to) finish the turns of processes whose lease expired: never a live process's."""
         await self.providers.reload()
+        self.provider_watch = asyncio.create_task(self.providers.follow_changes(), name="provider-watch")
         self.knowledge.start()  # settings.knowledge.workers in-process ingestion workers
         await self.leases.start(sweep=recover_interrupted)
         if recover_interrupted:
             await sweep_at_startup(self.files)  # files without a row, rows without a file (FILES__SWEEP_ON_STARTUP)
 
     async def close(self) -> None:
+        if self.provider_watch is not None:
+            self.provider_watch.cancel()
+            await asyncio.gather(self.provider_watch, return_exceptions=True)
         await self.knowledge.close()
         await self.chat.aclose()
         await self.mcp.aclose()

@@ -117,3 +117,39 @@ async def test_the_price_table_leaves_out_the_models_of_providers_a_user_may_not
     for_alice = {m["pattern"] for m in (await client.get("/api/prices", headers=alice.headers)).json()["models"]}
     assert "lab/gpt-4o-mini" in for_alice and "lab/gpt-4o-mini" not in for_bob
     assert for_bob == for_alice - {"lab/gpt-4o-mini"}
+
+
+async def test_another_process_picks_up_a_providers_change_and_its_restrictions(
+        client: httpx.AsyncClient, app_state: Any, alice: UserSession, bob: UserSession,
+        openai_double: OpenAIDouble) -> None:
+    """Several workers: an admin's change reloads the process that made it at once; the others notice
+    it on their next check (``ProviderService.follow_changes``, every few seconds): the registry and the
+    restrictions each turn's start reads from memory."""
+    from functools import partial
+
+    from agentcreator.db.session import session_scope
+    from agentcreator.llm.registry import ModelRegistry, build_provider
+    from agentcreator.services.providers import ProviderService
+
+    registry = ModelRegistry(factory=partial(build_provider, guard=app_state.outbound))
+    other = ProviderService(app_state.sessions, registry, app_state.settings, app_state.secrets, app_state.outbound)
+    await other.reload()  # the other worker, started before the change
+    assert not await other.reload_if_changed()
+    lab = await _lab(client, alice, openai_double, [alice.id])
+    async with session_scope(app_state.sessions) as session:
+        assert await other.access.usable_by(session, "lab", bob.id)  # not known there yet: not restricted
+        assert await other.reload_if_changed()
+        assert not await other.access.usable_by(session, "lab", bob.id)
+        assert await other.access.usable_by(session, "lab", alice.id)
+    assert "lab" in registry.providers
+
+    everyone = await client.patch(f"/api/admin/providers/{lab['id']}", headers=alice.headers,
+                                  json={"allowed_user_ids": None})
+    assert everyone.status_code == 200, everyone.text
+    async with session_scope(app_state.sessions) as session:
+        assert await other.reload_if_changed()
+        assert await other.access.usable_by(session, "lab", bob.id)
+    assert (await client.delete(f"/api/admin/providers/{lab['id']}", headers=alice.headers)).status_code == 204
+    assert await other.reload_if_changed()
+    assert "lab" not in registry.providers
+    await registry.aclose()

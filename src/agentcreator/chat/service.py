@@ -45,6 +45,7 @@ from agentcreator.rag.knowledge import Knowledge
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories import users as user_repo
 from agentcreator.services.files import FileService
+from agentcreator.services.provider_access import ProviderAccess
 from agentcreator.tools import ToolRegistry
 
 MAX_START_ATTEMPTS = 3  # reads that found the conversation moved by the time of the write, then 409
@@ -54,7 +55,7 @@ class ChatService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus, turns: TurnRegistry,
                  models: ModelRegistry, settings: Settings, billing: Billing,
                  tools: ToolRegistry | None = None, files: FileService | None = None,
-                 knowledge: Knowledge | None = None) -> None:
+                 knowledge: Knowledge | None = None, provider_access: ProviderAccess | None = None) -> None:
         self._sessions = sessions
         self._bus = bus
         self._turns = turns
@@ -71,7 +72,7 @@ class ChatService:
                                   checkpoint_tokens=settings.chat.checkpoint_tokens,
                                   checkpoints_per_second=settings.chat.checkpoints_per_second)
         self._drafts = TurnDrafts(sessions, settings, models, billing, files=files, knowledge=knowledge,
-                                  under_load=self._under_load, tools=tools)
+                                  under_load=self._under_load, tools=tools, provider_access=provider_access)
         self._continuations = Continuations(sessions, bus, turns, billing, settings, self._drafts.resolve)
         self._tasks: set[asyncio.Task[None]] = set()
         self.leases: TurnLeases | None = None  # set by the app state: finishes dead processes' turns

@@ -49,6 +49,7 @@ from agentcreator.repositories import runs as run_repo
 from agentcreator.repositories import turns as turn_repo
 from agentcreator.repositories.turns import AssistantConfig, ConversationState
 from agentcreator.services.files import FileService
+from agentcreator.services.provider_access import ProviderAccess
 from agentcreator.tools import ToolContext, ToolRegistry, ToolSet
 
 
@@ -68,9 +69,12 @@ class CapReached(Exception):  # a signal inside ChatService.send(), never raised
 class TurnDrafts:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, models: ModelRegistry,
                  billing: Billing, *, files: FileService | None, knowledge: Knowledge | None,
-                 under_load: Callable[[], bool], tools: ToolRegistry | None = None) -> None:
+                 under_load: Callable[[], bool], tools: ToolRegistry | None = None,
+                 provider_access: ProviderAccess | None = None) -> None:
         self._sessions = sessions
         self._tools = tools  # a run whose tools build offline sends its first call early
+        # The providers' restrictions in memory (the app's); without it they are read on each turn.
+        self._usable_by = provider_access.usable_by if provider_access is not None else provider_repo.usable_by
         self._settings = settings
         self._models = models
         self._billing = billing
@@ -120,7 +124,7 @@ class TurnDrafts:
                 if mode == "send" and counted(shown) >= assistant.max_messages:
                     raise CapReached
                 provider_name = assistant.model.partition("/")[0]
-                if not await provider_repo.usable_by(session, provider_name, user_id):  # as if not configured
+                if not await self._usable_by(session, provider_name, user_id):  # as if not configured
                     raise ValidationFailed(f"Model '{assistant.model}' is not available: provider '{provider_name}' "
                                            "is not configured. Pick another model for this assistant.",
                                            code="model_unavailable")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentcreator.db.models import Provider, User
@@ -32,3 +34,10 @@ async def usable_by(session: AsyncSession, provider_name: str, user_id: str) -> 
     if allowed is None or user_id in allowed:
         return True
     return bool((await session.execute(select(User.is_admin).where(User.id == user_id))).scalar_one_or_none())
+
+
+async def version(session: AsyncSession) -> tuple[int, Any]:
+    """What changes whenever a provider is added, edited or deleted: how many there are and the
+    latest ``updated_at``."""
+    count, latest = (await session.execute(select(func.count(), func.max(Provider.updated_at)))).one()
+    return int(count), latest

@@ -7,6 +7,8 @@ change rebuilds the model registry.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -29,6 +31,9 @@ from agentcreator.llm.errors import ProviderError
 from agentcreator.llm.registry import ModelRegistry, ProviderConfig, build_provider, configs_from_settings
 from agentcreator.llm.types import ModelSpec
 from agentcreator.repositories import providers as provider_repo
+from agentcreator.services.provider_access import PROVIDERS_CHECK_SECONDS, ProviderAccess
+
+log = logging.getLogger(__name__)
 
 
 def environment_configs(settings: Settings) -> list[ProviderConfig]:
@@ -111,8 +116,11 @@ async def _check_users(session: AsyncSession, user_ids: list[str] | None) -> Non
 
 class ProviderService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], registry: ModelRegistry,
-                 settings: Settings, secrets: SecretBox, guard: OutboundGuard) -> None:
+                 settings: Settings, secrets: SecretBox, guard: OutboundGuard,
+                 access: ProviderAccess | None = None) -> None:
         self._sessions = sessions
+        self.access = access or ProviderAccess()  # the restrictions, as of the last load
+        self._version: tuple[int, Any] | None = None  # the providers' rows as of the last load
         self._guard = guard
         self._registry = registry
         self._settings = settings
@@ -127,11 +135,33 @@ class ProviderService:
         return list(self._env)
 
     async def reload(self) -> None:
-        """Rebuild the registry from the environment and the database."""
+        """Rebuild the registry and the restrictions from the environment and the database."""
         async with session_scope(self._sessions) as session:
             rows = await provider_repo.list_all(session)
+            version = await provider_repo.version(session)
         configs = list(self._env) + [db_config(r, self._secrets) for r in rows if r.name not in self.environment_names]
         await self._registry.replace(configs)
+        self.access.load(r for r in rows if r.name not in self.environment_names)
+        self._version = version
+
+    async def reload_if_changed(self) -> bool:
+        """Reload when the providers' rows changed since the last load (another process's admin
+        change: this one's reload at once); True when it did."""
+        async with session_scope(self._sessions) as session:
+            version = await provider_repo.version(session)
+        if version == self._version:
+            return False
+        await self.reload()
+        return True
+
+    async def follow_changes(self, every: float = PROVIDERS_CHECK_SECONDS) -> None:
+        """Run until cancelled: pick up the changes other processes make (several workers)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.reload_if_changed()
+            except Exception:  # a database hiccup: the next check tries again; the last load stays
+                log.warning("checking the providers for changes failed", exc_info=True)
 
     async def list(self, session: AsyncSession) -> list[Provider]:
         return await provider_repo.list_all(session)
