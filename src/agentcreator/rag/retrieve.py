@@ -33,6 +33,7 @@ from agentcreator.db.models import KnowledgeBase
 from agentcreator.db.session import session_scope
 from agentcreator.llm.errors import ProviderError
 from agentcreator.rag.dense import DenseIndexCache
+from agentcreator.rag.embeddings import EmbeddingBatch
 from agentcreator.rag.fusion import RRF_K, reciprocal_rank_fusion
 from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
 from agentcreator.repositories import knowledge as repo
@@ -128,9 +129,12 @@ class Retriever:
         limit = max(self._candidates, top_k)
         # The query is embedded (worker thread, no session open) while one short session checks the bases
         # and runs the lexical ranking (on the database's thread); the dense scan (numpy, in a worker
-        # thread) starts as soon as both the vector and the bases are known.
-        embedding = asyncio.ensure_future(self._embed_query(query, who or EmbeddingFor(user_id=user_id))) \
-            if "dense" in modes else None
+        # thread) starts as soon as both the vector and the bases are known, while the embedding's usage
+        # is recorded.
+        vector_ready: asyncio.Future[np.ndarray | None] = asyncio.get_running_loop().create_future()
+        embedding = asyncio.ensure_future(self._embed_query(query, who or EmbeddingFor(user_id=user_id),
+                                                            vector_ready)) if "dense" in modes else None
+        await asyncio.sleep(0)  # the embedding's thread starts first: the session's statements run on this loop
         dense_task: asyncio.Future[list[tuple[int, float]]] | None = None
         ranked_lexical: list[tuple[int, float]] = []
         stale: dict[str, SearchNotice] = {}  # base id -> why it is searched lexically only
@@ -143,7 +147,8 @@ class Retriever:
                     stale = {b.id: n for b in bases if (n := dense_notice(b, model)) is not None}
                     dense_bases = [(b.id, b.revision) for b in bases if b.id not in stale]
                     if embedding is not None:
-                        dense_task = asyncio.ensure_future(self._dense_ranking(embedding, dense_bases, limit))
+                        dense_task = asyncio.ensure_future(
+                            self._dense_ranking(vector_ready, dense_bases, limit))
                     ranked_lexical = await lexical.search(session, [b.id for b in bases], query, limit) \
                         if "bm25" in modes else []
             vector, unavailable = await embedding if embedding is not None else (None, None)
@@ -156,7 +161,7 @@ class Retriever:
         lexical_only = {b.id for b in bases} if unavailable else set(stale)
         notices = ([unavailable] if unavailable else []) + list(stale.values())
         if unavailable:
-            dense_bases = []
+            dense_bases, ranked_dense = [], []
         similarity = dict(ranked_dense)
         fused = reciprocal_rank_fusion(
             {"bm25": [i for i, _ in ranked_lexical], "dense": [i for i, _ in ranked_dense]}, self._rrf_k)
@@ -181,18 +186,28 @@ class Retriever:
                 lexical_score=lexical_scores.get(f.id), similarity=similarity.get(f.id)))
         return SearchResult(passages, notices)
 
-    async def _dense_ranking(self, embedding: asyncio.Future[tuple[np.ndarray | None, SearchNotice | None]],
-                             bases: list[tuple[str, int]], limit: int) -> list[tuple[int, float]]:
-        vector, _ = await embedding
+    async def _dense_ranking(self, vector_ready: asyncio.Future[np.ndarray | None], bases: list[tuple[str, int]],
+                             limit: int) -> list[tuple[int, float]]:
+        """The dense ranking, started as soon as the query's vector exists (its usage is recorded
+        meanwhile); none when the query could not be embedded."""
+        vector = await vector_ready
         return await self._dense.search(bases, vector, limit) if vector is not None and bases else []
 
-    async def _embed_query(self, query: str, who: EmbeddingFor) -> tuple[np.ndarray | None, SearchNotice | None]:
+    async def _embed_query(self, query: str, who: EmbeddingFor, vector_ready: asyncio.Future[np.ndarray | None],
+                           ) -> tuple[np.ndarray | None, SearchNotice | None]:
+        def ready(batch: EmbeddingBatch) -> None:
+            if not vector_ready.done():
+                vector_ready.set_result(batch.vectors[0])
+
         try:
-            return (await self._embedder.embed([query], who)).vectors[0], None
+            return (await self._embedder.embed([query], who, on_vectors=ready)).vectors[0], None
         except (ProviderError, PaymentRequired) as exc:  # reported with the result: keyword search only
             return None, SearchNotice(None, "embedding_unavailable",
                                       f"The query could not be embedded ({exc.message}): the knowledge bases "
                                       "were searched by keywords only.")
+        finally:
+            if not vector_ready.done():  # no vector: the dense ranking has nothing to do
+                vector_ready.set_result(None)
 
     async def retrieve_for_turn(self, user_id: str, base_ids: Sequence[str], query: str, top_k: int,
                                 token_budget: int, *, threshold: float | None = None,
