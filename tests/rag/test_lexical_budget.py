@@ -83,3 +83,23 @@ async def test_common_terms_frequencies_are_cached(app_state: AppState, apples: 
     assert len(await _search(app_state, base_id, "apple")) == 7
     monkeypatch.setattr(lexical, "DF_CACHE_SECONDS", 0.0)
     assert len(await _search(app_state, base_id, "apple")) == 6  # 7 rows: over the budget, the newest 6
+
+
+async def test_probing_the_bases_ranks_like_the_base_phrase_and_only_their_rows(
+        app_state: AppState, apples: tuple[str, list[int]], alice: UserSession, bob: UserSession,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base_id, ranked = apples
+    for user in (alice, bob):  # more "apple" rows, in two other bases
+        other = (await make_base(user, "Other apples"))["id"]
+        await add_document(user, other, "other.md", ["apple apple apple apple orchard", "apple juice"])
+    await run_jobs(app_state.knowledge)
+    for query in ("apple", "apple zebra", "orchard pie"):
+        async with session_scope(app_state.sessions) as session:
+            monkeypatch.setattr(lexical, "PROBE_RATIO", 10**9)  # never: the base phrase
+            by_phrase = await lexical.search(session, [base_id], query, 10)
+            monkeypatch.setattr(lexical, "PROBE_RATIO", 0)  # always: the probe
+            by_probe = await lexical.search(session, [base_id], query, 10)
+        assert by_probe == by_phrase and by_probe  # the same scores: the base column weighs 0
+        assert {chunk_id for chunk_id, _ in by_probe} <= set(ranked)  # no other base's rows
+    async with session_scope(app_state.sessions) as session:
+        assert {i for i, _ in await lexical.search(session, [base_id], "apple", 10)} == set(ranked)

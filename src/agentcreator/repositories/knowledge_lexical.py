@@ -53,6 +53,28 @@ _SQLITE = text(
     "JOIN knowledge_documents d ON d.id = c.document_id "
     "WHERE c.base_id IN :bases AND d.status = 'ready' ORDER BY hits.score LIMIT :limit"
 ).bindparams(bindparam("bases", expanding=True))
+# The same ranking when the bases are large for the query: the MATCH names the words only and each
+# matching row is checked against the bases with one probe of their index. FTS5's bm25() counts the rows
+# of every phrase of the query (for its IDF), so the ``base_id`` phrase above costs a walk over all of
+# the bases' rows (~5.5 ms at 100k), while a probe costs ~1 us a matching row. The scores are the same
+# (the base column weighs 0; the words' IDF is the table's either way).
+_SQLITE_PROBED = text(
+    "WITH hits AS MATERIALIZED (SELECT knowledge_chunks_fts.rowid AS id, "
+    "bm25(knowledge_chunks_fts, 1.0, 0.0) AS score FROM knowledge_chunks_fts "
+    "JOIN knowledge_chunks c INDEXED BY ix_knowledge_chunks_base "
+    "ON c.base_id IN :bases AND c.id = knowledge_chunks_fts.rowid "
+    "WHERE knowledge_chunks_fts MATCH :query AND knowledge_chunks_fts.rowid >= :since "
+    "ORDER BY score LIMIT :over) "
+    "SELECT hits.id, hits.score, (SELECT count(*) FROM hits) AS ranked FROM hits "
+    "JOIN knowledge_chunks c ON c.id = hits.id "
+    "JOIN knowledge_documents d ON d.id = c.document_id "
+    "WHERE d.status = 'ready' ORDER BY hits.score LIMIT :limit"
+).bindparams(bindparam("bases", expanding=True))
+# Probing wins when the bases hold more than this many rows per row the words match (in all bases).
+PROBE_RATIO = 20
+_BASE_ROWS = text(
+    "SELECT coalesce(sum(chunk_count), 0) FROM knowledge_documents WHERE base_id IN :bases AND status = 'ready'"
+).bindparams(bindparam("bases", expanding=True))
 # The rowid of the ``skip + 1``-th newest matching row (no ranking: a walk down the doclists).
 _SQLITE_SINCE = text(
     "WITH newest AS (SELECT rowid AS id FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH :query "
@@ -81,7 +103,8 @@ _MYSQL = text(
 # which weigh least in BM25 (like Lucene's common-terms query or a max_df cut-off). Below this size a
 # base's queries are never cut. When even the rarest term matches more rows than this (a query of
 # common words only, on a large base), only its newest ``SQLITE_MATCH_BUDGET`` matches in the bases
-# are ranked: ranking all of them was the slowest 5 % of searches at 100k chunks (100-300 ms).
+# are ranked: ranking all of them made the slowest searches at 100k chunks (100-300 ms; 25 of the
+# retrieval bench's 200 queries keep such a term).
 SQLITE_MATCH_BUDGET = 6000
 # fts5vocab looks a term up by equality only (an IN list scans the whole vocabulary): one arm a term.
 # The statement starts with WITH so that it runs on the connection's thread: a common term's lookup
@@ -128,29 +151,31 @@ async def search(session: AsyncSession, base_ids: Sequence[str], query: str,
 
 async def _search_sqlite(session: AsyncSession, base_ids: list[str], terms: list[str],
                          limit: int) -> list[tuple[int, float]]:
-    terms, over_budget = await _within_budget(session, terms)
+    terms, matched, over_budget = await _within_budget(session, terms)
     bases = " OR ".join(f'"{b}"' for b in base_ids)  # ids are 32 hex characters (checked by the caller)
     words = " OR ".join(f'"{t}"' for t in terms)  # \w+ words: no quote can occur in them
     match = f"base_id : ({bases}) AND text : ({words})"
-    since = 0
+    statement, since = _SQLITE, 0
     if over_budget:
         newest = await session.execute(_SQLITE_SINCE, {"query": match, "skip": SQLITE_MATCH_BUDGET - 1})
         since = newest.scalar() or 0  # None: the bases hold fewer matches than the budget
+    elif (await session.execute(_BASE_ROWS, {"bases": base_ids})).scalar_one() > PROBE_RATIO * matched:
+        statement, match = _SQLITE_PROBED, f"text : ({words})"
     over = limit * 4
     params = {"query": match, "bases": base_ids, "limit": limit, "over": over, "since": since}
-    rows = list(await session.execute(_SQLITE, params))
+    rows = list(await session.execute(statement, params))
     if len(rows) < limit and rows and rows[0][2] == over:  # not-ready documents took places: all of them
-        rows = list(await session.execute(_SQLITE, params | {"over": -1}))
+        rows = list(await session.execute(statement, params | {"over": -1}))
     return [(int(i), -float(s)) for i, s, _ in rows]  # bm25(): lower is better
 
 
-async def _within_budget(session: AsyncSession, terms: list[str]) -> tuple[list[str], bool]:
-    """The terms to match, rarest first within ``SQLITE_MATCH_BUDGET``, and whether even the one kept
-    (the rarest) matches more rows than the budget."""
+async def _within_budget(session: AsyncSession, terms: list[str]) -> tuple[list[str], int, bool]:
+    """The terms to match, rarest first within ``SQLITE_MATCH_BUDGET``; the rows they match at most (in
+    all bases); whether even the one kept (the rarest) matches more rows than the budget."""
     stems = {t: fts_stem(t) for t in terms}
     frequency = await _frequencies(session, set(stems.values()))
-    if sum(frequency.values()) <= SQLITE_MATCH_BUDGET:
-        return terms, False
+    if (total := sum(frequency.values())) <= SQLITE_MATCH_BUDGET:
+        return terms, total, False
     kept: list[str] = []
     used = 0
     for term in sorted(terms, key=lambda t: frequency.get(stems[t], 0)):
@@ -159,7 +184,7 @@ async def _within_budget(session: AsyncSession, terms: list[str]) -> tuple[list[
             break
         kept.append(term)
         used += df
-    return kept, used > SQLITE_MATCH_BUDGET
+    return kept, used, used > SQLITE_MATCH_BUDGET
 
 
 async def _frequencies(session: AsyncSession, stems: set[str]) -> dict[str, int]:
