@@ -44,6 +44,7 @@ class EmbeddingFor:
 
 
 StoreBatch = Callable[[AsyncSession, EmbeddingBatch], Awaitable[None]]
+OnVectors = Callable[[EmbeddingBatch], None]
 
 
 class MeteredEmbedder:
@@ -64,16 +65,22 @@ class MeteredEmbedder:
             return Cost(0, True, table.version, local=True)  # free until an admin sets a price
         return await self.billing.cost_of(session, target, usage)
 
-    async def embed(self, texts: Sequence[str], who: EmbeddingFor, *, store: StoreBatch | None = None) -> EmbeddingBatch:
+    async def embed(self, texts: Sequence[str], who: EmbeddingFor, *, store: StoreBatch | None = None,
+                    on_vectors: OnVectors | None = None) -> EmbeddingBatch:
         """Embed ``texts`` for ``who``: reserve (PaymentRequired when a budget has no room), embed with no
         session open, then record the usage (and ``store`` the vectors) in one transaction. When no
-        budget can refuse the call, the reservation is made with the record, in that same transaction."""
+        budget can refuse the call, the reservation is made with the record, in that same transaction.
+        ``on_vectors(batch)`` is called as soon as the vectors exist, before the usage is recorded (a
+        search starts its dense scan meanwhile); the call still returns only once it is recorded."""
         texts = list(texts)
         target = self.target(who)
         async with session_scope(self.billing.sessions) as session:
             refusable = await self.billing.may_refuse(session, target)
         if not refusable:
             batch = await self.embedder.embed(texts)
+            if on_vectors is not None:
+                on_vectors(batch)
+                await asyncio.sleep(0)  # the caller's work on them starts before the record's statements
             async with transaction(self.billing.sessions) as session:
                 reservation = await self.billing.reserve(session, target, prompt_tokens=batch.tokens,
                                                          max_output_tokens=0)
@@ -82,6 +89,9 @@ class MeteredEmbedder:
         estimate = await asyncio.to_thread(lambda: sum(self.embedder.count_tokens(t) for t in texts))
         async with metered(self.billing, target, prompt_tokens=estimate) as call:
             batch = await self.embedder.embed(texts)
+            if on_vectors is not None:
+                on_vectors(batch)
+                await asyncio.sleep(0)  # the caller's work on them starts before the record's statements
             async with transaction(self.billing.sessions) as session:
                 await self._record(session, call, target, batch, who, store)
         return batch

@@ -2,9 +2,10 @@
 the cached matrix) merged by reciprocal rank fusion.
 
 Owner scoping happens first: only the caller's bases among the ids asked for are searched; another
-user's base id is ignored exactly like one that does not exist. No DB session is open while the query
-is embedded (it is embedded first, in a worker thread); the short session reads the bases and the
-lexical ranking while the dense scan runs in another thread.
+user's base id is ignored exactly like one that does not exist. The query is embedded in a worker
+thread while one short session reads the bases and runs the lexical ranking (on the database's
+thread); that session never waits for the embedding. The dense scan (another worker thread) starts
+once the vector and the bases are known, beside the lexical ranking when that is still running.
 
 ``threshold`` is a cosine similarity (0..1): a passage less similar to the query is dropped, whatever
 its lexical rank. Without one every fused passage counts.
@@ -20,6 +21,7 @@ by keywords only, with an ``embedding_unavailable`` notice giving the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -31,6 +33,7 @@ from agentcreator.db.models import KnowledgeBase
 from agentcreator.db.session import session_scope
 from agentcreator.llm.errors import ProviderError
 from agentcreator.rag.dense import DenseIndexCache
+from agentcreator.rag.embeddings import EmbeddingBatch
 from agentcreator.rag.fusion import RRF_K, reciprocal_rank_fusion
 from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
 from agentcreator.repositories import knowledge as repo
@@ -97,6 +100,17 @@ def dense_notice(base: KnowledgeBase, model: str) -> SearchNotice | None:
     return None
 
 
+async def _cancel(*tasks: asyncio.Future[object] | None) -> None:
+    """Cancel ``tasks`` and wait for them to end (a cancelled embedding releases its reservation)."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+
+
 class Retriever:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: MeteredEmbedder,
                  dense: DenseIndexCache, *, candidates: int = 50, rrf_k: int = RRF_K) -> None:
@@ -113,35 +127,42 @@ class Retriever:
         if not query or not base_ids or top_k < 1:
             return SearchResult([])
         limit = max(self._candidates, top_k)
-        # The query is embedded first, with no session open; then, in one short session, the bases are
-        # checked and the lexical ranking (in the database's thread) runs while the dense scan (numpy,
-        # in a worker thread) runs beside it.
-        vector, unavailable = await self._embed_query(query, who or EmbeddingFor(user_id=user_id)) \
-            if "dense" in modes else (None, None)
-        ranked_dense: list[tuple[int, float]] = []
+        # The query is embedded (worker thread, no session open) while one short session checks the bases
+        # and runs the lexical ranking (on the database's thread); the dense scan (numpy, in a worker
+        # thread) starts as soon as both the vector and the bases are known, while the embedding's usage
+        # is recorded.
+        vector_ready: asyncio.Future[np.ndarray | None] = asyncio.get_running_loop().create_future()
+        embedding = asyncio.ensure_future(self._embed_query(query, who or EmbeddingFor(user_id=user_id),
+                                                            vector_ready)) if "dense" in modes else None
+        await asyncio.sleep(0)  # the embedding's thread starts first: the session's statements run on this loop
         dense_task: asyncio.Future[list[tuple[int, float]]] | None = None
-        async with session_scope(self._sessions) as session:
-            bases = await repo.owned_bases(session, user_id, base_ids)
-            if not bases:
-                return SearchResult([])
-            model = self._embedder.embedder.model_id
-            notices = [n for n in (dense_notice(b, model) for b in bases) if n is not None]
-            lexical_only = {b.id for b in bases} if unavailable else {n.base_id for n in notices}
-            notices = ([unavailable] if unavailable else []) + notices
-            dense_bases = [(b.id, b.revision) for b in bases if b.id not in lexical_only]
-            if vector is not None:
-                dense_task = asyncio.ensure_future(self._dense.search(dense_bases, vector, limit))
-            try:
-                ranked_lexical = await lexical.search(session, [b.id for b in bases], query, limit) \
-                    if "bm25" in modes else []
-            except BaseException:
-                if dense_task is not None:
-                    dense_task.cancel()
-                raise
-        similarity: dict[int, float] = {}
-        if dense_task is not None:
-            ranked_dense = await dense_task
-            similarity = dict(ranked_dense)
+        ranked_lexical: list[tuple[int, float]] = []
+        stale: dict[str, SearchNotice] = {}  # base id -> why it is searched lexically only
+        dense_bases: list[tuple[str, int]] = []
+        try:
+            async with session_scope(self._sessions) as session:
+                bases = await repo.owned_bases(session, user_id, base_ids)
+                if bases:
+                    model = self._embedder.embedder.model_id
+                    stale = {b.id: n for b in bases if (n := dense_notice(b, model)) is not None}
+                    dense_bases = [(b.id, b.revision) for b in bases if b.id not in stale]
+                    if embedding is not None:
+                        dense_task = asyncio.ensure_future(
+                            self._dense_ranking(vector_ready, dense_bases, limit))
+                    ranked_lexical = await lexical.search(session, [b.id for b in bases], query, limit) \
+                        if "bm25" in modes else []
+            vector, unavailable = await embedding if embedding is not None else (None, None)
+            ranked_dense = await dense_task if dense_task is not None else []
+        except BaseException:
+            await _cancel(dense_task, embedding)
+            raise
+        if not bases:
+            return SearchResult([])
+        lexical_only = {b.id for b in bases} if unavailable else set(stale)
+        notices = ([unavailable] if unavailable else []) + list(stale.values())
+        if unavailable:
+            dense_bases, ranked_dense = [], []
+        similarity = dict(ranked_dense)
         fused = reciprocal_rank_fusion(
             {"bm25": [i for i, _ in ranked_lexical], "dense": [i for i, _ in ranked_dense]}, self._rrf_k)
         if vector is not None:
@@ -165,13 +186,28 @@ class Retriever:
                 lexical_score=lexical_scores.get(f.id), similarity=similarity.get(f.id)))
         return SearchResult(passages, notices)
 
-    async def _embed_query(self, query: str, who: EmbeddingFor) -> tuple[np.ndarray | None, SearchNotice | None]:
+    async def _dense_ranking(self, vector_ready: asyncio.Future[np.ndarray | None], bases: list[tuple[str, int]],
+                             limit: int) -> list[tuple[int, float]]:
+        """The dense ranking, started as soon as the query's vector exists (its usage is recorded
+        meanwhile); none when the query could not be embedded."""
+        vector = await vector_ready
+        return await self._dense.search(bases, vector, limit) if vector is not None and bases else []
+
+    async def _embed_query(self, query: str, who: EmbeddingFor, vector_ready: asyncio.Future[np.ndarray | None],
+                           ) -> tuple[np.ndarray | None, SearchNotice | None]:
+        def ready(batch: EmbeddingBatch) -> None:
+            if not vector_ready.done():
+                vector_ready.set_result(batch.vectors[0])
+
         try:
-            return (await self._embedder.embed([query], who)).vectors[0], None
+            return (await self._embedder.embed([query], who, on_vectors=ready)).vectors[0], None
         except (ProviderError, PaymentRequired) as exc:  # reported with the result: keyword search only
             return None, SearchNotice(None, "embedding_unavailable",
                                       f"The query could not be embedded ({exc.message}): the knowledge bases "
                                       "were searched by keywords only.")
+        finally:
+            if not vector_ready.done():  # no vector: the dense ranking has nothing to do
+                vector_ready.set_result(None)
 
     async def retrieve_for_turn(self, user_id: str, base_ids: Sequence[str], query: str, top_k: int,
                                 token_budget: int, *, threshold: float | None = None,
