@@ -184,8 +184,9 @@ class FileSettings(BaseModel):
     # Office files are ZIP archives: refuse those that would inflate past this many bytes.
     max_archive_inflated_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
     max_attachments_per_message: int = Field(10, ge=1, le=50)
-    # Uploads read and processed at once per worker; others wait (unread: TCP holds their senders back),
-    # so a burst of uploads does not crowd the event loop that relays the chat streams.
+    # Uploads read and processed at once per worker; others wait their turn (unread: TCP holds their
+    # senders back; none is refused), so a burst of uploads does not crowd the event loop that relays the
+    # chat streams. An upload waiting for its client hands its turn on (files/admission.py).
     max_concurrent_uploads: int = Field(4, ge=1, le=64)
     # Tokens of a document's text given to the model per attachment before it is cut (with a note).
     document_token_budget: int = Field(8000, ge=100)

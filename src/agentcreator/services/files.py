@@ -6,7 +6,6 @@ in the storage: each step opens its own short one."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from agentcreator.core.errors import AppError, NotFound, PayloadTooLarge, Valida
 from agentcreator.db.models import File
 from agentcreator.db.session import session_scope, transaction
 from agentcreator.db.types import utcnow
+from agentcreator.files.admission import UploadSlots
 from agentcreator.files.names import safe_filename
 from agentcreator.files.prepare import PreparedFile, prepare_upload, sniff_upload
 from agentcreator.files.receive import receive_upload
@@ -75,7 +75,7 @@ class FileService:
         self.sessions = sessions
         self.storage = storage
         self.settings = settings
-        self._uploads = asyncio.Semaphore(settings.max_concurrent_uploads)
+        self.upload_slots = UploadSlots(settings.max_concurrent_uploads)
 
     # --- upload -----------------------------------------------------------------------------------
 
@@ -85,8 +85,9 @@ class FileService:
         if content_length is not None and content_length > settings.max_file_bytes + MULTIPART_OVERHEAD:
             raise file_too_large(settings.max_file_bytes)
         limit, too_large = await self.size_limit(owner_id)
-        async with self._uploads:
-            received = await receive_upload(body, content_type, self.storage, limit=limit, too_large=too_large)
+        async with self.upload_slots.slot() as slot:  # the others wait unread (files/admission.py)
+            received = await receive_upload(slot.read(body), content_type, self.storage, limit=limit,
+                                            too_large=too_large)
             spool = received.spool
             try:
                 return await self._store(owner_id, spool, safe_filename(received.filename),
@@ -113,7 +114,7 @@ class FileService:
         """Keep bytes the server received another way than an upload (an image URL of a chat message),
         from a closed spool: the same sniffing, processing, dedupe and quota as an upload. The caller
         discards the spool afterwards."""
-        async with self._uploads:
+        async with self.upload_slots.slot():
             return await self._store(owner_id, spool, safe_filename(name), purpose)
 
     async def _store(self, owner_id: str, spool: UploadSpool, name: str, purpose_field: str | None) -> File:
