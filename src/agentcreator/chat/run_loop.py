@@ -247,9 +247,10 @@ class RunLoop:
             finished = time.monotonic()
             going_on = not tools.cancelled() and tools.exception() is None if tools.done() else False
             paused = any(part.status == "requires_action" for part in parts)
-            state.messages.append(ChatMessage.assistant(model_round.text, model_round.tool_calls))
-            state.messages.extend(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)
-            next_prompt = self._next_prompt_tokens(plan, state) if going_on and not paused else None
+            added = [ChatMessage.assistant(model_round.text, model_round.tool_calls),
+                     *(ChatMessage.tool(part.call_id, part.output or NO_RESULT_OUTPUT) for part in parts)]
+            next_prompt = self._next_prompt_tokens(plan, state, added) if going_on and not paused else None
+            state.messages.extend(added)
             if next_prompt is not None and not toolset.hosted and not await self._may_refuse(plan):
                 # Nothing can refuse the next call: it goes out now, and the round is saved (and the call
                 # reserved) while the model works on its first token (as a turn's early call).
@@ -284,9 +285,14 @@ class RunLoop:
         if plan.turn.stop_reason is not None:  # a stop that came while the calls were saved (not lost)
             model_round.stopped = True
 
-    def _next_prompt_tokens(self, plan: Any, state: RunState) -> int:
-        return plan.provider.count_tokens(plan.request.model, state.messages, plan.request.instructions) \
-            + state.definition_tokens
+    def _next_prompt_tokens(self, plan: Any, state: RunState, added: list[ChatMessage]) -> int:
+        """The next round's prompt: the messages so far (counted once per run: the turn's quote counted
+        the first round's, or they are counted here) and the round's ``added``, with the definitions."""
+        model, instructions = plan.request.model, plan.request.instructions
+        if state.history_tokens is None:
+            state.history_tokens = plan.prompt_tokens or plan.provider.count_tokens(model, state.messages, instructions)
+        state.history_tokens += plan.provider.count_tokens(model, added, "") - plan.provider.count_tokens(model, [], "")
+        return state.history_tokens + state.definition_tokens
 
     async def _step_finished(self, plan: Any, state: RunState, index: int, kind: str, cost: int,
                              usage: Usage | None) -> None:

@@ -40,6 +40,7 @@ class RunState:
     parts: list[BaseModel] = field(default_factory=list)
     status: RunStatus = RunStatus.IN_PROGRESS
     definition_tokens: int = 0  # the tools' definitions, as counted for every round's prompt
+    history_tokens: int | None = None  # the prompt's messages and instructions so far (without definitions)
     ended_by: str | None = None  # "answer", "max_rounds", "budget", "user", "shutdown", "client_gone", "error"
     error: ev.ErrorInfo | None = None
     rounds: int = 0

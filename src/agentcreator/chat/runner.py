@@ -52,6 +52,7 @@ class TurnPlan:
     resumed: Any = None  # RunState: a run paused in requires_action going on (chat/tool_outputs)
     budget_overrides: dict[str, Any] | None = None  # the owner's budget overrides as read at the turn's start
     toolset: ToolSet | None = None  # the run's tools, when the turn's start built them (its early first call)
+    prompt_tokens: int = 0  # the first request's prompt as counted for its quote (0: not counted)
 
 
 

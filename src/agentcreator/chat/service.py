@@ -243,7 +243,8 @@ class ChatService:
                         placeholder=started.assistant_message, first_call=early,
                         tools_unavailable=draft.tools_unavailable, citations=draft.citations, run_id=run_id,
                         resumed=draft.resumed.state(draft.request.messages) if draft.resumed else None,
-                        budget_overrides=draft.budget_overrides, toolset=draft.toolset)
+                        budget_overrides=draft.budget_overrides, toolset=draft.toolset,
+                        prompt_tokens=draft.prompt_tokens)
         return started, plan
 
     async def _write(self, turn: RunningTurn, user_id: str, conversation_id: str, draft: Any,
