@@ -7,7 +7,8 @@ Speaks just enough HTTP/1.1 (keep-alive, chunked responses) on raw asyncio strea
   first token was written, with the request's tag (the text after the last ``#`` of its last message,
   if any), for the breakdown of the time to first token;
 * ``GET /v1/_bench/tool`` answers ``{"ok": true}`` at once: the instant tool of the runs benchmark
-  (``bench/runs.py``, an HTTP function tool);
+  (``bench/runs.py``, an HTTP function tool); its arrival, and the end of a streamed tool call, are in
+  the timings too, tagged ``(tool)`` and ``(tool call)``;
 * a request with ``tools`` whose last user message says ``#rounds=N`` is answered with a call to its
   first tool until it holds ``N - 1`` tool results after that message, then with text (a run of N rounds);
 * ``POST /v1/chat/completions`` with ``stream: true`` answers in Chat Completions SSE: a role chunk,
@@ -118,6 +119,7 @@ class Stub:
                     await self._complete(json.loads(body or b"{}"), writer, arrived)
                 elif method == "GET" and path.endswith("/_bench/tool"):
                     writer.write(_json_response(200, {"ok": True}))
+                    self.timings.append((arrived, time.perf_counter(), "(tool)"))
                 elif method == "GET" and path.endswith("/_bench/timings"):
                     writer.write(_json_response(200, list(self.timings)))
                     self.timings.clear()
@@ -147,6 +149,7 @@ class Stub:
                 writer.write(_sse({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0,
                                    "model": "stub-model", "choices": [], "usage": {**usage, "completion_tokens": 4}}))
             writer.write(DONE)
+            self.timings.append((arrived, time.perf_counter(), "(tool call)"))  # written: the round's end
             return
         if not request.get("stream"):
             await asyncio.sleep(self.ttft + self.itl * max(0, count - 1))
