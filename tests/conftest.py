@@ -136,7 +136,9 @@ def make_settings(database_url: str, tmp_path: Path, double_url: str | None = No
         "data_dir": tmp_path,
         "secret_key": TEST_SECRET_KEY,
         "auth": AuthSettings(argon2_time_cost=1, argon2_memory_cost=1024),
-        "llm": LLMSettings(local_enabled=True, compatible_endpoints=[
+        # The tests change the providers' table behind the app's back (emptied between tests): no
+        # background reloads in the middle of one (test_provider_access checks them by hand).
+        "llm": LLMSettings(local_enabled=True, providers_check_seconds=0, compatible_endpoints=[
             {"name": "double", "base_url": double_url,
              "models": [{"name": "gpt-4o-mini", "tools": True}, {"name": "no-tools", "tools": False},
                         {"name": "vision-model", "vision": True}]}]

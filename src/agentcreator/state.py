@@ -128,7 +128,9 @@ class AppState:
         """Load the providers (environment and database); take this process's lease and (unless told
         not to) finish the turns of processes whose lease expired: never a live process's."""
         await self.providers.reload()
-        self.provider_watch = asyncio.create_task(self.providers.follow_changes(), name="provider-watch")
+        if self.settings.llm.providers_check_seconds > 0:
+            self.provider_watch = asyncio.create_task(
+                self.providers.follow_changes(self.settings.llm.providers_check_seconds), name="provider-watch")
         self.knowledge.start()  # settings.knowledge.workers in-process ingestion workers
         await self.leases.start(sweep=recover_interrupted)
         if recover_interrupted:

@@ -153,3 +153,29 @@ async def test_another_process_picks_up_a_providers_change_and_its_restrictions(
     assert await other.reload_if_changed()
     assert "lab" not in registry.providers
     await registry.aclose()
+
+
+async def test_the_watch_of_another_process_reloads_on_its_own(
+        client: httpx.AsyncClient, app_state: Any, alice: UserSession, openai_double: OpenAIDouble) -> None:
+    """``follow_changes`` (started by each process: ``LLM__PROVIDERS_CHECK_SECONDS``) picks up a change."""
+    import asyncio
+    from functools import partial
+
+    from agentcreator.llm.registry import ModelRegistry, build_provider
+    from agentcreator.services.providers import ProviderService
+
+    registry = ModelRegistry(factory=partial(build_provider, guard=app_state.outbound))
+    other = ProviderService(app_state.sessions, registry, app_state.settings, app_state.secrets, app_state.outbound)
+    await other.reload()
+    watch = asyncio.create_task(other.follow_changes(0.05))
+    try:
+        await _lab(client, alice, openai_double, None)
+        for _ in range(200):
+            if "lab" in registry.providers:
+                break
+            await asyncio.sleep(0.05)
+        assert "lab" in registry.providers
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+        await registry.aclose()

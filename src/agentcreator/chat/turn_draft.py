@@ -204,13 +204,13 @@ class TurnDrafts:
         early: EarlyCall | None = None
         toolset: ToolSet | None = None
         can_host = ToolRegistry.can_host(info.hosted_tools, provider.hosted_tool_types)
-        offline = not has_tools or (self._tools is not None and run_id is not None
-                                    and self._tools.builds_offline(assistant.tools, can_host))
-        if offline and self._may_call_early() and not await self._billing.may_refuse(
+        registry = self._tools if has_tools and run_id is not None else None  # a new run's tools
+        builds_here = registry is not None and registry.builds_offline(assistant.tools, can_host)
+        if (builds_here or not has_tools) and self._may_call_early() and not await self._billing.may_refuse(
                 session, target, user_overrides=overrides):
             request = planned.request
-            if has_tools and self._tools is not None and run_id is not None:
-                toolset = await self._tools.build(assistant.tools, ToolContext(
+            if builds_here and registry is not None and run_id is not None:
+                toolset = await registry.build(assistant.tools, ToolContext(
                     user_id=user_id, conversation_id=conversation.id, assistant_id=assistant.id, run_id=run_id),
                     can_host)
                 request = round_request(request, toolset, request.messages, toolset.definitions(), index=0,

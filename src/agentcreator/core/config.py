@@ -88,6 +88,8 @@ class LLMSettings(BaseModel):
     compatible_endpoints: list[CompatibleEndpoint] = []
     generate_titles: bool = True
     request_timeout_seconds: float = Field(600.0, gt=0)
+    # How often a process checks whether another one changed the providers (several workers); 0: never.
+    providers_check_seconds: float = Field(5.0, ge=0)
 
 
 class ChatSettings(BaseModel):

@@ -5,7 +5,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Provider, User
+from agentcreator.db.models import Provider
+from agentcreator.repositories import users as user_repo
 
 
 async def list_all(session: AsyncSession) -> list[Provider]:
@@ -33,7 +34,7 @@ async def usable_by(session: AsyncSession, provider_name: str, user_id: str) -> 
                ).scalar_one_or_none()
     if allowed is None or user_id in allowed:
         return True
-    return bool((await session.execute(select(User.is_admin).where(User.id == user_id))).scalar_one_or_none())
+    return await user_repo.is_admin(session, user_id)
 
 
 async def version(session: AsyncSession) -> tuple[int, Any]:

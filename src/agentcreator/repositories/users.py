@@ -15,6 +15,10 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+async def is_admin(session: AsyncSession, user_id: str) -> bool:
+    return bool((await session.execute(select(User.is_admin).where(User.id == user_id))).scalar_one_or_none())
+
+
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return (await session.execute(select(User).where(User.email == email.lower()))).scalar_one_or_none()
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agentcreator.chat.parts import text_of
 from agentcreator.db.models import Conversation, File, Message
 from agentcreator.db.types import utcnow
 from agentcreator.files.names import DEFAULT_NAME, safe_filename
@@ -199,7 +200,7 @@ def _exported_file(file_id: str, part: dict[str, Any], row: File | None) -> Expo
 def _exported_message(message: Message) -> ExportedMessage:
     content = list(message.content or [])
     attachments = list(dict.fromkeys(file_id for file_id, _ in _file_parts(content)))
-    text = message.text or "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    text = message.text or text_of(content)
     return ExportedMessage(id=message.id, role=message.role, status=message.status, created_at=message.created_at,
                            model=message.model, text=text, parts=content, attachments=attachments,
                            citations=_citations(content), usage=message.usage, cost_micros=message.cost_micros,

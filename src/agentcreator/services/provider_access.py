@@ -2,19 +2,18 @@
 
 Read on every turn's start (chat/turn_draft), so it is kept in memory: :class:`~agentcreator.services.
 providers.ProviderService` fills it each time it loads the providers — at start-up, after an admin's
-change in this process, and within :data:`PROVIDERS_CHECK_SECONDS` of a change made through another
-process (``ProviderService.follow_changes``). Environment providers are never restricted."""
+change in this process, and within a few seconds of a change made through another
+process (``ProviderService.follow_changes``, every ``LLM__PROVIDERS_CHECK_SECONDS``). Environment
+providers are never restricted."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentcreator.db.models import Provider, User
-
-PROVIDERS_CHECK_SECONDS = 5.0  # how often a process checks whether another one changed the providers
+from agentcreator.db.models import Provider
+from agentcreator.repositories import users as user_repo
 
 
 class ProviderAccess:
@@ -32,4 +31,4 @@ class ProviderAccess:
         allowed = self._restricted.get(provider_name)
         if allowed is None or user_id in allowed:
             return True
-        return bool((await session.execute(select(User.is_admin).where(User.id == user_id))).scalar_one_or_none())
+        return await user_repo.is_admin(session, user_id)

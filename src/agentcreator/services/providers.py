@@ -31,7 +31,7 @@ from agentcreator.llm.errors import ProviderError
 from agentcreator.llm.registry import ModelRegistry, ProviderConfig, build_provider, configs_from_settings
 from agentcreator.llm.types import ModelSpec
 from agentcreator.repositories import providers as provider_repo
-from agentcreator.services.provider_access import PROVIDERS_CHECK_SECONDS, ProviderAccess
+from agentcreator.services.provider_access import ProviderAccess
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class ProviderService:
         await self.reload()
         return True
 
-    async def follow_changes(self, every: float = PROVIDERS_CHECK_SECONDS) -> None:
+    async def follow_changes(self, every: float) -> None:
         """Run until cancelled: pick up the changes other processes make (several workers)."""
         while True:
             await asyncio.sleep(every)
