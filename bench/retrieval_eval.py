@@ -1,4 +1,5 @@
-"""A retrieval eval built from the running Python's standard library docstrings.
+"""A retrieval eval built from docstrings: the running Python's standard library, and (a second,
+held-out set) the third-party packages the platform installs.
 
 For each public function, class and method of a fixed list of modules whose docstring has a summary
 paragraph and a body, the summary is a query and the body the passage that answers it. Pairs whose
@@ -6,6 +7,9 @@ summary repeats another's are dropped (they have no single right answer); the re
 qualified name and, above ``limit``, taken evenly spaced. Nothing here was tuned to the results:
 the module list is "common modules that import without side effects" and the filters only keep
 pairs that are pairs (a summary of at least 4 words, a body of 80 to 3000 characters).
+
+The package set was added to check the fusion method on text it was not chosen on (docs/knowledge.md):
+its modules are the public ones of the platform's own dependencies, listed before any result was seen.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ MODULES = (
     "timeit tokenize trace traceback types typing unittest urllib.parse urllib.request uuid warnings "
     "wave weakref xml.dom.minidom xml.etree.ElementTree zipfile zlib"
 ).split()
+
+PACKAGE_MODULES = (
+    "sqlalchemy.orm sqlalchemy.engine sqlalchemy.sql pydantic httpx starlette.requests starlette.responses "
+    "fastapi numpy numpy.linalg numpy.random jinja2 alembic.op click yaml openai markdown_it pygments "
+    "onnxruntime tokenizers argon2 redis.client aiosqlite multipart anyio h11 websockets uvicorn.config "
+    "trafilatura mcp.client.session mcp.server.fastmcp sqlalchemy.ext.asyncio sqlalchemy.schema "
+    "pydantic_settings starlette.routing starlette.applications stream_zip snowballstemmer semchunk pypdf "
+    "docx openpyxl pptx PIL.Image bs4 lxml.html llama_cpp numpy.ma numpy.fft numpy.polynomial"
+).split()
+CORPORA = {"stdlib": MODULES, "packages": PACKAGE_MODULES}
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ def _split(doc: str) -> tuple[str, str] | None:
 def _members(module_name: str) -> list[tuple[str, object]]:
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except Exception:  # noqa: BLE001 - a module that does not import here (a missing extra): not in the set
         return []
     out: list[tuple[str, object]] = []
     for name, value in sorted(vars(module).items()):
@@ -64,10 +78,10 @@ def _members(module_name: str) -> list[tuple[str, object]]:
     return out
 
 
-def stdlib_pairs(limit: int) -> list[Pair]:
+def docstring_pairs(limit: int, modules: tuple[str, ...] | list[str] = MODULES) -> list[Pair]:
     found: dict[str, Pair] = {}
     repeated: set[str] = set()
-    for module_name in MODULES:
+    for module_name in modules:
         for qualified, value in _members(module_name):
             doc = inspect.getdoc(value)
             split = _split(doc) if doc else None

@@ -1,4 +1,4 @@
-"""Chunking, the embedded model and rank fusion, on their own."""
+"""Chunking, the embedded model and score fusion, on their own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from agentcreator.rag.chunking import chunk_pages
 from agentcreator.rag.embeddings import MAX_TOKENS, MiniLMEmbedder, from_blobs, to_blob
-from agentcreator.rag.fusion import reciprocal_rank_fusion
+from agentcreator.rag.fusion import normalized, score_fusion
 from agentcreator.state import AppState
 
 
@@ -55,12 +55,25 @@ def test_long_texts_are_truncated_at_256_tokens(embedder: MiniLMEmbedder) -> Non
     assert embedder.embed_sync([base]).tokens == MAX_TOKENS
 
 
-def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = reciprocal_rank_fusion({"bm25": [1, 2, 3], "dense": [3, 4, 1]})
-    assert [f.id for f in fused][:2] == [1, 3]
-    assert fused[0].ranks == {"bm25": 1, "dense": 3}
+def test_score_fusion_rewards_agreement_and_keeps_each_ranking_s_rank() -> None:
+    fused = score_fusion({"bm25": [(1, 9.0), (2, 5.0), (3, 4.0)], "dense": [(3, 0.8), (4, 0.7), (1, 0.6)]})
+    assert {f.id for f in fused[:2]} == {1, 3}  # in both rankings: ahead of either ranking's own
+    assert {f.id: f.ranks for f in fused}[1] == {"bm25": 1, "dense": 3}
     assert {f.id for f in fused} == {1, 2, 3, 4}
-    assert reciprocal_rank_fusion({"bm25": [], "dense": []}) == []
+    assert score_fusion({"bm25": [], "dense": []}) == []
+
+
+def test_score_fusion_weighs_how_sure_a_ranking_is_not_only_its_order() -> None:
+    # BM25 is sure of 7 (far ahead of the rest); dense barely prefers 8 to 7. Rank fusion would tie them
+    # (each first in one ranking, second in the other); the scores say 7.
+    fused = score_fusion({"bm25": [(7, 30.0), (8, 2.0), (9, 1.9), (10, 1.8)],
+                          "dense": [(8, 0.61), (7, 0.60), (9, 0.30), (10, 0.29)]})
+    assert [f.id for f in fused][:2] == [7, 8]
+    # a ranking of one passage (or of equal scores) says nothing about it: the middle of the scale
+    assert normalized([3.0]) == [0.5] and normalized([2.0, 2.0]) == [0.5, 0.5]
+    # bounds at mean -/+ 3 sigma: symmetric scores centre on 0.5, the ends stay inside 0..1
+    low, middle, high = normalized([1.0, 2.0, 3.0])
+    assert middle == pytest.approx(0.5) and 0 < low < 0.5 < high < 1 and high - 0.5 == pytest.approx(0.5 - low)
 
 
 async def test_the_dense_cache_drops_the_least_recently_searched_base(app_state: AppState) -> None:

@@ -3347,7 +3347,7 @@ export interface components {
             page: number;
             /**
              * Score
-             * @description reciprocal rank fusion score
+             * @description fused relevance: the sum of the lexical and dense scores, each normalized to its ranking (mean -/+ 3 sigma as 0 and 1); higher is better
              */
             score: number;
             /**

@@ -1,5 +1,5 @@
 """Hybrid retrieval: a lexical ranking (the database's full-text index) and a dense one (cosine over
-the cached matrix) merged by reciprocal rank fusion.
+the cached matrix) merged by distribution-based score fusion (rag/fusion).
 
 Owner scoping happens first: only the caller's bases among the ids asked for are searched; another
 user's base id is ignored exactly like one that does not exist. The query is embedded in a worker
@@ -34,7 +34,7 @@ from agentcreator.db.session import session_scope
 from agentcreator.llm.errors import ProviderError
 from agentcreator.rag.dense import DenseIndexCache
 from agentcreator.rag.embeddings import EmbeddingBatch
-from agentcreator.rag.fusion import RRF_K, reciprocal_rank_fusion
+from agentcreator.rag.fusion import score_fusion
 from agentcreator.rag.metering import EmbeddingFor, MeteredEmbedder
 from agentcreator.repositories import knowledge as repo
 from agentcreator.repositories import knowledge_lexical as lexical
@@ -53,7 +53,7 @@ class Passage:
     char_start: int
     char_end: int
     text: str
-    score: float  # fused (reciprocal rank fusion)
+    score: float  # fused (rag/fusion: each ranking normalized, summed)
     bm25_rank: int | None  # 1-based rank in the lexical ranking, None: not in it
     dense_rank: int | None
     lexical_score: float | None
@@ -113,12 +113,11 @@ async def _cancel(*tasks: asyncio.Future[object] | None) -> None:
 
 class Retriever:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], embedder: MeteredEmbedder,
-                 dense: DenseIndexCache, *, candidates: int = 50, rrf_k: int = RRF_K) -> None:
+                 dense: DenseIndexCache, *, candidates: int = 50) -> None:
         self._sessions = sessions
         self._embedder = embedder
         self._dense = dense
         self._candidates = candidates
-        self._rrf_k = rrf_k
 
     async def search(self, user_id: str, base_ids: Sequence[str], query: str, *, top_k: int = 5,
                      threshold: float | None = None, modes: Sequence[str] = ("bm25", "dense"),
@@ -163,8 +162,7 @@ class Retriever:
         if unavailable:
             dense_bases, ranked_dense = [], []
         similarity = dict(ranked_dense)
-        fused = reciprocal_rank_fusion(
-            {"bm25": [i for i, _ in ranked_lexical], "dense": [i for i, _ in ranked_dense]}, self._rrf_k)
+        fused = score_fusion({"bm25": ranked_lexical, "dense": ranked_dense})
         if vector is not None:
             missing = [f.id for f in fused if f.id not in similarity]
             similarity |= await self._dense.similarities(dense_bases, vector, missing)

@@ -102,7 +102,8 @@ class SearchHit(BaseModel):
     char_start: int
     char_end: int
     text: str
-    score: float = Field(description="reciprocal rank fusion score")
+    score: float = Field(description="fused relevance: the sum of the lexical and dense scores, each normalized "
+                                     "to its ranking (mean -/+ 3 sigma as 0 and 1); higher is better")
     bm25_rank: int | None = Field(description="rank in the lexical ranking (1 = best), null: not in it")
     dense_rank: int | None = Field(description="rank in the dense ranking (1 = best), null: not in it")
     lexical_score: float | None
