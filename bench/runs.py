@@ -8,7 +8,9 @@ an instant HTTP function tool (``GET /v1/_bench/tool`` on the stub, admitted pas
 * **One user**, interleaved: plain turns and runs with one tool round (two model calls and one tool
   call). The cost of the tool round is ``run p50 - plain p50 - ttft``: the second model call's platform
   overhead, the tool call and the saved steps, without the stub's own time for the extra call.
-  Target: at most 5 ms.
+  Target: at most 5 ms. The probe runs ``--probe-repeats`` times (3), each in new conversations, and
+  the figure is the median of theirs: one probe's p50 moves by up to +-0.7 ms between runs on this
+  machine (a virtual machine), which hid changes worth less than that.
 * **50 users** at once, each running runs of 3 rounds back to back for ``--duration`` seconds.
   Target: 0 errors.
 
@@ -42,6 +44,8 @@ VENV_BIN = Path(sys.executable).parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Agent Creator agent-runs benchmark", prog="python -m bench.runs")
     p.add_argument("--probe-turns", type=int, default=40, help="plain turns and tool runs each, at 1 user")
+    p.add_argument("--probe-repeats", type=int, default=3,
+                   help="1-user probes, each in new conversations; the tool round is their median")
     p.add_argument("--users", type=int, default=50, help="concurrent users of the 3-round phase")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=float, default=20.0, help="seconds of the concurrent phase")
@@ -93,11 +97,17 @@ async def setup(base: str, users: int, stub_port: int, tokens: int) -> list[dict
                         "name": kind, "model": "stub/stub-model", "tools": tools, "max_messages": 10_000,
                         "parameters": {"max_output_tokens": tokens}})
                     r.raise_for_status()
-                    r = await client.post("/api/conversations", headers=headers, json={"assistant_id": r.json()["id"]})
-                    r.raise_for_status()
-                    out[kind] = r.json()["id"]
+                    out[f"{kind}_assistant"] = r.json()["id"]
+                    out[kind] = await new_conversation(client, out["token"], r.json()["id"])
                 return out
         return list(await asyncio.gather(*(one(i) for i in range(users))))
+
+
+async def new_conversation(client: httpx.AsyncClient, token: str, assistant_id: str) -> str:
+    r = await client.post("/api/conversations", headers={"Authorization": f"Bearer {token}"},
+                          json={"assistant_id": assistant_id})
+    r.raise_for_status()
+    return str(r.json()["id"])
 
 
 def _ms(values: list[float]) -> dict[str, float | None]:
@@ -147,10 +157,23 @@ async def concurrent(users: list[dict[str, Any]], port: int, rounds: int, durati
 
 
 async def bench(args: argparse.Namespace, port: int, stub_port: int) -> dict[str, Any]:
-    users = await setup(f"http://127.0.0.1:{port}", max(1, args.users), stub_port, args.tokens)
-    one = await probe(users[0], port, args.probe_turns)
+    base = f"http://127.0.0.1:{port}"
+    users = await setup(base, max(1, args.users), stub_port, args.tokens)
+    probes = []
+    for repeat in range(max(1, args.probe_repeats)):
+        user = users[0]
+        if repeat:  # new conversations: each probe starts from an empty history, as the first did
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                user = {**user, **{kind: await new_conversation(client, user["token"], user[f"{kind}_assistant"])
+                                   for kind in ("plain", "tools")}}
+        probes.append(await probe(user, port, args.probe_turns))
     many = await concurrent(users, port, args.rounds, args.duration)
-    return {"probe": one, "concurrent": many}
+    return {"probes": probes, "concurrent": many}
+
+
+def _tool_round(probe_doc: dict[str, Any], ttft: float) -> float | None:
+    plain, run = probe_doc["plain_ms"]["p50"], probe_doc["run_one_tool_round_ms"]["p50"]
+    return round(run - plain - ttft * 1000, 2) if plain is not None and run is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,9 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for proc in reversed(procs):
             proc.stop()
-    probe_doc, many = result["probe"], result["concurrent"]
+    many = result["concurrent"]
+    rounds = [_tool_round(p, args.ttft) for p in result["probes"]]
+    known = sorted(r for r in rounds if r is not None)
+    tool_round = round(statistics.median(known), 2) if len(known) == len(rounds) else None
+    ordered = sorted(result["probes"], key=lambda p: _tool_round(p, args.ttft) or 0.0)
+    probe_doc = ordered[len(ordered) // 2]  # the median probe (odd count) or the upper middle
     plain, run = probe_doc["plain_ms"]["p50"], probe_doc["run_one_tool_round_ms"]["p50"]
-    tool_round = round(run - plain - args.ttft * 1000, 2) if plain is not None and run is not None else None
     targets = {"tool_round_ms": {"value": tool_round, "target": 5.0, "met": tool_round is not None and tool_round <= 5.0},
                "concurrent_errors": {"value": many["errors"], "target": 0, "met": many["errors"] == 0}}
     doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": {k: str(v) for k, v in vars(args).items()},
@@ -182,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "bench" / "results" / f"runs-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
-    print(f"1 user: plain turn p50 {plain} ms; run with one tool round p50 {run} ms "
-          f"(p95 {probe_doc['run_one_tool_round_ms']['p95']}); the tool round costs {tool_round} ms "
-          f"beyond the extra model call's {args.ttft * 1000:g} ms (target <= 5 ms); errors {len(probe_doc['errors'])}")
+    errors = sum(len(p["errors"]) for p in result["probes"])
+    print(f"1 user, {len(rounds)} probes of {args.probe_turns} turns each: the tool round costs {tool_round} ms "
+          f"(median; each probe: {', '.join(str(r) for r in rounds)}) beyond the extra model call's "
+          f"{args.ttft * 1000:g} ms (target <= 5 ms); errors {errors}. A probe's figure is run p50 - plain p50 - ttft "
+          f"(median probe: plain turn p50 {plain} ms, run p50 {run} ms, p95 {probe_doc['run_one_tool_round_ms']['p95']})")
     print(f"{many['users']} users, runs of {many['rounds']} rounds: {many['runs']} runs, {many['errors']} errors, "
           f"{many['runs_per_s']} runs/s, p50 {many['run_ms']['p50']} ms, p95 {many['run_ms']['p95']} ms")
     print("targets: " + ", ".join(f"{k} {v['value']} ({'met' if v['met'] else 'NOT met'})" for k, v in targets.items()))

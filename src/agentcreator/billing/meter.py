@@ -81,8 +81,8 @@ class Billing:
         """The current price table, checked against the latest version (reloaded when it changed).
         ``cached`` (the chat hot path): the copy checked less than :data:`PRICE_TABLE_TTL_SECONDS` ago
         is used as is, unless :meth:`invalidate_prices` was called since."""
-        if cached and self._cache.stamp is not None and time.monotonic() < self._cache.fresh_until:
-            return self._cache.table
+        if cached and (table := self.cached_price_table()) is not None:
+            return table
         version = await price_repo.latest_version(session)
         if version is None:  # emptied by hand: put the defaults back rather than price everything 0
             version = await price_repo.add_version(session, created_by=None, note="Default list prices",
@@ -93,6 +93,13 @@ class Billing:
         table = self._cache.table if self._cache.stamp == stamp else await price_repo.load_table(session, version)
         self._cache = _Cache(stamp, table, time.monotonic() + PRICE_TABLE_TTL_SECONDS)
         return table
+
+    def cached_price_table(self) -> PriceTable | None:
+        """The copy :meth:`price_table` (``cached=True``) would return without a read, or None when it
+        needs one."""
+        if self._cache.stamp is not None and time.monotonic() < self._cache.fresh_until:
+            return self._cache.table
+        return None
 
     def invalidate_prices(self) -> None:
         """Forget the cached price table (an admin saved a new version)."""

@@ -77,8 +77,10 @@ async def _fees(ctx: ToolStepContext, tools: list[Tool | None]) -> dict[str, tup
     keyed = {tool.name: tool.price_key for tool in tools if tool is not None and tool.price_key}
     if not keyed:
         return {}
-    async with session_scope(ctx.sessions) as session:
-        table = await ctx.billing.price_table(session, cached=True)
+    table = ctx.billing.cached_price_table()
+    if table is None:  # stale copy: read (no session is opened when the copy is fresh)
+        async with session_scope(ctx.sessions) as session:
+            table = await ctx.billing.price_table(session, cached=True)
     return {name: (table.tools.get(key), table.version or 0) for name, key in keyed.items()}
 
 
