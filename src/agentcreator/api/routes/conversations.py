@@ -31,6 +31,7 @@ from agentcreator.repositories.conversations import ArchivedFilter
 from agentcreator.services.conversation_export import ExportFormat, export_filename, load_export
 from agentcreator.services.conversation_export_formats import json_bytes, markdown, zip_stream
 from agentcreator.services.conversations import ConversationService
+from agentcreator.services.fair_use import admit_export
 from agentcreator.services.files import files_of_conversation
 from agentcreator.tools.code_interpreter import conversation_session_key
 
@@ -128,13 +129,14 @@ _EXPORT_DOC: dict[int | str, dict[str, object]] = {200: {
 @router.get("/{conversation_id}/export", operation_id="conversations_export", response_class=StreamingResponse,
             responses=_EXPORT_DOC)
 async def export_conversation(
-    conversation: OwnedConversation, session: SessionDep, files: FileServiceDep,
+    conversation: OwnedConversation, session: SessionDep, files: FileServiceDep, state: AppStateDep,
     export_format: Annotated[ExportFormat, Query(
         alias="format", description="json: the versioned document; markdown: a transcript; zip: both and the files")],
 ) -> Response:
     """The branch being shown, with each attachment's metadata (a deleted file marked deleted), as a
     download named after the title. The ZIP is streamed; it holds ``conversation.md``, the files under
-    ``files/`` and ``conversation.json``."""
+    ``files/`` and ``conversation.json``. At most ``FAIR_USE__EXPORTS_PER_MINUTE`` per user (429)."""
+    await admit_export(state.fair_use, state.rate_limiter, conversation.owner_id)
     export = await load_export(session, conversation)
     filename = export_filename(export.title, EXPORT_EXTENSIONS[export_format])
     headers = {"Content-Disposition": content_disposition(filename, inline=False),
