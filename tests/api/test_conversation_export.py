@@ -271,7 +271,7 @@ async def test_exports_per_minute_are_limited_per_user_and_nothing_changes(
         assert (await _export(client, alice, conversation["id"], fmt)).status_code == 200
     refused = await _export(client, alice, conversation["id"], "zip")
     assert refused.status_code == 429, refused.text
-    assert refused.json()["code"] == "too_many_exports"
+    assert refused.json()["error"]["code"] == "too_many_exports"
     assert int(refused.headers["retry-after"]) > 0
     assert await messages(client, alice, conversation["id"]) == before
     # another user's exports are counted on their own
