@@ -826,7 +826,7 @@ export interface paths {
          * Export Conversation
          * @description The branch being shown, with each attachment's metadata (a deleted file marked deleted), as a
          *     download named after the title. The ZIP is streamed; it holds ``conversation.md``, the files under
-         *     ``files/`` and ``conversation.json``.
+         *     ``files/`` and ``conversation.json``. At most ``FAIR_USE__EXPORTS_PER_MINUTE`` per user (429).
          */
         get: operations["conversations_export"];
         put?: never;
