@@ -1,6 +1,6 @@
 """The retrieval benchmark: ``python -m bench.retrieval`` (``make bench-retrieval``).
 
-Three phases, each on a fresh SQLite database in a temp directory, through the real code (migrations,
+Four phases, each on a fresh SQLite database in a temp directory, through the real code (migrations,
 :class:`~agentcreator.rag.knowledge.Knowledge`, its worker, its retriever):
 
 1. ``ingest``: a generated 300-page text document (deterministic pseudo-English) goes through the
@@ -12,6 +12,8 @@ Three phases, each on a fresh SQLite database in a temp directory, through the r
 3. ``eval``: recall@1/@5 of BM25, dense and hybrid on two corpora built from docstrings
    (bench/retrieval_eval.py: the running Python's standard library, and the packages the platform
    installs, a held-out check): the summary line is the query, the rest the passage.
+4. ``turn``: what automatic retrieval adds to a chat turn's time to first token through the real
+   server, at 10k chunks (bench/retrieval_turn.py). Target: at most 30 ms p50.
 
 Writes JSON to bench/results/retrieval-<label>.json and prints a table.
 """
@@ -247,7 +249,9 @@ async def _eval_corpus(tmp: Path, embedder: MiniLMEmbedder, corpus: str,
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.retrieval", description="Knowledge retrieval benchmark")
-    p.add_argument("--phases", default="ingest,latency,eval")
+    p.add_argument("--phases", default="ingest,latency,eval,turn")
+    p.add_argument("--turn-chunks", type=int, default=10_000, help="chunks in the base of the turn phase")
+    p.add_argument("--turns", type=int, default=40, help="turns with and without retrieval, each")
     p.add_argument("--pages", type=int, default=300)
     p.add_argument("--sizes", default="10000,100000")
     p.add_argument("--queries", type=int, default=200)
@@ -279,6 +283,13 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
             print("eval", json.dumps(report["eval"]), flush=True)
             print("hybrid beats bm25 and dense on recall@1 and @5 on every corpus:",
                   report["eval"]["hybrid_beats_both"])
+        if "turn" in phases:
+            from bench.retrieval_turn import turn_phase  # it imports this module's generator
+
+            report["turn"] = await turn_phase(Path(tmp), args.turn_chunks, args.turns, embedder.dimensions)
+            row = report["turn"]
+            print("turn", json.dumps(row), "ok" if row["met"] else f"MISSED (target <= {row['target_ms']:g} ms)",
+                  flush=True)
     report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = ROOT / "results" / f"retrieval-{args.label}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
