@@ -3,8 +3,10 @@
 Four phases, each on a fresh SQLite database in a temp directory, through the real code (migrations,
 :class:`~agentcreator.rag.knowledge.Knowledge`, its worker, its retriever):
 
-1. ``ingest``: a generated 300-page text document (deterministic pseudo-English) goes through the
-   ingestion job: chunking, the embedded MiniLM model, the chunk rows. Reports pages/s and chunks/s.
+1. ``ingest``: a generated 300-page PDF (deterministic pseudo-English, fpdf2) goes the way of a file
+   added to a knowledge base: sniffing and text extraction (pypdf), its pages split at the page marks,
+   then the ingestion job (chunking, the embedded MiniLM model, the chunk rows). Reports pages/s and
+   chunks/s.
 2. ``latency``: knowledge bases of 10k and 100k chunks, generated text with random unit vectors (a
    brute-force scan costs the same whatever the vectors hold; embedding 100k chunks would take over an
    hour here), bulk-inserted. Reports hybrid search p50/p95 (query embedding, FTS5 BM25, the dense scan,
@@ -39,12 +41,14 @@ import numpy as np
 from sqlalchemy import insert
 
 from agentcreator.billing import Billing
-from agentcreator.core.config import BillingSettings, KnowledgeSettings
+from agentcreator.core.config import BillingSettings, FileSettings, KnowledgeSettings
 from agentcreator.db.migrate import upgrade
 from agentcreator.db.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument, User
 from agentcreator.db.session import create_engine, create_session_factory, transaction
+from agentcreator.files.prepare import prepare_upload, sniff_upload
 from agentcreator.rag.embeddings import MiniLMEmbedder, to_blob
 from agentcreator.rag.knowledge import Knowledge
+from agentcreator.services.knowledge_files import pages_of_extracted_text
 from bench import retrieval_eval
 
 ROOT = Path(__file__).resolve().parent
@@ -115,21 +119,44 @@ async def _base(sessions: Any, user_id: str, model: str) -> str:
         return base.id
 
 
+def generated_pdf(pages: list[str]) -> bytes:
+    """A real PDF of ``pages`` (fpdf2, a test dependency): one page each, wrapped text."""
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.set_font("helvetica", size=11)
+    for text in pages:
+        document.add_page()
+        document.multi_cell(0, 6, text)
+    return bytes(document.output())
+
+
 async def ingest_phase(tmp: Path, embedder: MiniLMEmbedder, pages: int) -> dict[str, Any]:
+    """A generated PDF through the path of a file added to a base: sniffing and text extraction
+    (pypdf, as at upload), its pages split at the page marks, then the ingestion job (chunking,
+    embedding, the chunk rows). Timed from the stored file to the document ready."""
     engine, sessions, user_id = await _fresh(tmp, "ingest")
     knowledge = Knowledge(sessions, embedder, KnowledgeSettings(workers=0), Billing(sessions, BillingSettings()))
     base_id = await _base(sessions, user_id, embedder.model_id)
-    text = generated_pages(pages)
+    path = tmp / "generated.pdf"
+    path.write_bytes(generated_pdf([page.replace("\n\n", "\n") for page in generated_pages(pages)]))
+    settings = FileSettings()
     started = time.perf_counter()
-    document = await knowledge.ingest_document(base_id, "generated.txt", text, owner_id=user_id)
+    prepared = prepare_upload(path, sniff_upload(path, path.name, settings), settings)
+    assert prepared.text is not None and prepared.text.pages == pages, prepared
+    extracted = time.perf_counter() - started
+    marks = [f"[Page {n}]" for n in range(1, pages + 1)]
+    text_pages = pages_of_extracted_text(prepared.text.text, marks)
+    document = await knowledge.ingest_document(base_id, path.name, text_pages, owner_id=user_id)
     assert await knowledge.worker.run_once()
     elapsed = time.perf_counter() - started
     async with transaction(sessions) as session:
         stored = await session.get(KnowledgeDocument, document.id)
         assert stored is not None and stored.status == "ready", stored and stored.error
-        chunks = stored.chunk_count
+        chunks, stored_pages = stored.chunk_count, stored.page_count
     await engine.dispose()
-    return {"pages": pages, "chunks": chunks, "seconds": round(elapsed, 2),
+    return {"pages": pages, "stored_pages": stored_pages, "pdf_bytes": path.stat().st_size, "chunks": chunks,
+            "extract_seconds": round(extracted, 2), "seconds": round(elapsed, 2),
             "pages_per_s": round(pages / elapsed, 2), "chunks_per_s": round(chunks / elapsed, 2)}
 
 
