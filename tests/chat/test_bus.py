@@ -154,3 +154,37 @@ async def test_a_running_turns_redis_keys_expire_unless_kept_alive() -> None:
         await bus.close("c-ttl", "t1")
         for kind in ("turn", "turnid", "listen"):
             assert 0 < await redis.ttl(f"{bus._prefix}{kind}:c-ttl") <= 60  # the retention
+
+
+async def test_progress_events_reach_listeners_soon_and_in_order_text_at_once() -> None:
+    """In-process: a run's progress events (tool calls, steps) wake listeners within
+    PROGRESS_RELAY_DELAY_SECONDS, batched with what follows; text wakes them at once; order is kept."""
+    from agentcreator.chat.bus import PROGRESS_RELAY_DELAY_SECONDS
+
+    bus = MemoryEventBus(retention_seconds=60)
+    await bus.open("p1", "turn")
+    batches: list[tuple[float, list[str]]] = []
+
+    async def listen() -> None:
+        async for batch in bus.batches("p1"):
+            if batch:
+                batches.append((asyncio.get_running_loop().time(), [event["type"] for _, event in batch]))
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bus.publish("p1", {"type": "tool_call_started"})
+    await bus.publish("p1", {"type": "tool_call_updated"})
+    await asyncio.sleep(0)  # a listener woken at once would take them here
+    assert batches == []
+    await asyncio.sleep(PROGRESS_RELAY_DELAY_SECONDS * 4)
+    assert [types for _, types in batches] == [["tool_call_started", "tool_call_updated"]]
+    assert batches[0][0] - started < PROGRESS_RELAY_DELAY_SECONDS * 4
+    await bus.publish("p1", {"type": "step_finished"})
+    await bus.publish("p1", {"type": "text_delta"})  # text: at once, and the pending progress with it
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert [types for _, types in batches][1:] == [["step_finished", "text_delta"]]
+    await bus.close("p1", "turn")
+    await asyncio.wait_for(listener, timeout=5)
